@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds cria and runs every test: the unit and fixture tests (release build), the GGUF tests again under
+# AddressSanitizer and UndefinedBehaviorSanitizer, and a one-minute fuzzing run of the GGUF reader.
+# Usage: bash scripts/test.sh    (FUZZ_SECONDS=0 skips the fuzzing run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs="$(nproc)"
+
+echo "== release build and tests"
+cmake --preset release >/dev/null
+cmake --build --preset release -j"$jobs"
+ctest --preset release -j"$jobs"
+
+echo "== sanitizer build (ASan + UBSan): reader, writer and malformed-file tests"
+cmake --preset debug >/dev/null
+cmake --build --preset debug -j"$jobs" --target cria_tests
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*' --gtest_brief=1
+
+echo "== fuzzing the GGUF reader for ${FUZZ_SECONDS:-60} s"
+bash fuzz/run.sh "${FUZZ_SECONDS:-60}"

@@ -1,0 +1,14 @@
+// Subcommands of the `cria` executable. Each add_*_command registers its options on `app` and sets
+// `run` to the function that executes it (returning the process exit code).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace cria::cli {
+
+using Action = std::function<int()>;
+
+void add_info_command(CLI::App& app, Action& run);
+
+}  // namespace cria::cli

@@ -1,0 +1,39 @@
+#include "cli/cli_support.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace cria::test {
+
+namespace {
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+CommandResult run_cria(const std::string& args, const std::string& stdin_text) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("cria_cli_" + std::to_string(std::random_device{}()) + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto in = dir / "in", out = dir / "out", err = dir / "err";
+  std::ofstream(in, std::ios::binary) << stdin_text;
+  const std::string cmd = std::string("'") + CRIA_BINARY + "' " + args + " <'" + in.string() + "' >'" + out.string() +
+                          "' 2>'" + err.string() + "'";
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_all(out);
+  r.err = read_all(err);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+}  // namespace cria::test

@@ -1,0 +1,34 @@
+#include "test_support.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+
+namespace cria::test {
+
+std::filesystem::path shared_dir() {
+  if (const char* env = std::getenv("CRIA_SHARED_DIR"); env != nullptr && *env != '\0') return env;
+  return CRIA_SHARED_DIR;
+}
+
+std::filesystem::path kjv_gguf_dir() { return shared_dir() / "fixtures" / "models" / "kjv" / "gguf"; }
+
+std::vector<std::filesystem::path> gguf_files_under(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  if (!std::filesystem::exists(dir)) return files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".gguf") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<float> gaussian(size_t n, uint32_t seed, float stddev) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, stddev);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+}  // namespace cria::test
