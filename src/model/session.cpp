@@ -1,0 +1,199 @@
+// The Llama forward pass (FORMATS.md 5.3), written as the paper reads: for each layer, norm, project,
+// rope, attend, add, norm, gate, project, add. Numerics follow llama.cpp's CPU backend where they decide
+// tokens: activations quantized per weight type (ops::matmul), K/V stored as f16, Q and the softmax
+// probabilities rounded to f16 for the two attention products.
+#include "model/session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "core/fp16.h"
+#include "ops/basic_ops.h"
+
+namespace cria::model {
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const LlamaModel> model, SessionOptions options) {
+  const auto& hp = model->hparams();
+  int n_ctx = options.n_ctx;
+  if (n_ctx < 0) return make_error("context size " + std::to_string(n_ctx) + " is negative");
+  if (n_ctx == 0) n_ctx = static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 4096));
+  if (n_ctx < 1) n_ctx = 1;
+  if (options.n_batch < 1) return make_error("batch size " + std::to_string(options.n_batch) + " must be at least 1");
+  if (options.n_threads < 0) return make_error("thread count " + std::to_string(options.n_threads) + " is negative");
+  const int n_batch = std::min(options.n_batch, n_ctx);
+  const int n_threads = options.n_threads == 0 ? ThreadPool::physical_cores() : options.n_threads;
+  return std::unique_ptr<Session>(new Session(std::move(model), n_ctx, n_batch, n_threads));
+}
+
+Session::Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch, int n_threads)
+    : model_(std::move(model)), n_ctx_(n_ctx), n_batch_(n_batch), pool_(n_threads) {
+  const auto& hp = model_->hparams();
+  const int64_t hd = hp.head_dim;
+  kv_row_ = static_cast<int64_t>(hp.n_head_kv[0]) * hd;
+  const int64_t n_q = static_cast<int64_t>(hp.n_head[0]) * hd;
+  const int64_t n_ff = *std::max_element(hp.n_ff.begin(), hp.n_ff.end());
+  const size_t b = static_cast<size_t>(n_batch_);
+  k_cache_.assign(static_cast<size_t>(hp.n_layer) * n_ctx_ * kv_row_, 0);
+  v_cache_.assign(k_cache_.size(), 0);
+  x_.resize(b * hp.n_embd);
+  h_.resize(b * std::max<int64_t>(hp.n_embd, n_q));
+  q_.resize(b * n_q);
+  k_.resize(b * kv_row_);
+  v_.resize(b * kv_row_);
+  attn_.resize(b * n_q);
+  gate_.resize(b * n_ff);
+  up_.resize(b * n_ff);
+  ffn_.resize(b * n_ff);
+  logits_.resize(b * model_->n_vocab());
+  rope_cos_.resize(b * hp.n_rot / 2);
+  rope_sin_.resize(b * hp.n_rot / 2);
+  scores_.resize(static_cast<size_t>(pool_.size()) * n_ctx_);
+  q_f16_.resize(static_cast<size_t>(pool_.size()) * hd);
+}
+
+Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
+  if (tokens.empty()) return make_error("decode: no tokens");
+  if (all_logits && static_cast<int>(tokens.size()) > n_batch_) {
+    return make_error("decode: " + std::to_string(tokens.size()) + " tokens with all logits exceed the batch size " +
+                      std::to_string(n_batch_));
+  }
+  if (n_past_ + static_cast<int64_t>(tokens.size()) > n_ctx_) {
+    return make_error("the context is full: " + std::to_string(n_past_) + " + " + std::to_string(tokens.size()) +
+                      " tokens exceed the context size " + std::to_string(n_ctx_));
+  }
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= model_->n_vocab()) {
+      return make_error("decode: token id " + std::to_string(t) + " is outside the vocabulary (" +
+                        std::to_string(model_->n_vocab()) + ")");
+    }
+  }
+  for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(n_batch_)) {
+    const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(n_batch_), tokens.size() - start));
+    forward(tokens.data() + start, n, all_logits);
+    n_past_ += n;
+  }
+  return Ok{};
+}
+
+void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
+  const LlamaModel& m = *model_;
+  const auto& hp = m.hparams();
+  const int64_t n_embd = hp.n_embd;
+  const int half_rot = static_cast<int>(hp.n_rot / 2);
+
+  // Token embeddings: rows of token_embd decoded exactly.
+  const auto& embd = m.token_embd();
+  for (int t = 0; t < n_tokens; ++t) {
+    embd.traits().dequantize(embd.data + static_cast<size_t>(tokens[t]) * embd.row_bytes(), &x_[t * n_embd], n_embd);
+  }
+  // RoPE angles for each position of the batch.
+  ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_freq_base, hp.rope_freq_scale, hp.rope_attn_factor,
+                       m.rope_freq_factors().empty() ? nullptr : m.rope_freq_factors().data()};
+  for (int t = 0; t < n_tokens; ++t) {
+    ops::rope_cos_sin(rope, n_past_ + t, &rope_cos_[t * half_rot], &rope_sin_[t * half_rot]);
+  }
+
+  auto add_bias = [n_tokens](float* y, const std::vector<float>& bias) {
+    if (bias.empty()) return;
+    const size_t n = bias.size();
+    for (int t = 0; t < n_tokens; ++t) {
+      for (size_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
+    }
+  };
+
+  for (size_t l = 0; l < m.layers().size(); ++l) {
+    const LlamaLayer& layer = m.layers()[l];
+    const int n_head = static_cast<int>(hp.n_head[l]), n_head_kv = static_cast<int>(hp.n_head_kv[l]);
+    const int hd = static_cast<int>(hp.head_dim);
+
+    // Attention block.
+    for (int t = 0; t < n_tokens; ++t) {
+      ops::rmsnorm(&x_[t * n_embd], layer.attn_norm.data(), &h_[t * n_embd], n_embd, hp.rms_eps);
+    }
+    ops::matmul(layer.wq, h_.data(), n_tokens, q_.data(), scratch_, pool_);
+    ops::matmul(layer.wk, h_.data(), n_tokens, k_.data(), scratch_, pool_);
+    ops::matmul(layer.wv, h_.data(), n_tokens, v_.data(), scratch_, pool_);
+    add_bias(q_.data(), layer.bq);
+    add_bias(k_.data(), layer.bk);
+    add_bias(v_.data(), layer.bv);
+    for (int t = 0; t < n_tokens; ++t) {
+      ops::rope_norm(&q_[t * layer.wq.n_out], n_head, hd, static_cast<int>(hp.n_rot), &rope_cos_[t * half_rot],
+                     &rope_sin_[t * half_rot]);
+      ops::rope_norm(&k_[t * kv_row_], n_head_kv, hd, static_cast<int>(hp.n_rot), &rope_cos_[t * half_rot],
+                     &rope_sin_[t * half_rot]);
+      // Store K and V in the cache as f16.
+      const size_t cache_row = (l * static_cast<size_t>(n_ctx_) + static_cast<size_t>(n_past_ + t)) * kv_row_;
+      for (int64_t i = 0; i < kv_row_; ++i) {
+        k_cache_[cache_row + i] = fp32_to_fp16(k_[t * kv_row_ + i]);
+        v_cache_[cache_row + i] = fp32_to_fp16(v_[t * kv_row_ + i]);
+      }
+    }
+    attention(static_cast<int>(l), n_tokens);
+    ops::matmul(layer.wo, attn_.data(), n_tokens, h_.data(), scratch_, pool_);
+    add_bias(h_.data(), layer.bo);
+    for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
+
+    // Feed-forward block (SwiGLU).
+    for (int t = 0; t < n_tokens; ++t) {
+      ops::rmsnorm(&x_[t * n_embd], layer.ffn_norm.data(), &h_[t * n_embd], n_embd, hp.rms_eps);
+    }
+    const int64_t n_ff = layer.ffn_gate.n_out;
+    ops::matmul(layer.ffn_gate, h_.data(), n_tokens, gate_.data(), scratch_, pool_);
+    ops::matmul(layer.ffn_up, h_.data(), n_tokens, up_.data(), scratch_, pool_);
+    add_bias(gate_.data(), layer.b_gate);
+    add_bias(up_.data(), layer.b_up);
+    ops::swiglu(gate_.data(), up_.data(), ffn_.data(), n_tokens * n_ff);
+    ops::matmul(layer.ffn_down, ffn_.data(), n_tokens, h_.data(), scratch_, pool_);
+    add_bias(h_.data(), layer.b_down);
+    for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
+  }
+
+  // Final norm and output head, for every token or only the last.
+  const int first = all_logits ? 0 : n_tokens - 1;
+  const int n_out = n_tokens - first;
+  for (int t = first; t < n_tokens; ++t) {
+    ops::rmsnorm(&x_[t * n_embd], m.output_norm().data(), &h_[(t - first) * n_embd], n_embd, hp.rms_eps);
+  }
+  ops::matmul(m.output(), h_.data(), n_out, logits_.data(), scratch_, pool_);
+}
+
+// Causal attention of the batch's queries over the cache (positions 0 .. n_past + t for token t).
+void Session::attention(int layer, int n_tokens) {
+  const auto& hp = model_->hparams();
+  const int n_head = static_cast<int>(hp.n_head[layer]);
+  const int group = n_head / static_cast<int>(hp.n_head_kv[layer]);
+  const int hd = static_cast<int>(hp.head_dim);
+  const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const uint16_t* k_layer = &k_cache_[static_cast<size_t>(layer) * n_ctx_ * kv_row_];
+  const uint16_t* v_layer = &v_cache_[static_cast<size_t>(layer) * n_ctx_ * kv_row_];
+
+  pool_.parallel_for(static_cast<int64_t>(n_tokens) * n_head, [&](int64_t begin, int64_t end, int thread) {
+    float* scores = &scores_[static_cast<size_t>(thread) * n_ctx_];
+    uint16_t* q16 = &q_f16_[static_cast<size_t>(thread) * hd];
+    for (int64_t job = begin; job < end; ++job) {
+      const int t = static_cast<int>(job / n_head), head = static_cast<int>(job % n_head);
+      const int kv_head = head / group;
+      const int n_keys = n_past_ + t + 1;
+      const float* q = &q_[(static_cast<size_t>(t) * n_head + head) * hd];
+      for (int d = 0; d < hd; ++d) q16[d] = fp32_to_fp16(q[d]);
+      for (int j = 0; j < n_keys; ++j) {
+        const uint16_t* k = k_layer + static_cast<size_t>(j) * kv_row_ + kv_head * hd;
+        float dot = 0;
+        for (int d = 0; d < hd; ++d) dot += fp16_to_fp32(q16[d]) * fp16_to_fp32(k[d]);
+        scores[j] = dot * kq_scale;
+      }
+      ops::softmax(scores, n_keys);
+      float* out = &attn_[(static_cast<size_t>(t) * n_head + head) * hd];
+      std::fill(out, out + hd, 0.0f);
+      for (int j = 0; j < n_keys; ++j) {
+        const float p = fp16_to_fp32(fp32_to_fp16(scores[j]));
+        const uint16_t* v = v_layer + static_cast<size_t>(j) * kv_row_ + kv_head * hd;
+        for (int d = 0; d < hd; ++d) out[d] += p * fp16_to_fp32(v[d]);
+      }
+    }
+  });
+}
+
+}  // namespace cria::model

@@ -1,0 +1,60 @@
+#include "ops/basic_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace cria::ops {
+
+void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * weight[i];
+}
+
+void softmax(float* x, int64_t n) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = (x[i] == -std::numeric_limits<float>::infinity()) ? 0.0f : std::exp(x[i] - max);
+    x[i] = e;
+    sum += e;
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = (g / (1.0f + std::exp(-g))) * up[i];
+  }
+}
+
+void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float* sin_out) {
+  const float theta_scale = std::pow(cfg.freq_base, -2.0f / static_cast<float>(cfg.n_rot));
+  float theta = static_cast<float>(position);
+  for (int i = 0; i < cfg.n_rot / 2; ++i) {
+    const float factor = cfg.freq_factors != nullptr ? cfg.freq_factors[i] : 1.0f;
+    const float angle = cfg.freq_scale * (theta / factor);
+    cos_out[i] = std::cos(angle) * cfg.attn_factor;
+    sin_out[i] = std::sin(angle) * cfg.attn_factor;
+    theta *= theta_scale;
+  }
+}
+
+void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+  for (int h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    for (int i = 0; i < n_rot / 2; ++i) {
+      const float a = v[2 * i], b = v[2 * i + 1];
+      v[2 * i] = a * cos_v[i] - b * sin_v[i];
+      v[2 * i + 1] = a * sin_v[i] + b * cos_v[i];
+    }
+  }
+}
+
+}  // namespace cria::ops

@@ -1,0 +1,32 @@
+// Element-wise and row-wise operations of the forward pass, in llama.cpp's CPU numerics where that
+// matters for matching its outputs (sums of squares and softmax sums in double).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace cria::ops {
+
+// out = x / sqrt(mean(x^2) + eps) * weight, over n values.
+void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+
+// In-place softmax over n values; returns nothing, the values become probabilities.
+void softmax(float* x, int64_t n);
+
+// out[i] = silu(gate[i]) * up[i]
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+// Rotary embedding tables for one position: cos and sin for each of n_rot/2 pairs (FORMATS.md 5.4).
+struct RopeConfig {
+  int n_rot = 0;
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;
+  float attn_factor = 1.0f;
+  const float* freq_factors = nullptr;  // optional per-pair divisors (Llama 3.1 rope_freqs), n_rot/2 values
+};
+void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float* sin_out);
+
+// Rotates adjacent pairs (NORM mode, llama) of each of n_heads head vectors of head_dim values.
+void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
+
+}  // namespace cria::ops

@@ -1,0 +1,36 @@
+// Matrix products of a weight matrix (any tensor type, read in place from the mapped file) with a batch
+// of f32 activation rows. This is the interface the forward pass uses; faster kernels plug in beneath it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "ops/vec_dot.h"
+#include "quant/type_table.h"
+
+namespace cria::ops {
+
+// A weight with ne = [n_in, n_out]: row j (n_in values) produces output j.
+struct Matrix {
+  const TypeTraits* type = nullptr;
+  int64_t n_in = 0;
+  int64_t n_out = 0;
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+  VecDotFn vec_dot = nullptr;
+
+  // Fails with "tensor type IQ2_XXS is not supported yet" for types without a dot product.
+  static Result<Matrix> make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data);
+};
+
+// Reused buffer for quantized activations, so that no call allocates once it has grown.
+struct MatmulScratch {
+  std::vector<uint8_t> activations;
+};
+
+// y[t * n_out + j] = dot(row j of w, x[t * n_in ...]) for t < n_tokens.
+void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool);
+
+}  // namespace cria::ops

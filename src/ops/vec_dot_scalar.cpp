@@ -1,0 +1,336 @@
+// Scalar reference dot products. Each weight block is first unpacked to small integers and integer
+// scales ("unpack"), then one generic loop forms the integer sums and applies the float scales, so each
+// type's layout lives in one short function.
+#include <cstring>
+
+#include "core/fp16.h"
+#include "ops/vec_dot.h"
+
+namespace cria::ops {
+
+namespace {
+
+float load_f16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return fp16_to_fp32(h);
+}
+
+// ---- 32-element blocks against Q8_0 / Q8_1 ------------------------------------------------------------
+
+struct Block32 {
+  int8_t q[32];     // centred quants (or table values for IQ4_NL)
+  float d;          // scale
+  float m;          // offset added per element (Q4_1, Q5_1); 0 otherwise
+};
+
+constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+int nibble(const uint8_t* qs, int e) { return e < 16 ? (qs[e] & 0x0f) : (qs[e - 16] >> 4); }
+
+void unpack_q4_0(const uint8_t* b, Block32& out) {
+  out.d = load_f16(b);
+  out.m = 0;
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + 2, e) - 8);
+}
+void unpack_q4_1(const uint8_t* b, Block32& out) {
+  out.d = load_f16(b);
+  out.m = load_f16(b + 2);
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + 4, e));
+}
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+void unpack_q5_0(const uint8_t* b, Block32& out) {
+  out.d = load_f16(b);
+  out.m = 0;
+  const uint32_t h = load_u32(b + 2);
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>((nibble(b + 6, e) | (((h >> e) & 1) << 4)) - 16);
+}
+void unpack_q5_1(const uint8_t* b, Block32& out) {
+  out.d = load_f16(b);
+  out.m = load_f16(b + 2);
+  const uint32_t h = load_u32(b + 4);
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + 8, e) | (((h >> e) & 1) << 4));
+}
+void unpack_q8_0(const uint8_t* b, Block32& out) {
+  out.d = load_f16(b);
+  out.m = 0;
+  std::memcpy(out.q, b + 2, 32);
+}
+void unpack_iq4_nl(const uint8_t* b, Block32& out) {
+  out.d = load_f16(b);
+  out.m = 0;
+  for (int e = 0; e < 32; ++e) out.q[e] = kIq4nlValues[nibble(b + 2, e)];
+}
+
+// Against Q8_0 activations (f16 d @0, i8 qs[32] @2): sum of isum * d_w * d_x.
+template <void (*Unpack)(const uint8_t*, Block32&), size_t kBlockBytes>
+float dot_with_q8_0(int64_t n, const void* w, const void* x) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  float sum = 0;
+  Block32 block;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    Unpack(wb + i * kBlockBytes, block);
+    const uint8_t* xq = xb + i * 34;
+    int32_t isum = 0;
+    for (int e = 0; e < 32; ++e) isum += block.q[e] * static_cast<int8_t>(xq[2 + e]);
+    sum += static_cast<float>(isum) * (block.d * load_f16(xq));
+  }
+  return sum;
+}
+
+// Against Q8_1 activations (f16 d @0, f16 s = d * sum(q) @2, i8 qs[32] @4): the offset term uses s.
+template <void (*Unpack)(const uint8_t*, Block32&), size_t kBlockBytes>
+float dot_with_q8_1(int64_t n, const void* w, const void* x) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  float sum = 0;
+  Block32 block;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    Unpack(wb + i * kBlockBytes, block);
+    const uint8_t* xq = xb + i * 36;
+    int32_t isum = 0;
+    for (int e = 0; e < 32; ++e) isum += block.q[e] * static_cast<int8_t>(xq[4 + e]);
+    sum += (block.d * load_f16(xq)) * static_cast<float>(isum) + block.m * load_f16(xq + 2);
+  }
+  return sum;
+}
+
+// ---- 256-element super-blocks against Q8_K ------------------------------------------------------------
+
+struct Block256 {
+  int8_t q[256];      // quants, signed where the type is symmetric
+  int sub_size;       // 16 or 32 elements per sub-block
+  int16_t scale[16];  // integer sub-block scales
+  int16_t min[16];    // integer sub-block mins (subtracted); 0 for symmetric types
+  float d;            // super-block scale
+  float dmin;         // super-block min scale
+};
+
+int q2(const uint8_t* qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3; }
+
+void unpack_q2_k(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  for (int j = 0; j < 16; ++j) {
+    out.scale[j] = b[j] & 0x0f;
+    out.min[j] = b[j] >> 4;
+  }
+  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q2(b + 16, e));
+  out.d = load_f16(b + 80);
+  out.dmin = load_f16(b + 82);
+}
+
+void unpack_q3_k(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  const uint8_t* hmask = b;
+  const uint8_t* scales = b + 96;
+  for (int j = 0; j < 16; ++j) {
+    const int low4 = j < 8 ? (scales[j] & 0x0f) : (scales[j - 8] >> 4);
+    const int high2 = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+    out.scale[j] = static_cast<int16_t>((low4 | (high2 << 4)) - 32);
+    out.min[j] = 0;
+  }
+  for (int e = 0; e < 256; ++e) {
+    const int hb = (hmask[e % 32] >> (e / 32)) & 1;
+    out.q[e] = static_cast<int8_t>(q2(b + 32, e) - (hb ? 0 : 4));
+  }
+  out.d = load_f16(b + 108);
+  out.dmin = 0;
+}
+
+// The 6-bit (scale, min) pairs of Q4_K and Q5_K.
+void unpack_scale_min_k4(const uint8_t* scales, Block256& out) {
+  out.sub_size = 32;
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      out.scale[j] = scales[j] & 63;
+      out.min[j] = scales[j + 4] & 63;
+    } else {
+      out.scale[j] = static_cast<int16_t>((scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4));
+      out.min[j] = static_cast<int16_t>((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+    }
+  }
+}
+
+int q4_k_nibble(const uint8_t* qs, int e) {
+  const int c = e / 64, r = e % 64;
+  const uint8_t byte = qs[32 * c + r % 32];
+  return r < 32 ? (byte & 0x0f) : (byte >> 4);
+}
+
+void unpack_q4_k(const uint8_t* b, Block256& out) {
+  out.d = load_f16(b);
+  out.dmin = load_f16(b + 2);
+  unpack_scale_min_k4(b + 4, out);
+  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q4_k_nibble(b + 16, e));
+}
+
+void unpack_q5_k(const uint8_t* b, Block256& out) {
+  out.d = load_f16(b);
+  out.dmin = load_f16(b + 2);
+  unpack_scale_min_k4(b + 4, out);
+  const uint8_t* qh = b + 16;
+  for (int e = 0; e < 256; ++e) {
+    out.q[e] = static_cast<int8_t>(q4_k_nibble(b + 48, e) + 16 * ((qh[e % 32] >> (e / 32)) & 1));
+  }
+}
+
+void unpack_q6_k(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  for (int j = 0; j < 16; ++j) {
+    out.scale[j] = static_cast<int8_t>(b[192 + j]);
+    out.min[j] = 0;
+  }
+  for (int e = 0; e < 256; ++e) {
+    const int h = e / 128, r = e % 128, k = r / 32, l = r % 32;
+    const uint8_t low_byte = ql[64 * h + 32 * (k & 1) + l];
+    const int low4 = k < 2 ? (low_byte & 0x0f) : (low_byte >> 4);
+    const int high2 = (qh[32 * h + l] >> (2 * k)) & 3;
+    out.q[e] = static_cast<int8_t>((low4 | (high2 << 4)) - 32);
+  }
+  out.d = load_f16(b + 208);
+  out.dmin = 0;
+}
+
+void unpack_iq4_xs(const uint8_t* b, Block256& out) {
+  out.sub_size = 32;
+  out.d = load_f16(b);
+  out.dmin = 0;
+  uint16_t scales_h;
+  std::memcpy(&scales_h, b + 2, 2);
+  const uint8_t* scales_l = b + 4;
+  const uint8_t* qs = b + 8;
+  for (int ib = 0; ib < 8; ++ib) {
+    const int ls = ((scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | (((scales_h >> (2 * ib)) & 3) << 4);
+    out.scale[ib] = static_cast<int16_t>(ls - 32);
+    out.min[ib] = 0;
+    for (int j = 0; j < 32; ++j) {
+      const uint8_t byte = qs[16 * ib + j % 16];
+      out.q[32 * ib + j] = kIq4nlValues[j < 16 ? (byte & 0x0f) : (byte >> 4)];
+    }
+  }
+}
+
+void unpack_tq2_0(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  for (int j = 0; j < 16; ++j) {
+    out.scale[j] = 1;
+    out.min[j] = 0;
+  }
+  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q2(b, e) - 1);
+  out.d = load_f16(b + 64);
+  out.dmin = 0;
+}
+
+void unpack_tq1_0(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  for (int j = 0; j < 16; ++j) {
+    out.scale[j] = 1;
+    out.min[j] = 0;
+  }
+  static constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+  for (int e = 0; e < 256; ++e) {
+    uint8_t byte;
+    int n;
+    if (e < 160) {
+      byte = b[e % 32];
+      n = e / 32;
+    } else if (e < 240) {
+      byte = b[32 + (e - 160) % 16];
+      n = (e - 160) / 16;
+    } else {
+      byte = b[48 + (e - 240) % 4];
+      n = (e - 240) / 4;
+    }
+    const uint8_t v = static_cast<uint8_t>(byte * kPow3[n]);
+    out.q[e] = static_cast<int8_t>(((v * 3) >> 8) - 1);
+  }
+  out.d = load_f16(b + 52);
+  out.dmin = 0;
+}
+
+// Against Q8_K activations (f32 d @0, i8 qs[256] @4, i16 bsums[16] @260).
+template <void (*Unpack)(const uint8_t*, Block256&), size_t kBlockBytes>
+float dot_with_q8_k(int64_t n, const void* w, const void* x) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  float sum = 0;
+  Block256 block;
+  for (int64_t i = 0; i < n / 256; ++i) {
+    Unpack(wb + i * kBlockBytes, block);
+    const uint8_t* xq = xb + i * 292;
+    float dx;
+    std::memcpy(&dx, xq, 4);
+    const auto* xs = reinterpret_cast<const int8_t*>(xq + 4);
+    int16_t bsums[16];
+    std::memcpy(bsums, xq + 260, sizeof bsums);
+    int32_t isum = 0, msum = 0;
+    const int n_sub = 256 / block.sub_size;
+    for (int j = 0; j < n_sub; ++j) {
+      int32_t sub = 0;
+      for (int e = j * block.sub_size; e < (j + 1) * block.sub_size; ++e) sub += block.q[e] * xs[e];
+      isum += block.scale[j] * sub;
+      const int32_t xsum = block.sub_size == 16 ? bsums[j] : bsums[2 * j] + bsums[2 * j + 1];
+      msum += block.min[j] * xsum;
+    }
+    sum += block.d * dx * static_cast<float>(isum) - block.dmin * dx * static_cast<float>(msum);
+  }
+  return sum;
+}
+
+// ---- plain float types ------------------------------------------------------------------------------
+
+float dot_f32(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const float*>(w);
+  const auto* b = static_cast<const float*>(x);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(a[i] * b[i]);
+  return static_cast<float>(sum);
+}
+
+template <float (*Load)(uint16_t)>
+float dot_half(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const uint8_t*>(w);
+  const auto* b = static_cast<const uint8_t*>(x);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t ha, hb;
+    std::memcpy(&ha, a + 2 * i, 2);
+    std::memcpy(&hb, b + 2 * i, 2);
+    sum += static_cast<double>(Load(ha) * Load(hb));
+  }
+  return static_cast<float>(sum);
+}
+
+}  // namespace
+
+VecDotFn scalar_vec_dot(TensorType weight_type) {
+  switch (weight_type) {
+    case TensorType::F32: return dot_f32;
+    case TensorType::F16: return dot_half<fp16_to_fp32>;
+    case TensorType::BF16: return dot_half<bf16_to_fp32>;
+    case TensorType::Q4_0: return dot_with_q8_0<unpack_q4_0, 18>;
+    case TensorType::Q4_1: return dot_with_q8_1<unpack_q4_1, 20>;
+    case TensorType::Q5_0: return dot_with_q8_0<unpack_q5_0, 22>;
+    case TensorType::Q5_1: return dot_with_q8_1<unpack_q5_1, 24>;
+    case TensorType::Q8_0: return dot_with_q8_0<unpack_q8_0, 34>;
+    case TensorType::IQ4_NL: return dot_with_q8_0<unpack_iq4_nl, 18>;
+    case TensorType::Q2_K: return dot_with_q8_k<unpack_q2_k, 84>;
+    case TensorType::Q3_K: return dot_with_q8_k<unpack_q3_k, 110>;
+    case TensorType::Q4_K: return dot_with_q8_k<unpack_q4_k, 144>;
+    case TensorType::Q5_K: return dot_with_q8_k<unpack_q5_k, 176>;
+    case TensorType::Q6_K: return dot_with_q8_k<unpack_q6_k, 210>;
+    case TensorType::IQ4_XS: return dot_with_q8_k<unpack_iq4_xs, 136>;
+    case TensorType::TQ1_0: return dot_with_q8_k<unpack_tq1_0, 54>;
+    case TensorType::TQ2_0: return dot_with_q8_k<unpack_tq2_0, 66>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace cria::ops
