@@ -35,6 +35,24 @@ float fp16_to_fp32(uint16_t h) {
   return bits_float(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
 }
 
+namespace {
+struct Fp16Table {
+  float values[65536];
+  Fp16Table() {
+    for (uint32_t i = 0; i < 65536; ++i) values[i] = fp16_to_fp32(static_cast<uint16_t>(i));
+  }
+};
+const Fp16Table& fp16_table() {
+  static const Fp16Table table;
+  return table;
+}
+}  // namespace
+
+float fp16_to_fp32_fast(uint16_t h) {
+  static const float* values = fp16_table().values;
+  return values[h];
+}
+
 uint16_t fp32_to_fp16(float f) {
   const uint32_t x = float_bits(f);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);

@@ -57,7 +57,7 @@ class Session {
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, ffn_, logits_;
   std::vector<float> rope_cos_, rope_sin_;  // per token of the batch
   std::vector<float> scores_;               // per thread: n_ctx attention scores
-  std::vector<uint16_t> q_f16_;             // per thread: one head of q rounded to f16
+  std::vector<float> q_f16_;                // per thread: one head of q, rounded through f16
 };
 
 }  // namespace cria::model

@@ -1,5 +1,6 @@
 #include "ops/matmul.h"
 
+#include <algorithm>
 #include <string>
 
 namespace cria::ops {
@@ -11,8 +12,8 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
   m.n_out = n_out;
   m.data = data;
   m.row_bytes = cria::row_bytes(*m.type, n_in);
-  m.vec_dot = scalar_vec_dot(type);
-  if (m.vec_dot == nullptr || (type != TensorType::F32 && traits(m.type->vec_dot_type).quantize == nullptr)) {
+  m.gemm = best_gemm_kernel(selected_isa(), type);
+  if (m.gemm == nullptr || (type != TensorType::F32 && traits(m.type->vec_dot_type).quantize == nullptr)) {
     return make_error("tensor type " + std::string(m.type->name) + " is not supported yet");
   }
   return m;
@@ -33,12 +34,15 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulS
     act = out;
   }
   const auto* act_bytes = static_cast<const uint8_t*>(act);
+  // Threads split the rows; each walks the tokens in blocks small enough to stay in cache while its rows
+  // stream past.
+  constexpr int64_t kTokenBlock = 64;
   pool.parallel_for(w.n_out, [&](int64_t begin, int64_t end, int) {
-    for (int64_t j = begin; j < end; ++j) {
-      const uint8_t* row = w.data + static_cast<size_t>(j) * w.row_bytes;
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        y[t * w.n_out + j] = w.vec_dot(w.n_in, row, act_bytes + static_cast<size_t>(t) * act_row_bytes);
-      }
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+      const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
+      w.gemm(w.n_in, w.data + static_cast<size_t>(begin) * w.row_bytes, w.row_bytes, end - begin,
+             act_bytes + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, nt, y + t0 * w.n_out + begin,
+             w.n_out);
     }
   });
 }

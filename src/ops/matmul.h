@@ -7,7 +7,7 @@
 
 #include "core/result.h"
 #include "core/thread_pool.h"
-#include "ops/vec_dot.h"
+#include "ops/kernels.h"
 #include "quant/type_table.h"
 
 namespace cria::ops {
@@ -19,7 +19,7 @@ struct Matrix {
   int64_t n_out = 0;
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
-  VecDotFn vec_dot = nullptr;
+  GemmFn gemm = nullptr;  // the kernel of the selected instruction set for this type
 
   // Fails with "tensor type IQ2_XXS is not supported yet" for types without a dot product.
   static Result<Matrix> make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data);

@@ -5,6 +5,7 @@
 
 #include "core/fp16.h"
 #include "ops/vec_dot.h"
+#include "quant/iq_tables.h"
 
 namespace cria::ops {
 
@@ -255,6 +256,159 @@ void unpack_tq1_0(const uint8_t* b, Block256& out) {
   out.dmin = 0;
 }
 
+// ---- grid i-quants (FORMATS.md 2.6) as integers ----
+// Each x(e) is an exact product (FORMATS.md 2.6, "Arithmetic order and exactness"), split here into an
+// integer quant q, an integer sub-block scale 2s+1 and a float d that carries the power-of-two factor:
+//   IQ2_XXS/XS/S: q = +-level, d = d_f16/8     IQ3_XXS: q = +-level, d = d_f16/4     IQ3_S: d = d_f16
+//   IQ1_S/IQ1_M:  q = 8*level +- 1 (the delta sign), d = d_f16/8
+// d * (scale * q) then equals x(e) bit for bit (<= 22 significant bits, no rounding).
+
+using iq::grid_entry;
+
+uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+void no_mins(Block256& out) {
+  out.dmin = 0;
+  for (auto& m : out.min) m = 0;
+}
+
+// Eight signed levels from an unsigned 8-lane entry: lane k negated when bit k of S is set.
+void put_signed8(uint64_t entry, uint8_t S, int8_t* q) {
+  for (int j = 0; j < 8; ++j) {
+    const int level = static_cast<int>((entry >> (8 * j)) & 0xFF);
+    q[j] = static_cast<int8_t>(((S >> j) & 1) ? -level : level);
+  }
+}
+
+// Two 4-lane entries (lanes 0-3, then 4-7), signs as above.
+void put_signed4x2(uint32_t lo, uint32_t hi, uint8_t S, int8_t* q) {
+  put_signed8(static_cast<uint64_t>(lo) | (static_cast<uint64_t>(hi) << 32), S, q);
+}
+
+// IQ1: 8 * (signed lane) + delta, delta = +1 or -1 (eighths).
+void put_iq1(uint64_t entry, bool negative_delta, int8_t* q) {
+  for (int j = 0; j < 8; ++j) {
+    const int lane = static_cast<int8_t>(static_cast<uint8_t>(entry >> (8 * j)));
+    q[j] = static_cast<int8_t>(8 * lane + (negative_delta ? -1 : 1));
+  }
+}
+
+void unpack_iq2_xxs(const uint8_t* b, Block256& out) {
+  out.sub_size = 32;
+  out.d = load_f16(b) * 0.125f;
+  no_mins(out);
+  for (int ib = 0; ib < 8; ++ib) {
+    const uint8_t* q = b + 2 + 8 * ib;
+    const uint32_t W = load_u32(q + 4);
+    out.scale[ib] = static_cast<int16_t>(2 * (W >> 28) + 1);
+    for (int l = 0; l < 4; ++l) {
+      put_signed8(grid_entry(iq::kIq2xxsGrid, q[l]), iq::ksigns_iq2xs((W >> (7 * l)) & 127),
+                  out.q + 32 * ib + 8 * l);
+    }
+  }
+}
+
+void unpack_iq2_xs(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  out.d = load_f16(b) * 0.125f;
+  no_mins(out);
+  for (int ib = 0; ib < 8; ++ib) {
+    out.scale[2 * ib] = static_cast<int16_t>(2 * (b[66 + ib] & 0x0F) + 1);
+    out.scale[2 * ib + 1] = static_cast<int16_t>(2 * (b[66 + ib] >> 4) + 1);
+  }
+  for (int g = 0; g < 32; ++g) {
+    const uint16_t w = load_u16(b + 2 + 2 * g);
+    put_signed8(grid_entry(iq::kIq2xsGrid, w & 511), iq::ksigns_iq2xs(w >> 9), out.q + 8 * g);
+  }
+}
+
+void unpack_iq2_s(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  out.d = load_f16(b) * 0.125f;
+  no_mins(out);
+  const uint8_t* qs = b + 2;
+  const uint8_t* signs = b + 34;
+  const uint8_t* qh = b + 66;
+  const uint8_t* scales = b + 74;
+  for (int ib = 0; ib < 8; ++ib) {
+    out.scale[2 * ib] = static_cast<int16_t>(2 * (scales[ib] & 0x0F) + 1);
+    out.scale[2 * ib + 1] = static_cast<int16_t>(2 * (scales[ib] >> 4) + 1);
+  }
+  for (int g = 0; g < 32; ++g) {
+    const uint32_t index = qs[g] | (((qh[g / 4] >> (2 * (g % 4))) & 3u) << 8);
+    put_signed8(grid_entry(iq::kIq2sGrid, index), signs[g], out.q + 8 * g);
+  }
+}
+
+void unpack_iq3_xxs(const uint8_t* b, Block256& out) {
+  out.sub_size = 32;
+  out.d = load_f16(b) * 0.25f;
+  no_mins(out);
+  const uint8_t* qs = b + 2;
+  for (int ib = 0; ib < 8; ++ib) {
+    const uint32_t W = load_u32(b + 66 + 4 * ib);
+    out.scale[ib] = static_cast<int16_t>(2 * (W >> 28) + 1);
+    for (int l = 0; l < 4; ++l) {
+      const int g = 4 * ib + l;
+      put_signed4x2(grid_entry(iq::kIq3xxsGrid, qs[2 * g]), grid_entry(iq::kIq3xxsGrid, qs[2 * g + 1]),
+                    iq::ksigns_iq2xs((W >> (7 * l)) & 127), out.q + 8 * g);
+    }
+  }
+}
+
+void unpack_iq3_s(const uint8_t* b, Block256& out) {
+  out.sub_size = 32;
+  out.d = load_f16(b);
+  no_mins(out);
+  const uint8_t* qs = b + 2;
+  const uint8_t* qh = b + 66;
+  const uint8_t* signs = b + 74;
+  for (int ib = 0; ib < 8; ++ib) {
+    out.scale[ib] = static_cast<int16_t>(2 * ((b[106 + ib / 2] >> (4 * (ib % 2))) & 0x0F) + 1);
+    for (int l = 0; l < 4; ++l) {
+      const int k = 8 * ib + 2 * l;
+      const uint32_t lo = qs[k] | (((qh[ib] >> (2 * l)) & 1u) << 8);
+      const uint32_t hi = qs[k + 1] | (((qh[ib] >> (2 * l + 1)) & 1u) << 8);
+      put_signed4x2(grid_entry(iq::kIq3sGrid, lo), grid_entry(iq::kIq3sGrid, hi), signs[4 * ib + l],
+                    out.q + 32 * ib + 8 * l);
+    }
+  }
+}
+
+void unpack_iq1_s(const uint8_t* b, Block256& out) {
+  out.sub_size = 32;
+  out.d = load_f16(b) * 0.125f;
+  no_mins(out);
+  const uint8_t* qs = b + 2;
+  for (int ib = 0; ib < 8; ++ib) {
+    const uint16_t h = load_u16(b + 34 + 2 * ib);
+    out.scale[ib] = static_cast<int16_t>(2 * ((h >> 12) & 7) + 1);
+    for (int l = 0; l < 4; ++l) {
+      const int g = 4 * ib + l;
+      put_iq1(grid_entry(iq::kIq1sGrid, qs[g] | (((h >> (3 * l)) & 7u) << 8)), (h & 0x8000) != 0,
+              out.q + 8 * g);
+    }
+  }
+}
+
+void unpack_iq1_m(const uint8_t* b, Block256& out) {
+  out.sub_size = 16;
+  const uint8_t* qs = b;
+  const uint8_t* qh = b + 32;
+  uint16_t W[4];
+  for (int i = 0; i < 4; ++i) W[i] = load_u16(b + 48 + 2 * i);
+  const auto bits =
+      static_cast<uint16_t>((W[0] >> 12) | ((W[1] >> 12) << 4) | ((W[2] >> 12) << 8) | ((W[3] >> 12) << 12));
+  out.d = fp16_to_fp32(bits) * 0.125f;
+  no_mins(out);
+  for (int t = 0; t < 16; ++t) out.scale[t] = static_cast<int16_t>(2 * ((W[t / 4] >> (3 * (t % 4))) & 7) + 1);
+  for (int g = 0; g < 32; ++g) {
+    const int nib = g % 2 == 0 ? (qh[g / 2] & 0x0F) : (qh[g / 2] >> 4);
+    put_iq1(grid_entry(iq::kIq1sGrid, qs[g] | (static_cast<uint32_t>(nib & 7) << 8)), (nib & 8) != 0,
+            out.q + 8 * g);
+  }
+}
+
 // Against Q8_K activations (f32 d @0, i8 qs[256] @4, i16 bsums[16] @260).
 template <void (*Unpack)(const uint8_t*, Block256&), size_t kBlockBytes>
 float dot_with_q8_k(int64_t n, const void* w, const void* x) {
@@ -329,6 +483,13 @@ VecDotFn scalar_vec_dot(TensorType weight_type) {
     case TensorType::IQ4_XS: return dot_with_q8_k<unpack_iq4_xs, 136>;
     case TensorType::TQ1_0: return dot_with_q8_k<unpack_tq1_0, 54>;
     case TensorType::TQ2_0: return dot_with_q8_k<unpack_tq2_0, 66>;
+    case TensorType::IQ2_XXS: return dot_with_q8_k<unpack_iq2_xxs, 66>;
+    case TensorType::IQ2_XS: return dot_with_q8_k<unpack_iq2_xs, 74>;
+    case TensorType::IQ2_S: return dot_with_q8_k<unpack_iq2_s, 82>;
+    case TensorType::IQ3_XXS: return dot_with_q8_k<unpack_iq3_xxs, 98>;
+    case TensorType::IQ3_S: return dot_with_q8_k<unpack_iq3_s, 110>;
+    case TensorType::IQ1_S: return dot_with_q8_k<unpack_iq1_s, 50>;
+    case TensorType::IQ1_M: return dot_with_q8_k<unpack_iq1_m, 56>;
     default: return nullptr;
   }
 }

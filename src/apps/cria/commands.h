@@ -10,5 +10,10 @@ namespace cria::cli {
 using Action = std::function<int()>;
 
 void add_info_command(CLI::App& app, Action& run);
+void add_tokenize_command(CLI::App& app, Action& run);
+void add_run_command(CLI::App& app, Action& run);
+void add_perplexity_command(CLI::App& app, Action& run);
+void add_bench_command(CLI::App& app, Action& run);
+void add_synth_command(CLI::App& app, Action& run);
 
 }  // namespace cria::cli

@@ -1,19 +1,51 @@
 // cria: run large language models from GGUF files. One executable, one subcommand per task.
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <string>
+#include <vector>
+
+#include <algorithm>
 
 #include "commands.h"
+
+namespace {
+
+// `cria -m MODEL -p ...` means `cria run -m MODEL -p ...`, as llama.cpp's main takes its flags directly.
+std::vector<std::string> with_default_subcommand(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help" &&
+      args[0] != "--version") {
+    args.insert(args.begin(), "run");
+  }
+  return args;
+}
+
+// Parse errors as one line naming the problem, like every other error.
+std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
+  return std::string("cria: error: ") + e.what() + " (see --help)\n";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cria: a small, fast engine for GGUF language models", "cria"};
   app.set_version_flag("--version", "cria 0.1.0");
   app.require_subcommand(1);
+  app.failure_message(one_line_failure);
 
   cria::cli::Action action;
+  cria::cli::add_run_command(app, action);
+  cria::cli::add_perplexity_command(app, action);
   cria::cli::add_info_command(app, action);
+  cria::cli::add_bench_command(app, action);
+  cria::cli::add_synth_command(app, action);
+  cria::cli::add_tokenize_command(app, action);
 
+  auto args = with_default_subcommand(argc, argv);
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

@@ -1,0 +1,264 @@
+// `cria bench -m MODEL`: llama-bench's prompt (pp) and generation (tg) speed tests with its table and
+// JSON fields, plus the weight bandwidth each generated token achieves (weight bytes x tokens/s), the
+// number to compare with what the memory can deliver. `cria bench --memory-bandwidth` measures that.
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "core/memory_bandwidth.h"
+#include "core/thread_pool.h"
+#include "engine/speed_test.h"
+#include "model/llama_model.h"
+
+namespace cria::cli {
+
+namespace {
+
+struct BenchOptions {
+  std::vector<std::string> models;
+  std::vector<int> n_prompt{512};
+  std::vector<int> n_gen{128};
+  std::vector<int> threads;
+  int batch = 512;
+  int repetitions = 5;
+  std::string output = "md";
+  bool memory_bandwidth = false;
+  bool bandwidth = false;
+};
+
+int report_error(const std::string& message) {
+  std::fprintf(stderr, "cria: error: %s\n", message.c_str());
+  return 1;
+}
+
+std::string format(const char* fmt, double a, double b = 0) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, a, b);
+  return buf;
+}
+
+std::string size_column(uint64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  return b < 1073741824.0 ? format("%.2f MiB", b / 1048576.0) : format("%.2f GiB", b / 1073741824.0);
+}
+
+std::string params_column(uint64_t n) {
+  const double p = static_cast<double>(n);
+  return p < 1e9 ? format("%.2f M", p / 1e6) : format("%.2f B", p / 1e9);
+}
+
+std::string cpu_model_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+    }
+  }
+  return "";
+}
+
+// A markdown table printed row by row as results arrive; negative widths align left (llama-bench's).
+class MarkdownTable {
+ public:
+  struct Column {
+    std::string title;
+    int width;
+  };
+  explicit MarkdownTable(std::vector<Column> columns) : columns_(std::move(columns)) {}
+
+  void header() const {
+    std::string titles = "|", rule = "|";
+    for (const auto& c : columns_) {
+      titles += " " + pad(c.title, c.width) + " |";
+      const int w = c.width < 0 ? -c.width : c.width;
+      rule += " " + (c.width < 0 ? std::string(static_cast<size_t>(w), '-')
+                                 : std::string(static_cast<size_t>(w - 1), '-') + ":") + " |";
+    }
+    std::printf("%s\n%s\n", titles.c_str(), rule.c_str());
+  }
+  void row(const std::vector<std::string>& cells) const {
+    std::string line = "|";
+    for (size_t i = 0; i < columns_.size(); ++i) line += " " + pad(i < cells.size() ? cells[i] : "", columns_[i].width) + " |";
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  static std::string pad(const std::string& s, int width) {
+    const size_t w = static_cast<size_t>(width < 0 ? -width : width);
+    // Display width: count UTF-8 lead bytes, so that "±" takes one column.
+    size_t shown = 0;
+    for (unsigned char ch : s) shown += (ch & 0xC0) != 0x80;
+    if (shown >= w) return s;
+    const std::string fill(w - shown, ' ');
+    return width < 0 ? s + fill : fill + s;
+  }
+  std::vector<Column> columns_;
+};
+
+int run_memory_bandwidth(const BenchOptions& opt) {
+  std::vector<int> counts{1};
+  for (int t : opt.threads) {
+    if (t != 1) counts.push_back(t);
+  }
+  if (opt.threads.empty() && ThreadPool::physical_cores() > 1) counts.push_back(ThreadPool::physical_cores());
+  MarkdownTable table({{"threads", 7}, {"buffer", 10}, {"loads", -7}, {"passes", 6}, {"GB/s", 8}});
+  nlohmann::json results = nlohmann::json::array();
+  if (opt.output == "md") table.header();
+  for (int threads : counts) {
+    ThreadPool pool(threads);
+    auto r = measure_read_bandwidth(pool);
+    if (!r) return report_error(r.error().message);
+    if (opt.output == "md") {
+      table.row({std::to_string(r->threads), size_column(r->buffer_bytes), std::string(r->load_width), "8",
+                 format("%.2f", r->gb_per_s)});
+    } else {
+      results.push_back({{"n_threads", r->threads}, {"buffer_bytes", r->buffer_bytes},
+                         {"load_width", std::string(r->load_width)}, {"passes", 8}, {"gb_per_s", r->gb_per_s}});
+    }
+  }
+  if (opt.output == "json") std::printf("%s\n", results.dump(2).c_str());
+  return 0;
+}
+
+std::string validate(const BenchOptions& opt) {
+  if (opt.output != "md" && opt.output != "json") return "-o must be md or json, got '" + opt.output + "'";
+  for (int t : opt.threads) {
+    if (t < 1) return "-t must be positive, got " + std::to_string(t);
+  }
+  if (opt.memory_bandwidth) {
+    return opt.models.empty() ? "" : "--memory-bandwidth measures the machine, not a model: drop -m";
+  }
+  if (opt.models.empty()) return "bench needs a model: -m FILE";
+  for (int p : opt.n_prompt) {
+    if (p < 0) return "-p must be 0 (no prompt test) or positive, got " + std::to_string(p);
+  }
+  for (int n : opt.n_gen) {
+    if (n < 0) return "-n must be 0 (no generation test) or positive, got " + std::to_string(n);
+  }
+  if (opt.repetitions < 1) return "-r must be at least 1, got " + std::to_string(opt.repetitions);
+  if (opt.batch < 1) return "-b must be positive, got " + std::to_string(opt.batch);
+  bool any = false;
+  for (int p : opt.n_prompt) any = any || p > 0;
+  for (int n : opt.n_gen) any = any || n > 0;
+  if (!any) return "nothing to measure: every -p and -n value is 0";
+  return "";
+}
+
+nlohmann::json result_json(const std::string& path, const engine::ModelSummary& model,
+                           const engine::SpeedResult& r, double weight_gb_per_s, double machine_gb_per_s) {
+  // llama-bench's fields (those that mean something on a CPU-only engine), then ours.
+  nlohmann::json j = {
+      {"build_commit", "unknown"}, {"build_number", 0}, {"cpu_info", cpu_model_name()}, {"gpu_info", ""},
+      {"backends", "CPU"}, {"model_filename", path}, {"model_type", model.type}, {"model_size", model.n_bytes},
+      {"model_n_params", model.n_params}, {"n_batch", r.test.n_batch}, {"n_ubatch", r.test.n_batch},
+      {"n_threads", r.test.n_threads}, {"type_k", "f16"}, {"type_v", "f16"}, {"n_gpu_layers", 0},
+      {"flash_attn", false}, {"use_mmap", true}, {"embeddings", false}, {"n_prompt", r.test.n_prompt},
+      {"n_gen", r.test.n_gen}, {"test_time", r.test_time}, {"avg_ns", static_cast<uint64_t>(r.avg_ns)},
+      {"stddev_ns", static_cast<uint64_t>(r.stddev_ns)}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
+      {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts}};
+  j["gb_per_s"] = r.test.n_prompt == 0 ? nlohmann::json(weight_gb_per_s) : nlohmann::json(nullptr);
+  if (machine_gb_per_s > 0) {
+    j["memory_gb_per_s"] = machine_gb_per_s;
+    j["bandwidth_fraction"] =
+        r.test.n_prompt == 0 ? nlohmann::json(weight_gb_per_s / machine_gb_per_s) : nlohmann::json(nullptr);
+  }
+  return j;
+}
+
+int run_bench(const BenchOptions& opt) {
+  if (auto problem = validate(opt); !problem.empty()) return report_error(problem);
+  if (opt.memory_bandwidth) return run_memory_bandwidth(opt);
+
+  std::vector<int> thread_counts = opt.threads;
+  if (thread_counts.empty()) thread_counts.push_back(ThreadPool::physical_cores());
+
+  // With --bandwidth, what the memory delivers to each thread count (measured once, before the tests).
+  std::map<int, double> machine_bandwidth;
+  if (opt.bandwidth) {
+    for (int t : thread_counts) {
+      ThreadPool pool(t);
+      auto r = measure_read_bandwidth(pool);
+      if (!r) return report_error(r.error().message);
+      machine_bandwidth[t] = r->gb_per_s;
+      std::fprintf(stderr, "bench: memory read bandwidth with %d thread%s: %.2f GB/s\n", t, t == 1 ? "" : "s",
+                   r->gb_per_s);
+    }
+  }
+
+  std::vector<MarkdownTable::Column> columns = {{"model", -30}, {"size", 10},   {"params", 10}, {"backend", -10},
+                                                {"threads", 7}, {"test", 13},   {"t/s", 20},    {"GB/s", 8}};
+  if (opt.bandwidth) columns.push_back({"% bw", 6});
+  MarkdownTable table(columns);
+  const bool markdown = opt.output == "md";
+  if (markdown) table.header();
+  nlohmann::json results = nlohmann::json::array();
+
+  for (const auto& path : opt.models) {
+    auto model = model::LlamaModel::load(path);
+    if (!model) return report_error(model.error().message);
+    const engine::ModelSummary summary = engine::summarize_model(**model);
+    const uint64_t weight_bytes = (*model)->weight_bytes();
+    for (int threads : thread_counts) {
+      std::vector<engine::SpeedTest> tests;
+      for (int p : opt.n_prompt) {
+        if (p > 0) tests.push_back({p, 0, threads, opt.batch, opt.repetitions});
+      }
+      for (int n : opt.n_gen) {
+        if (n > 0) tests.push_back({0, n, threads, opt.batch, opt.repetitions});
+      }
+      for (const auto& test : tests) {
+        auto r = engine::run_speed_test(*model, test);
+        if (!r) return report_error(path + ": " + test.name() + ": " + r.error().message);
+        // Every generated token reads every weight once; prompt tokens share their reads.
+        const double gb_per_s = static_cast<double>(weight_bytes) * r->avg_ts / 1e9;
+        const double machine = opt.bandwidth ? machine_bandwidth[threads] : 0;
+        const bool is_tg = test.n_prompt == 0;
+        if (markdown) {
+          std::vector<std::string> cells = {summary.type, size_column(summary.n_bytes), params_column(summary.n_params),
+                                            "CPU", std::to_string(threads), test.name(),
+                                            format("%.2f ± %.2f", r->avg_ts, r->stddev_ts),
+                                            is_tg ? format("%.2f", gb_per_s) : ""};
+          if (opt.bandwidth) cells.push_back(is_tg && machine > 0 ? format("%.0f%%", 100.0 * gb_per_s / machine) : "");
+          table.row(cells);
+        } else {
+          results.push_back(result_json(path, summary, *r, gb_per_s, machine));
+        }
+      }
+    }
+  }
+  if (!markdown) std::printf("%s\n", results.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Action& run_action) {
+  auto opt = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Measure prompt (pp) and generation (tg) speed as llama-bench does, or the machine's memory bandwidth");
+  cmd->add_option("-m,--model", opt->models, "GGUF model (repeat for several)");
+  cmd->add_option("-p,--n-prompt", opt->n_prompt, "Prompt lengths, comma-separated; 0 skips (default 512)")
+      ->delimiter(',');
+  cmd->add_option("-n,--n-gen", opt->n_gen, "Generation lengths, comma-separated; 0 skips (default 128)")
+      ->delimiter(',');
+  cmd->add_option("-t,--threads", opt->threads, "Thread counts, comma-separated (default: physical cores)")
+      ->delimiter(',');
+  cmd->add_option("-b,--batch-size", opt->batch, "Prompt tokens per forward pass (default 512)");
+  cmd->add_option("-r,--repetitions", opt->repetitions, "Timed runs per test, after one warm-up (default 5)");
+  cmd->add_option("-o,--output", opt->output, "md (a table) or json (llama-bench's fields)");
+  cmd->add_flag("--memory-bandwidth", opt->memory_bandwidth,
+                "Measure memory read bandwidth instead (1 GiB read by 1 and by -t threads, best of 8 passes)");
+  cmd->add_flag("--bandwidth", opt->bandwidth,
+                "Also measure memory bandwidth and show each tg row's weight bandwidth as a percentage of it");
+  cmd->callback([opt, &run_action] { run_action = [opt] { return run_bench(*opt); }; });
+}
+
+}  // namespace cria::cli

@@ -1,0 +1,63 @@
+// `cria perplexity -m MODEL -f TEXT [-c N] [-b N] [-t N]`: llama-perplexity's method and output.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "commands.h"
+#include "engine/perplexity.h"
+#include "model_loading.h"
+
+namespace cria::cli {
+
+namespace {
+
+struct PerplexityOptions {
+  std::string model;
+  std::string text_file;
+  int ctx = 0;
+  int batch = 512;
+  int threads = 0;
+};
+
+int run_perplexity(const PerplexityOptions& opt) {
+  if (opt.ctx < 0) return fail("-c must be positive, got " + std::to_string(opt.ctx));
+  if (opt.batch < 1) return fail("-b must be positive, got " + std::to_string(opt.batch));
+  if (opt.threads < 0) return fail("-t must be positive, got " + std::to_string(opt.threads));
+  const std::string path = opt.model.empty() ? default_model_path() : opt.model;
+  auto loaded = load_model(path);
+  if (!loaded) return fail(loaded.error().message);
+  auto text = read_prompt("", opt.text_file, false);
+  if (!text) return fail(text.error().message);
+  // llama-perplexity's default context is 512; never more than the model was trained on unless asked.
+  const int ctx = opt.ctx > 0 ? opt.ctx : static_cast<int>(std::min<uint32_t>(512, loaded->model->hparams().n_ctx_train));
+  auto session = model::Session::create(loaded->model, {ctx, std::min(opt.batch, ctx), opt.threads});
+  if (!session) return fail(session.error().message);
+
+  const auto tokens = loaded->tokenizer->encode(*text, /*add_special=*/true, /*parse_special=*/false);
+  std::fprintf(stderr, "perplexity: tokenized the text into %zu tokens\n", tokens.size());
+  std::fprintf(stderr, "perplexity: calculating perplexity over %zu chunks, n_ctx=%d, batch_size=%d, n_seq=1\n",
+               tokens.size() / static_cast<size_t>(ctx), ctx, (*session)->n_batch());
+  auto result = engine::perplexity(**session, tokens, loaded->tokenizer->bos(), [](int chunk, double ppl) {
+    std::printf("[%d]%.4f,", chunk + 1, ppl);
+    std::fflush(stdout);
+  });
+  if (!result) return fail(result.error().message);
+  std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result->ppl, result->ppl_error);
+  return 0;
+}
+
+}  // namespace
+
+void add_perplexity_command(CLI::App& app, Action& run) {
+  auto opt = std::make_shared<PerplexityOptions>();
+  CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model on a text file (llama-perplexity's method)");
+  cmd->add_option("-m,--model", opt->model, "GGUF model (default: the bundled KJV model)");
+  cmd->add_option("-f,--file", opt->text_file, "Text file")->required();
+  cmd->add_option("-c,--ctx-size", opt->ctx, "Tokens per chunk (default 512, at most the model's context)");
+  cmd->add_option("-b,--batch-size", opt->batch, "Tokens per forward pass (default 512)");
+  cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
+  cmd->callback([opt, &run] { run = [opt] { return run_perplexity(*opt); }; });
+}
+
+}  // namespace cria::cli

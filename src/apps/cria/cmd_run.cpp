@@ -1,0 +1,159 @@
+// `cria run` (and bare `cria -m ...`): text completion with llama.cpp's completion-mode flags.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "model/session.h"
+#include "model_loading.h"
+#include "sampling/sampler.h"
+
+namespace cria::cli {
+
+namespace {
+
+struct RunOptions {
+  std::string model;
+  std::string prompt;
+  std::string prompt_file;
+  int n_predict = -1;
+  bool escapes = false;
+  int threads = 0;
+  int ctx = 0;
+  int batch = 512;
+  int64_t seed = -1;
+  bool ignore_eos = false;
+  bool no_display_prompt = false;
+  sampling::SamplingParams sampling;
+};
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void print_timing(const char* label, double ms, int64_t n, const char* unit) {
+  if (n > 0) {
+    std::fprintf(stderr, "cria: %16s = %10.2f ms / %5lld %-6s (%8.2f ms per token, %8.2f tokens per second)\n", label,
+                 ms, static_cast<long long>(n), unit, ms / n, 1000.0 * n / ms);
+  } else {
+    std::fprintf(stderr, "cria: %16s = %10.2f ms / %5lld %s\n", label, ms, static_cast<long long>(n), unit);
+  }
+}
+
+int run(const RunOptions& opt) {
+  if (opt.n_predict < -1) return fail("-n must be -1 (until end of text) or a token count, got " + std::to_string(opt.n_predict));
+  if (opt.ctx < 0) return fail("-c must be 0 (the model's context) or positive, got " + std::to_string(opt.ctx));
+  if (opt.batch < 1) return fail("-b must be positive, got " + std::to_string(opt.batch));
+  if (opt.threads < 0) return fail("-t must be positive, got " + std::to_string(opt.threads));
+  if (opt.sampling.top_p < 0 || opt.sampling.top_p > 1) return fail("--top-p must be in [0, 1]");
+  if (opt.sampling.min_p < 0 || opt.sampling.min_p > 1) return fail("--min-p must be in [0, 1]");
+  if (opt.sampling.repeat_last_n < -1) return fail("--repeat-last-n must be -1, 0 or positive");
+
+  const auto load_start = Clock::now();
+  const std::string path = opt.model.empty() ? default_model_path() : opt.model;
+  auto loaded = load_model(path);
+  if (!loaded) return fail(loaded.error().message);
+  const auto& tok = *loaded->tokenizer;
+  auto session_or = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads});
+  if (!session_or) return fail(session_or.error().message);
+  model::Session& session = **session_or;
+  auto prompt = read_prompt(opt.prompt, opt.prompt_file, opt.escapes);
+  if (!prompt) return fail(prompt.error().message);
+
+  std::vector<int32_t> tokens = tok.encode(*prompt, /*add_special=*/true, /*parse_special=*/true);
+  if (tokens.empty()) tokens.push_back(tok.bos());
+  if (static_cast<int>(tokens.size()) > session.n_ctx()) {
+    return fail("the prompt is " + std::to_string(tokens.size()) + " tokens, longer than the context size " +
+                std::to_string(session.n_ctx()) + " (-c)");
+  }
+  sampling::SamplingParams sp = opt.sampling;
+  sp.seed = opt.seed < 0 ? 0xFFFFFFFF : static_cast<uint32_t>(opt.seed);
+  sampling::Sampler sampler(sp, loaded->model->n_vocab(), session.n_ctx());
+  if (opt.ignore_eos) {
+    for (int32_t id = 0; id < loaded->model->n_vocab(); ++id) {
+      if (tok.is_eog(id)) sampler.ban(id);
+    }
+  }
+  const double load_ms = ms_since(load_start);
+  std::fprintf(stderr, "cria: model %s, %d threads, context %d, batch %d, seed %u\n", path.c_str(),
+               session.n_threads(), session.n_ctx(), session.n_batch(), sampler.seed());
+
+  if (!opt.no_display_prompt) {
+    for (int32_t id : tokens) std::fputs(tok.token_to_piece(id, false).c_str(), stdout);
+    std::fflush(stdout);
+  }
+  for (int32_t id : tokens) sampler.accept(id);
+
+  const auto prompt_start = Clock::now();
+  if (auto s = session.decode(tokens); !s) return fail(s.error().message);
+  const double prompt_ms = ms_since(prompt_start);
+
+  double eval_ms = 0, sample_ms = 0;
+  int64_t n_generated = 0, n_evaluated = 0;
+  std::string piece;
+  while (opt.n_predict < 0 || n_generated < opt.n_predict) {
+    const auto sample_start = Clock::now();
+    const int32_t id = sampler.sample(session.logits());
+    sampler.accept(id);
+    sample_ms += ms_since(sample_start);
+    ++n_generated;
+    if (tok.is_eog(id)) {
+      std::fprintf(stderr, "\ncria: [end of text]\n");
+      break;
+    }
+    piece = tok.token_to_piece(id, false);
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    if (opt.n_predict >= 0 && n_generated == opt.n_predict) break;
+    if (session.n_past() >= session.n_ctx()) {
+      std::fprintf(stderr, "\ncria: the context is full (%d tokens); stopping. Use -c to allow a longer context.\n",
+                   session.n_ctx());
+      break;
+    }
+    const auto eval_start = Clock::now();
+    if (auto s = session.decode(std::span<const int32_t>(&id, 1)); !s) return fail(s.error().message);
+    eval_ms += ms_since(eval_start);
+    ++n_evaluated;
+  }
+  std::fputs("\n", stdout);
+  std::fflush(stdout);
+
+  std::fprintf(stderr, "\n");
+  print_timing("load time", load_ms, 0, "");
+  print_timing("sampling time", sample_ms, n_generated, "runs");
+  print_timing("prompt eval time", prompt_ms, static_cast<int64_t>(tokens.size()), "tokens");
+  print_timing("eval time", eval_ms, n_evaluated, "runs");
+  print_timing("total time", ms_since(load_start), static_cast<int64_t>(tokens.size()) + n_evaluated, "tokens");
+  return 0;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Action& run_action) {
+  auto opt = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Complete a prompt (llama.cpp completion flags); `cria -m ...` is the same");
+  cmd->add_option("-m,--model", opt->model, "GGUF model (default: the bundled KJV model)");
+  cmd->add_option("-p,--prompt", opt->prompt, "Prompt text");
+  cmd->add_option("-f,--file", opt->prompt_file, "Read the prompt from a file (bytes as they are)");
+  cmd->add_option("-n,--n-predict", opt->n_predict, "Tokens to generate; -1 until end of text or a full context");
+  cmd->add_flag("-e,--escape", opt->escapes, "Process escapes in the prompt (\\n \\t \\' \\\" \\\\ \\xNN)");
+  cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
+  cmd->add_option("-c,--ctx-size", opt->ctx, "Context size (default: the model's, capped at 4096)");
+  cmd->add_option("-b,--batch-size", opt->batch, "Prompt tokens per forward pass (default 512)");
+  cmd->add_option("-s,--seed", opt->seed, "Random seed (default: random)");
+  cmd->add_option("--temp", opt->sampling.temp, "Temperature; 0 is greedy (default 0.8)");
+  cmd->add_option("--top-k", opt->sampling.top_k, "Top-k, 0 off (default 40)");
+  cmd->add_option("--top-p", opt->sampling.top_p, "Top-p, 1 off (default 0.95)");
+  cmd->add_option("--min-p", opt->sampling.min_p, "Min-p, 0 off (default 0.05)");
+  cmd->add_option("--repeat-penalty", opt->sampling.repeat_penalty, "Repetition penalty, 1 off (default 1.0)");
+  cmd->add_option("--repeat-last-n", opt->sampling.repeat_last_n, "Tokens the penalties look back, -1 the context (default 64)");
+  cmd->add_option("--presence-penalty", opt->sampling.presence_penalty, "Presence penalty (default 0)");
+  cmd->add_option("--frequency-penalty", opt->sampling.frequency_penalty, "Frequency penalty (default 0)");
+  cmd->add_flag("--ignore-eos", opt->ignore_eos, "Never stop at end-of-generation tokens");
+  cmd->add_flag("--no-display-prompt", opt->no_display_prompt, "Do not print the prompt");
+  cmd->callback([opt, &run_action] { run_action = [opt] { return run(*opt); }; });
+}
+
+}  // namespace cria::cli

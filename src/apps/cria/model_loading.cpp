@@ -1,0 +1,58 @@
+#include "model_loading.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/escapes.h"
+
+namespace cria::cli {
+
+std::string default_model_path() {
+  namespace fs = std::filesystem;
+  const char* name = "kjv-Q8_0.gguf";
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) {
+    const fs::path dir = exe.parent_path();
+    candidates = {dir / "models" / name, dir / ".." / "models" / name, dir / ".." / ".." / "models" / name,
+                  dir / ".." / "share" / "cria" / "models" / name};
+  }
+  candidates.push_back(fs::path(CRIA_SOURCE_MODELS_DIR) / name);
+  for (const auto& c : candidates) {
+    if (fs::exists(c, ec)) return fs::weakly_canonical(c, ec).string();
+  }
+  return (fs::path(CRIA_SOURCE_MODELS_DIR) / name).string();
+}
+
+Result<LoadedModel> load_model(const std::string& path) {
+  auto file = gguf::File::open(path);
+  if (!file) return file.error();
+  auto tok = tokenizer::Tokenizer::load(*file);
+  if (!tok) return tok.error();
+  auto model = model::LlamaModel::from_file(std::move(*file));
+  if (!model) return model.error();
+  return LoadedModel{*model, std::make_shared<const tokenizer::Tokenizer>(std::move(*tok))};
+}
+
+Result<std::string> read_prompt(const std::string& prompt, const std::string& file, bool escapes) {
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return make_error(file + ": cannot open the prompt file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  return escapes ? process_escapes(prompt) : prompt;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "cria: error: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace cria::cli

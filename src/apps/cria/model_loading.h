@@ -1,0 +1,30 @@
+// What the model-running subcommands share: finding the bundled model, loading a model with its
+// tokenizer, and reading the prompt from -p / -f.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "model/llama_model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace cria::cli {
+
+// models/kjv-Q8_0.gguf shipped with cria: next to the executable's build tree or installed beside it.
+std::string default_model_path();
+
+struct LoadedModel {
+  std::shared_ptr<const model::LlamaModel> model;
+  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
+};
+
+Result<LoadedModel> load_model(const std::string& path);
+
+// The prompt from -p (escapes processed when `escapes`) or the bytes of -f.
+Result<std::string> read_prompt(const std::string& prompt, const std::string& file, bool escapes);
+
+// Prints "cria: error: MESSAGE" on one line and returns 1.
+int fail(const std::string& message);
+
+}  // namespace cria::cli

@@ -1,0 +1,9 @@
+// AVX-512 (F, BW, VL, DQ) with VNNI kernels: the shared x86 kernels with vpdpbusd for the int8 dot
+// products and larger tiles in the 32 vector registers.
+#define CRIA_X86_NAMESPACE avx512
+#define CRIA_X86_VNNI 1
+#include "ops/cpu/x86/gemm_x86_impl.h"
+
+namespace cria::ops {
+GemmFn avx512_gemm(TensorType type) { return avx512::table(type); }
+}  // namespace cria::ops

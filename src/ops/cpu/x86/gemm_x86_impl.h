@@ -1,0 +1,489 @@
+// x86 GEMM kernels on 256-bit vectors, shared by the AVX2 and the AVX-512 builds: each includes this
+// file once, compiled for its instruction set. With AVX512-VNNI (CRIA_X86_VNNI) the int8 dot product is
+// one vpdpbusd and the tiles are larger (32 vector registers instead of 16).
+//
+// Weights are decoded 32 at a time ("chunks") into int8 vectors next to the matching activation bytes;
+// integer sums are scaled once per block (32-element types) or per super-block (256-element types),
+// exactly the arithmetic of the scalar reference in vec_dot_scalar.cpp up to float summation order.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/fp16.h"
+#include "ops/kernels.h"
+
+namespace cria::ops::CRIA_X86_NAMESPACE {
+
+#ifdef CRIA_X86_VNNI
+constexpr int kRows = 4;    // weight rows per tile
+constexpr int kTokens = 4;  // tokens per tile
+#else
+constexpr int kRows = 2;
+constexpr int kTokens = 4;
+#endif
+
+inline float f16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Sum over groups of 4 of u8 * s8 products, into 8 int32 lanes.
+inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+#ifdef CRIA_X86_VNNI
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+// Same for two signed vectors, via |w| and x with w's sign.
+inline __m256i dot_s8_s8(__m256i w, __m256i x) { return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)); }
+
+// u8 * s8 pairs summed into int16 lanes, then times a per-16-element int16 scale, into int32 lanes.
+// Safe from int16 saturation when u <= 63 (2 * 63 * 128 < 32768).
+inline __m256i dot_u8_s8_scaled(__m256i u, __m256i s, __m256i scale16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale16);
+}
+inline __m256i dot_s8_s8_scaled(__m256i w, __m256i x, __m256i scale16) {
+  return dot_u8_s8_scaled(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w), scale16);
+}
+
+inline __m256i low_nibbles_of_16(const uint8_t* p) {
+  // 16 bytes -> 32 values: low nibbles first, then high nibbles (the Q4_0 element order).
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
+}
+
+// 32 bits -> 32 bytes holding bit e of `bits` in byte e, as 0 or `value`.
+inline __m256i spread_bits(uint32_t bits, int8_t value) {
+  const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(bits)), shuffle);
+  const __m256i bit_of_lane = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit_of_lane), bit_of_lane);
+  return _mm256_and_si256(set, _mm256_set1_epi8(value));
+}
+
+// ---- 32-element blocks --------------------------------------------------------------------------------
+
+// Each decoder gives a block's 32 quants as int8 and its scale; `kSigned` tells whether the quants are
+// signed (dot with the sign trick) or unsigned with an offset m * (activation block sum), Q8_1 style.
+struct DecodeQ4_0 {
+  static constexpr size_t kBytes = 18;
+  static constexpr bool kSigned = true;
+  static __m256i quants(const uint8_t* b) { return _mm256_sub_epi8(low_nibbles_of_16(b + 2), _mm256_set1_epi8(8)); }
+  static float scale(const uint8_t* b) { return f16(b); }
+  static float offset(const uint8_t*) { return 0; }
+};
+struct DecodeQ5_0 {
+  static constexpr size_t kBytes = 22;
+  static constexpr bool kSigned = true;
+  static __m256i quants(const uint8_t* b) {
+    uint32_t h;
+    std::memcpy(&h, b + 2, 4);
+    const __m256i q = _mm256_or_si256(low_nibbles_of_16(b + 6), spread_bits(h, 0x10));
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+  }
+  static float scale(const uint8_t* b) { return f16(b); }
+  static float offset(const uint8_t*) { return 0; }
+};
+struct DecodeQ8_0 {
+  static constexpr size_t kBytes = 34;
+  static constexpr bool kSigned = true;
+  static __m256i quants(const uint8_t* b) { return load32(b + 2); }
+  static float scale(const uint8_t* b) { return f16(b); }
+  static float offset(const uint8_t*) { return 0; }
+};
+struct DecodeIq4Nl {
+  static constexpr size_t kBytes = 18;
+  static constexpr bool kSigned = true;
+  static __m256i quants(const uint8_t* b) {
+    const __m256i table = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
+    return _mm256_shuffle_epi8(table, low_nibbles_of_16(b + 2));
+  }
+  static float scale(const uint8_t* b) { return f16(b); }
+  static float offset(const uint8_t*) { return 0; }
+};
+struct DecodeQ4_1 {
+  static constexpr size_t kBytes = 20;
+  static constexpr bool kSigned = false;
+  static __m256i quants(const uint8_t* b) { return low_nibbles_of_16(b + 4); }
+  static float scale(const uint8_t* b) { return f16(b); }
+  static float offset(const uint8_t* b) { return f16(b + 2); }
+};
+struct DecodeQ5_1 {
+  static constexpr size_t kBytes = 24;
+  static constexpr bool kSigned = false;
+  static __m256i quants(const uint8_t* b) {
+    uint32_t h;
+    std::memcpy(&h, b + 4, 4);
+    return _mm256_or_si256(low_nibbles_of_16(b + 8), spread_bits(h, 0x10));
+  }
+  static float scale(const uint8_t* b) { return f16(b); }
+  static float offset(const uint8_t* b) { return f16(b + 2); }
+};
+
+// Activation blocks: Q8_0 is {f16 d, i8[32]}, Q8_1 is {f16 d, f16 s, i8[32]}.
+template <class D>
+struct Act32 {
+  static constexpr size_t kBytes = D::kSigned ? 34 : 36;
+  static constexpr size_t kQuants = D::kSigned ? 2 : 4;
+};
+
+template <class D, int R, int T>
+void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+  using A = Act32<D>;
+  __m256 acc[R][T];
+  float offsets[R][T] = {};
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m256i q[R];
+    float dw[R];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wb = w[r] + b * D::kBytes;
+      q[r] = D::quants(wb);
+      dw[r] = D::scale(wb);
+    }
+    for (int t = 0; t < T; ++t) {
+      const uint8_t* xb = x[t] + b * A::kBytes;
+      const __m256i xq = load32(xb + A::kQuants);
+      const float dx = f16(xb);
+      for (int r = 0; r < R; ++r) {
+        const __m256i isum = D::kSigned ? dot_s8_s8(q[r], xq) : dot_u8_s8(q[r], xq);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+        if constexpr (!D::kSigned) offsets[r][t] += D::offset(w[r] + b * D::kBytes) * f16(xb + 2);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r][t] = hsum(acc[r][t]) + offsets[r][t];
+}
+
+// ---- 256-element super-blocks against Q8_K ---------------------------------------------------------------
+
+// A decoder gives, per super-block: float d and dmin, per 16 elements an int16 scale and an int16 offset
+// multiplier ("minc": the result subtracts dmin * sum over groups of minc * activation group sum), and
+// per 32-element chunk the quants as u8 (kSigned false) or s8.
+struct SuperScales {
+  float d, dmin;
+  int16_t scale[16];
+  int16_t minc[16];
+};
+
+inline void scale_min_k4(const uint8_t* s, SuperScales& out) {
+  for (int j = 0; j < 8; ++j) {
+    int sc, m;
+    if (j < 4) {
+      sc = s[j] & 63;
+      m = s[j + 4] & 63;
+    } else {
+      sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+      m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+    out.scale[2 * j] = out.scale[2 * j + 1] = static_cast<int16_t>(sc);
+    out.minc[2 * j] = out.minc[2 * j + 1] = static_cast<int16_t>(m);
+  }
+}
+
+inline __m256i two_bits(const uint8_t* qs, int c) {
+  // Q2_K / Q3_K / TQ2_0 low bits of chunk c: byte qs[32 * (c / 4) + l] >> 2 * (c % 4).
+  const __m256i v = load32(qs + 32 * (c / 4));
+  return _mm256_and_si256(_mm256_srli_epi16(v, 2 * (c % 4)), _mm256_set1_epi8(3));
+}
+
+inline __m256i bit_plane(const uint8_t* bits32, int c) {
+  // Bit c of each of 32 bytes, as 0 or 1.
+  return _mm256_and_si256(_mm256_srli_epi16(load32(bits32), c), _mm256_set1_epi8(1));
+}
+
+struct DecodeQ2_K {
+  static constexpr size_t kBytes = 84;
+  static constexpr bool kSigned = false;
+  static void scales(const uint8_t* b, SuperScales& s) {
+    for (int j = 0; j < 16; ++j) {
+      s.scale[j] = b[j] & 0x0f;
+      s.minc[j] = b[j] >> 4;
+    }
+    s.d = f16(b + 80);
+    s.dmin = f16(b + 82);
+  }
+  static __m256i chunk(const uint8_t* b, int c) { return two_bits(b + 16, c); }
+};
+struct DecodeQ3_K {
+  static constexpr size_t kBytes = 110;
+  static constexpr bool kSigned = false;  // u = q + 4 in 0..7; the offset 4 goes through minc
+  static void scales(const uint8_t* b, SuperScales& s) {
+    const uint8_t* sc = b + 96;
+    for (int j = 0; j < 16; ++j) {
+      const int low4 = j < 8 ? (sc[j] & 0x0f) : (sc[j - 8] >> 4);
+      const int high2 = (sc[8 + j % 4] >> (2 * (j / 4))) & 3;
+      s.scale[j] = static_cast<int16_t>((low4 | (high2 << 4)) - 32);
+      s.minc[j] = static_cast<int16_t>(4 * s.scale[j]);
+    }
+    s.d = f16(b + 108);
+    s.dmin = s.d;
+  }
+  static __m256i chunk(const uint8_t* b, int c) {
+    return _mm256_or_si256(two_bits(b + 32, c), _mm256_slli_epi16(bit_plane(b, c), 2));
+  }
+};
+struct DecodeQ4_K {
+  static constexpr size_t kBytes = 144;
+  static constexpr bool kSigned = false;
+  static void scales(const uint8_t* b, SuperScales& s) {
+    scale_min_k4(b + 4, s);
+    s.d = f16(b);
+    s.dmin = f16(b + 2);
+  }
+  static __m256i chunk(const uint8_t* b, int c) {
+    const __m256i v = load32(b + 16 + 32 * (c / 2));
+    return _mm256_and_si256(c % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+  }
+};
+struct DecodeQ5_K {
+  static constexpr size_t kBytes = 176;
+  static constexpr bool kSigned = false;
+  static void scales(const uint8_t* b, SuperScales& s) { DecodeQ4_K::scales(b, s); }
+  static __m256i chunk(const uint8_t* b, int c) {
+    const __m256i v = load32(b + 48 + 32 * (c / 2));
+    const __m256i low = _mm256_and_si256(c % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+    return _mm256_or_si256(low, _mm256_slli_epi16(bit_plane(b + 16, c), 4));
+  }
+};
+struct DecodeQ6_K {
+  static constexpr size_t kBytes = 210;
+  static constexpr bool kSigned = false;  // u = q + 32 in 0..63; the offset 32 goes through minc
+  static void scales(const uint8_t* b, SuperScales& s) {
+    for (int j = 0; j < 16; ++j) {
+      s.scale[j] = static_cast<int8_t>(b[192 + j]);
+      s.minc[j] = static_cast<int16_t>(32 * s.scale[j]);
+    }
+    s.d = f16(b + 208);
+    s.dmin = s.d;
+  }
+  static __m256i chunk(const uint8_t* b, int c) {
+    const int h = c / 4, k = c % 4;
+    const __m256i ql = load32(b + 64 * h + 32 * (k & 1));
+    const __m256i low = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), _mm256_set1_epi8(0x0f));
+    const __m256i qh = load32(b + 128 + 32 * h);
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
+    return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
+  }
+};
+struct DecodeTq2_0 {
+  static constexpr size_t kBytes = 66;
+  static constexpr bool kSigned = false;  // u = q + 1 in 0..2
+  static void scales(const uint8_t* b, SuperScales& s) {
+    for (int j = 0; j < 16; ++j) {
+      s.scale[j] = 1;
+      s.minc[j] = 1;
+    }
+    s.d = f16(b + 64);
+    s.dmin = s.d;
+  }
+  static __m256i chunk(const uint8_t* b, int c) { return two_bits(b, c); }
+};
+struct DecodeIq4Xs {
+  static constexpr size_t kBytes = 136;
+  static constexpr bool kSigned = true;
+  static void scales(const uint8_t* b, SuperScales& s) {
+    uint16_t h;
+    std::memcpy(&h, b + 2, 2);
+    for (int ib = 0; ib < 8; ++ib) {
+      const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((h >> (2 * ib)) & 3) << 4);
+      s.scale[2 * ib] = s.scale[2 * ib + 1] = static_cast<int16_t>(ls - 32);
+      s.minc[2 * ib] = s.minc[2 * ib + 1] = 0;
+    }
+    s.d = f16(b);
+    s.dmin = 0;
+  }
+  static __m256i chunk(const uint8_t* b, int c) { return DecodeIq4Nl::quants(b + 8 + 16 * c - 2); }
+};
+
+template <class D, int R, int T>
+void tile_256(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+  float acc[R][T] = {};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    SuperScales s[R];
+    const uint8_t* wb[R];
+    for (int r = 0; r < R; ++r) {
+      wb[r] = w[r] + b * D::kBytes;
+      D::scales(wb[r], s[r]);
+    }
+    const uint8_t* xb[T];
+    for (int t = 0; t < T; ++t) xb[t] = x[t] + b * 292;
+    __m256i isum[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
+    for (int c = 0; c < 8; ++c) {
+      __m256i q[R], sc[R];
+      for (int r = 0; r < R; ++r) {
+        q[r] = D::chunk(wb[r], c);
+        sc[r] = _mm256_set_m128i(_mm_set1_epi16(s[r].scale[2 * c + 1]), _mm_set1_epi16(s[r].scale[2 * c]));
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m256i xq = load32(xb[t] + 4 + 32 * c);
+        for (int r = 0; r < R; ++r) {
+          const __m256i p = D::kSigned ? dot_s8_s8_scaled(q[r], xq, sc[r]) : dot_u8_s8_scaled(q[r], xq, sc[r]);
+          isum[r][t] = _mm256_add_epi32(isum[r][t], p);
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      float dx;
+      std::memcpy(&dx, xb[t], 4);
+      const __m256i bsums = load32(xb[t] + 260);
+      for (int r = 0; r < R; ++r) {
+        const int32_t mins = hsum_i32(_mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s[r].minc)), bsums));
+        acc[r][t] += s[r].d * dx * static_cast<float>(hsum_i32(isum[r][t])) - s[r].dmin * dx * static_cast<float>(mins);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r][t] = acc[r][t];
+}
+
+// ---- float weights: F32 x F32, F16 x F16, BF16 x BF16 -----------------------------------------------------
+
+inline __m256 load8_f32(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+inline __m256 load8_f16(const uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 load8_bf16(const uint8_t* p) {
+  const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+template <__m256 (*Load)(const uint8_t*), size_t kElemBytes, int R, int T>
+void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  const int64_t n8 = n / 8 * 8;
+  for (int64_t i = 0; i < n8; i += 8) {
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = Load(w[r] + i * kElemBytes);
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = Load(x[t] + i * kElemBytes);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) {
+      float s = hsum(acc[r][t]);
+      for (int64_t i = n8; i < n; ++i) {
+        float a, b;
+        if constexpr (kElemBytes == 4) {
+          std::memcpy(&a, w[r] + 4 * i, 4);
+          std::memcpy(&b, x[t] + 4 * i, 4);
+        } else {
+          uint16_t ha, hb;
+          std::memcpy(&ha, w[r] + 2 * i, 2);
+          std::memcpy(&hb, x[t] + 2 * i, 2);
+          a = Load == load8_f16 ? fp16_to_fp32(ha) : bf16_to_fp32(ha);
+          b = Load == load8_f16 ? fp16_to_fp32(hb) : bf16_to_fp32(hb);
+        }
+        s += a * b;
+      }
+      out[r][t] = s;
+    }
+  }
+}
+
+// ---- driver: tiles over rows and tokens ---------------------------------------------------------------
+
+enum class Family { Blocks32, Blocks256, F32, F16, BF16 };
+
+template <class D, Family F, int R, int T>
+void run_tile(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+  if constexpr (F == Family::Blocks32) tile_32<D, R, T>(n / 32, w, x, out);
+  else if constexpr (F == Family::Blocks256) tile_256<D, R, T>(n / 256, w, x, out);
+  else if constexpr (F == Family::F32) tile_float<load8_f32, 4, R, T>(n, w, x, out);
+  else if constexpr (F == Family::F16) tile_float<load8_f16, 2, R, T>(n, w, x, out);
+  else tile_float<load8_bf16, 2, R, T>(n, w, x, out);
+}
+
+template <class D, Family F, int R, int T>
+void gemm_block(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t r0, const uint8_t* x, size_t x_row_bytes,
+                int64_t t0, float* out, int64_t out_stride) {
+  const uint8_t* wr[R];
+  const uint8_t* xt[T];
+  for (int r = 0; r < R; ++r) wr[r] = w + (r0 + r) * w_row_bytes;
+  for (int t = 0; t < T; ++t) xt[t] = x + (t0 + t) * x_row_bytes;
+  float tile[R][T];
+  run_tile<D, F, R, T>(n, wr, xt, tile);
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[(t0 + t) * out_stride + r0 + r] = tile[r][t];
+}
+
+// Edge tiles: rows and tokens that do not fill a whole tile, one by one (R = 1 or T = 1).
+template <class D, Family F>
+void gemm(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
+          int64_t n_tokens, float* out, int64_t out_stride) {
+  const int64_t full_rows = n_rows / kRows * kRows;
+  const int64_t full_tokens = n_tokens / kTokens * kTokens;
+  for (int64_t r = 0; r < full_rows; r += kRows) {
+    for (int64_t t = 0; t < full_tokens; t += kTokens) {
+      gemm_block<D, F, kRows, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
+    }
+    for (int64_t t = full_tokens; t < n_tokens; ++t) {
+      gemm_block<D, F, kRows, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
+    }
+  }
+  for (int64_t r = full_rows; r < n_rows; ++r) {
+    for (int64_t t = 0; t < full_tokens; t += kTokens) {
+      gemm_block<D, F, 1, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
+    }
+    for (int64_t t = full_tokens; t < n_tokens; ++t) {
+      gemm_block<D, F, 1, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
+    }
+  }
+}
+
+struct NoDecode {};
+
+inline GemmFn table(TensorType type) {
+  switch (type) {
+    case TensorType::F32: return gemm<NoDecode, Family::F32>;
+    case TensorType::F16: return gemm<NoDecode, Family::F16>;
+    case TensorType::BF16: return gemm<NoDecode, Family::BF16>;
+    case TensorType::Q4_0: return gemm<DecodeQ4_0, Family::Blocks32>;
+    case TensorType::Q4_1: return gemm<DecodeQ4_1, Family::Blocks32>;
+    case TensorType::Q5_0: return gemm<DecodeQ5_0, Family::Blocks32>;
+    case TensorType::Q5_1: return gemm<DecodeQ5_1, Family::Blocks32>;
+    case TensorType::Q8_0: return gemm<DecodeQ8_0, Family::Blocks32>;
+    case TensorType::IQ4_NL: return gemm<DecodeIq4Nl, Family::Blocks32>;
+    case TensorType::Q2_K: return gemm<DecodeQ2_K, Family::Blocks256>;
+    case TensorType::Q3_K: return gemm<DecodeQ3_K, Family::Blocks256>;
+    case TensorType::Q4_K: return gemm<DecodeQ4_K, Family::Blocks256>;
+    case TensorType::Q5_K: return gemm<DecodeQ5_K, Family::Blocks256>;
+    case TensorType::Q6_K: return gemm<DecodeQ6_K, Family::Blocks256>;
+    case TensorType::TQ2_0: return gemm<DecodeTq2_0, Family::Blocks256>;
+    case TensorType::IQ4_XS: return gemm<DecodeIq4Xs, Family::Blocks256>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace cria::ops::CRIA_X86_NAMESPACE
