@@ -15,7 +15,7 @@ std::string shape_of(const std::vector<int64_t>& ne) {
 // Looks up tensors by name and checks their shapes; every error names the file and the tensor.
 class Binder {
  public:
-  explicit Binder(const gguf::File& file) : file_(file) {}
+  Binder(const gguf::File& file, ops::Isa isa) : file_(file), isa_(isa) {}
 
   Result<const gguf::TensorInfo*> tensor(const std::string& name, const std::vector<int64_t>& ne, bool required) {
     const gguf::TensorInfo* t = file_.find_tensor(name);
@@ -35,7 +35,7 @@ class Binder {
   Status matrix(const std::string& name, int64_t n_in, int64_t n_out, ops::Matrix& out) {
     auto t = tensor(name, {n_in, n_out}, true);
     if (!t) return t.error();
-    auto m = ops::Matrix::make((*t)->type, n_in, n_out, (*t)->data);
+    auto m = ops::Matrix::make((*t)->type, n_in, n_out, (*t)->data, isa_);
     if (!m) return make_error(file_.path() + ": tensor '" + name + "': " + m.error().message);
     out = *m;
     return Ok{};
@@ -53,17 +53,18 @@ class Binder {
 
  private:
   const gguf::File& file_;
+  ops::Isa isa_;
 };
 
 }  // namespace
 
-Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(const std::string& path) {
+Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(const std::string& path, ops::Isa isa) {
   auto file = gguf::File::open(path);
   if (!file) return file.error();
-  return from_file(std::move(*file));
+  return from_file(std::move(*file), isa);
 }
 
-Result<std::shared_ptr<const LlamaModel>> LlamaModel::from_file(gguf::File file) {
+Result<std::shared_ptr<const LlamaModel>> LlamaModel::from_file(gguf::File file, ops::Isa isa) {
   auto model = std::make_shared<LlamaModel>();
   model->file_ = std::move(file);
   const gguf::File& f = model->file_;
@@ -87,7 +88,7 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::from_file(gguf::File file)
   model->n_vocab_ = embd->ne[1];
   const int64_t n_vocab = model->n_vocab_;
 
-  Binder bind(f);
+  Binder bind(f, isa);
   if (auto s = bind.vector("output_norm.weight", n_embd, true, model->output_norm_); !s) return s.error();
   if (f.find_tensor("output.weight") != nullptr) {
     if (auto s = bind.matrix("output.weight", n_embd, n_vocab, model->output_); !s) return s.error();

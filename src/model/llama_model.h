@@ -23,8 +23,9 @@ struct LlamaLayer {
 
 class LlamaModel {
  public:
-  static Result<std::shared_ptr<const LlamaModel>> load(const std::string& path);
-  static Result<std::shared_ptr<const LlamaModel>> from_file(gguf::File file);
+  // `isa` picks the instruction set of the matmul kernels (default: the best this CPU has).
+  static Result<std::shared_ptr<const LlamaModel>> load(const std::string& path, ops::Isa isa = ops::selected_isa());
+  static Result<std::shared_ptr<const LlamaModel>> from_file(gguf::File file, ops::Isa isa = ops::selected_isa());
 
   const gguf::File& file() const { return file_; }
   const LlamaHparams& hparams() const { return hparams_; }

@@ -1,18 +1,20 @@
 #include "ops/matmul.h"
 
+#include "ops/activation_quant.h"
+
 #include <algorithm>
 #include <string>
 
 namespace cria::ops {
 
-Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data) {
+Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data, Isa isa) {
   Matrix m;
   m.type = &traits(type);
   m.n_in = n_in;
   m.n_out = n_out;
   m.data = data;
   m.row_bytes = cria::row_bytes(*m.type, n_in);
-  m.gemm = best_gemm_kernel(selected_isa(), type);
+  m.gemm = best_gemm_kernel(isa, type);
   if (m.gemm == nullptr || (type != TensorType::F32 && traits(m.type->vec_dot_type).quantize == nullptr)) {
     return make_error("tensor type " + std::string(m.type->name) + " is not supported yet");
   }
@@ -28,8 +30,9 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulS
     const size_t needed = act_row_bytes * static_cast<size_t>(n_tokens);
     if (scratch.activations.size() < needed) scratch.activations.resize(needed);
     uint8_t* out = scratch.activations.data();
+    const QuantizeActivationFn quantize = activation_quantizer(act_type.type);
     pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
-      for (int64_t t = begin; t < end; ++t) act_type.quantize(x + t * w.n_in, out + t * act_row_bytes, w.n_in);
+      for (int64_t t = begin; t < end; ++t) quantize(x + t * w.n_in, out + t * act_row_bytes, w.n_in);
     });
     act = out;
   }

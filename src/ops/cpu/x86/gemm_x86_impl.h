@@ -219,7 +219,7 @@ inline __m256i bit_plane(const uint8_t* bits32, int c) {
 }
 
 struct DecodeQ2_K {
-  static constexpr size_t kBytes = 84;
+  using Scales = SuperScales;
   static constexpr bool kSigned = false;
   static void scales(const uint8_t* b, SuperScales& s) {
     for (int j = 0; j < 16; ++j) {
@@ -229,10 +229,10 @@ struct DecodeQ2_K {
     s.d = f16(b + 80);
     s.dmin = f16(b + 82);
   }
-  static __m256i chunk(const uint8_t* b, int c) { return two_bits(b + 16, c); }
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) { return two_bits(b + 16, c); }
 };
 struct DecodeQ3_K {
-  static constexpr size_t kBytes = 110;
+  using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 4 in 0..7; the offset 4 goes through minc
   static void scales(const uint8_t* b, SuperScales& s) {
     const uint8_t* sc = b + 96;
@@ -245,35 +245,35 @@ struct DecodeQ3_K {
     s.d = f16(b + 108);
     s.dmin = s.d;
   }
-  static __m256i chunk(const uint8_t* b, int c) {
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) {
     return _mm256_or_si256(two_bits(b + 32, c), _mm256_slli_epi16(bit_plane(b, c), 2));
   }
 };
 struct DecodeQ4_K {
-  static constexpr size_t kBytes = 144;
+  using Scales = SuperScales;
   static constexpr bool kSigned = false;
   static void scales(const uint8_t* b, SuperScales& s) {
     scale_min_k4(b + 4, s);
     s.d = f16(b);
     s.dmin = f16(b + 2);
   }
-  static __m256i chunk(const uint8_t* b, int c) {
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) {
     const __m256i v = load32(b + 16 + 32 * (c / 2));
     return _mm256_and_si256(c % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
   }
 };
 struct DecodeQ5_K {
-  static constexpr size_t kBytes = 176;
+  using Scales = SuperScales;
   static constexpr bool kSigned = false;
   static void scales(const uint8_t* b, SuperScales& s) { DecodeQ4_K::scales(b, s); }
-  static __m256i chunk(const uint8_t* b, int c) {
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) {
     const __m256i v = load32(b + 48 + 32 * (c / 2));
     const __m256i low = _mm256_and_si256(c % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
     return _mm256_or_si256(low, _mm256_slli_epi16(bit_plane(b + 16, c), 4));
   }
 };
 struct DecodeQ6_K {
-  static constexpr size_t kBytes = 210;
+  using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 32 in 0..63; the offset 32 goes through minc
   static void scales(const uint8_t* b, SuperScales& s) {
     for (int j = 0; j < 16; ++j) {
@@ -283,7 +283,7 @@ struct DecodeQ6_K {
     s.d = f16(b + 208);
     s.dmin = s.d;
   }
-  static __m256i chunk(const uint8_t* b, int c) {
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) {
     const int h = c / 4, k = c % 4;
     const __m256i ql = load32(b + 64 * h + 32 * (k & 1));
     const __m256i low = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), _mm256_set1_epi8(0x0f));
@@ -293,7 +293,7 @@ struct DecodeQ6_K {
   }
 };
 struct DecodeTq2_0 {
-  static constexpr size_t kBytes = 66;
+  using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 1 in 0..2
   static void scales(const uint8_t* b, SuperScales& s) {
     for (int j = 0; j < 16; ++j) {
@@ -303,10 +303,10 @@ struct DecodeTq2_0 {
     s.d = f16(b + 64);
     s.dmin = s.d;
   }
-  static __m256i chunk(const uint8_t* b, int c) { return two_bits(b, c); }
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) { return two_bits(b, c); }
 };
 struct DecodeIq4Xs {
-  static constexpr size_t kBytes = 136;
+  using Scales = SuperScales;
   static constexpr bool kSigned = true;
   static void scales(const uint8_t* b, SuperScales& s) {
     uint16_t h;
@@ -319,17 +319,54 @@ struct DecodeIq4Xs {
     s.d = f16(b);
     s.dmin = 0;
   }
-  static __m256i chunk(const uint8_t* b, int c) { return DecodeIq4Nl::quants(b + 8 + 16 * c - 2); }
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) { return DecodeIq4Nl::quants(b + 8 + 16 * c - 2); }
 };
 
+// Any other Q8_K-paired type: the scalar unpacker decodes the super-block once into integers (layouts
+// like TQ1_0's base-3 digits or the i-quant grids); the dot products still run on vectors.
+struct UnpackedScales : SuperScales {
+  alignas(32) int8_t q[256];
+};
+template <int kTypeId>
+struct DecodeUnpacked {
+  using Scales = UnpackedScales;
+  static constexpr bool kSigned = true;
+  // Scale and sum in float per 32-element chunk, as llama.cpp's i-quant kernels do (the other types
+  // keep exact integer sums over the super-block).
+  static constexpr bool kFloatPerChunk = true;
+  static void scales(const uint8_t* b, UnpackedScales& s) {
+    static const UnpackSuperBlockFn unpack = scalar_unpack_super_block(static_cast<TensorType>(kTypeId));
+    SuperBlockInts ints;
+    unpack(b, ints);
+    std::memcpy(s.q, ints.q, 256);
+    for (int g = 0; g < 16; ++g) {
+      const int j = g * 16 / ints.sub_size;
+      s.scale[g] = ints.scale[j];
+      s.minc[g] = ints.min[j];
+    }
+    s.d = ints.d;
+    s.dmin = ints.dmin;
+  }
+  static __m256i chunk(const uint8_t*, const UnpackedScales& s, int c) { return load32(reinterpret_cast<const uint8_t*>(s.q) + 32 * c); }
+};
+
+template <class D>
+constexpr bool float_per_chunk() {
+  if constexpr (requires { D::kFloatPerChunk; }) {
+    return D::kFloatPerChunk;
+  } else {
+    return false;
+  }
+}
+
 template <class D, int R, int T>
-void tile_256(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
   float acc[R][T] = {};
   for (int64_t b = 0; b < n_blocks; ++b) {
-    SuperScales s[R];
+    typename D::Scales s[R];
     const uint8_t* wb[R];
     for (int r = 0; r < R; ++r) {
-      wb[r] = w[r] + b * D::kBytes;
+      wb[r] = w[r] + b * block_bytes;
       D::scales(wb[r], s[r]);
     }
     const uint8_t* xb[T];
@@ -340,14 +377,20 @@ void tile_256(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x
     for (int c = 0; c < 8; ++c) {
       __m256i q[R], sc[R];
       for (int r = 0; r < R; ++r) {
-        q[r] = D::chunk(wb[r], c);
+        q[r] = D::chunk(wb[r], s[r], c);
         sc[r] = _mm256_set_m128i(_mm_set1_epi16(s[r].scale[2 * c + 1]), _mm_set1_epi16(s[r].scale[2 * c]));
       }
       for (int t = 0; t < T; ++t) {
         const __m256i xq = load32(xb[t] + 4 + 32 * c);
         for (int r = 0; r < R; ++r) {
           const __m256i p = D::kSigned ? dot_s8_s8_scaled(q[r], xq, sc[r]) : dot_u8_s8_scaled(q[r], xq, sc[r]);
-          isum[r][t] = _mm256_add_epi32(isum[r][t], p);
+          if constexpr (float_per_chunk<D>()) {
+            float dx;
+            std::memcpy(&dx, xb[t], 4);
+            acc[r][t] += (s[r].d * dx) * static_cast<float>(hsum_i32(p));
+          } else {
+            isum[r][t] = _mm256_add_epi32(isum[r][t], p);
+          }
         }
       }
     }
@@ -417,9 +460,10 @@ void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, flo
 enum class Family { Blocks32, Blocks256, F32, F16, BF16 };
 
 template <class D, Family F, int R, int T>
-void run_tile(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+void run_tile(int64_t n, size_t row_bytes_per_block, const uint8_t* const* w, const uint8_t* const* x,
+              float out[R][T]) {
   if constexpr (F == Family::Blocks32) tile_32<D, R, T>(n / 32, w, x, out);
-  else if constexpr (F == Family::Blocks256) tile_256<D, R, T>(n / 256, w, x, out);
+  else if constexpr (F == Family::Blocks256) tile_256<D, R, T>(n / 256, row_bytes_per_block, w, x, out);
   else if constexpr (F == Family::F32) tile_float<load8_f32, 4, R, T>(n, w, x, out);
   else if constexpr (F == Family::F16) tile_float<load8_f16, 2, R, T>(n, w, x, out);
   else tile_float<load8_bf16, 2, R, T>(n, w, x, out);
@@ -433,7 +477,9 @@ void gemm_block(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t r0, con
   for (int r = 0; r < R; ++r) wr[r] = w + (r0 + r) * w_row_bytes;
   for (int t = 0; t < T; ++t) xt[t] = x + (t0 + t) * x_row_bytes;
   float tile[R][T];
-  run_tile<D, F, R, T>(n, wr, xt, tile);
+  // Bytes per 256-element block, from the row size (the same for every type family that uses it).
+  const size_t block_bytes = n >= 256 ? w_row_bytes / static_cast<size_t>(n / 256) : 0;
+  run_tile<D, F, R, T>(n, block_bytes, wr, xt, tile);
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) out[(t0 + t) * out_stride + r0 + r] = tile[r][t];
 }
@@ -482,6 +528,14 @@ inline GemmFn table(TensorType type) {
     case TensorType::Q6_K: return gemm<DecodeQ6_K, Family::Blocks256>;
     case TensorType::TQ2_0: return gemm<DecodeTq2_0, Family::Blocks256>;
     case TensorType::IQ4_XS: return gemm<DecodeIq4Xs, Family::Blocks256>;
+    case TensorType::TQ1_0: return gemm<DecodeUnpacked<34>, Family::Blocks256>;
+    case TensorType::IQ2_XXS: return gemm<DecodeUnpacked<16>, Family::Blocks256>;
+    case TensorType::IQ2_XS: return gemm<DecodeUnpacked<17>, Family::Blocks256>;
+    case TensorType::IQ3_XXS: return gemm<DecodeUnpacked<18>, Family::Blocks256>;
+    case TensorType::IQ1_S: return gemm<DecodeUnpacked<19>, Family::Blocks256>;
+    case TensorType::IQ3_S: return gemm<DecodeUnpacked<21>, Family::Blocks256>;
+    case TensorType::IQ2_S: return gemm<DecodeUnpacked<22>, Family::Blocks256>;
+    case TensorType::IQ1_M: return gemm<DecodeUnpacked<29>, Family::Blocks256>;
     default: return nullptr;
   }
 }

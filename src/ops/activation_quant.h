@@ -1,0 +1,19 @@
+// Quantization of activations before a matmul, as llama.cpp's x86 CPU backend does it at run time.
+// For Q8_0 and Q8_1 that differs slightly from the reference quantizer of the type table (FORMATS.md
+// 3.2): the inverse scale is 127/amax instead of 1/(amax/127) and values round half to even, not half
+// away from zero. Matching it keeps cria's logits closest to llama.cpp's on the same file. Q8_K, F16 and
+// BF16 use the reference quantizers, as llama.cpp does.
+#pragma once
+
+#include <cstdint>
+
+#include "quant/type_table.h"
+
+namespace cria::ops {
+
+using QuantizeActivationFn = void (*)(const float* x, void* out, int64_t n);
+
+// The activation quantizer for a vec_dot_type; nullptr for F32 (used as is).
+QuantizeActivationFn activation_quantizer(TensorType vec_dot_type);
+
+}  // namespace cria::ops

@@ -1,0 +1,140 @@
+// `cria run` / bare `cria -m ...` from the outside: output, flags, reproducibility and every bad input
+// ending in a one-line error with a non-zero exit.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_support.h"
+#include "gguf/gguf_reader.h"
+#include "gguf/gguf_writer.h"
+#include "test_support.h"
+
+namespace cria::test {
+namespace {
+
+std::string bundled_model() { return std::string(CRIA_SOURCE_DIR) + "/models/kjv-Q8_0.gguf"; }
+
+bool is_one_line_error(const CommandResult& r) {
+  return r.exit_code != 0 && r.err.rfind("cria: error: ", 0) == 0 && r.err.find('\n') == r.err.size() - 1;
+}
+
+TEST(CliRun, GreedyDefaultModelMatchesLlamaCpp) {
+  const auto reference = shared_dir() / "fixtures/models/kjv/reference/llama_cpp_outputs.json";
+  CRIA_REQUIRE_FIXTURE(reference);
+  std::ifstream in(reference);
+  const std::string expected =
+      nlohmann::json::parse(in)["kjv-Q8_0.gguf"]["greedy"]["Blessed are the"].get<std::string>();
+  // No -m: the bundled model. Bare flags and `run` are the same command.
+  for (const std::string prefix : {"", "run "}) {
+    auto r = run_cria(prefix + "-p 'Blessed are the' -n 16 --temp 0");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(r.out.rfind(" Blessed are the", 0), 0u) << r.out;  // the prompt first, as llama.cpp prints it
+    const std::string generated = r.out.substr(std::string(" Blessed are the").size());
+    EXPECT_EQ(expected.rfind(generated.substr(0, generated.size() - 1), 0), 0u)
+        << "cria: " << generated << "\nllama.cpp: " << expected;
+    EXPECT_NE(r.err.find("prompt eval time"), std::string::npos);
+    EXPECT_NE(r.err.find("tokens per second"), std::string::npos);
+  }
+}
+
+TEST(CliRun, SeedMakesSamplingReproducible) {
+  const std::string args = "-m '" + bundled_model() + "' -p 'And the LORD said' -n 24 --temp 1.0 --top-k 0 --top-p 1 --min-p 0 ";
+  auto a = run_cria(args + "-s 42");
+  auto b = run_cria(args + "-s 42");
+  auto c = run_cria(args + "-s 43");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out, c.out);
+}
+
+TEST(CliRun, EscapesPromptFileAndNoDisplayPrompt) {
+  auto escaped = run_cria("-p 'And\\nthe' -e -n 1 --temp 0");
+  ASSERT_EQ(escaped.exit_code, 0) << escaped.err;
+  EXPECT_EQ(escaped.out.rfind(" And\nthe", 0), 0u) << escaped.out;
+
+  const auto prompt_file = std::filesystem::temp_directory_path() / "cria_run_prompt.txt";
+  std::ofstream(prompt_file) << "Blessed are the";
+  auto from_file = run_cria("-f '" + prompt_file.string() + "' -n 4 --temp 0 --no-display-prompt");
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_EQ(from_file.out.find("Blessed"), std::string::npos) << from_file.out;
+  EXPECT_FALSE(from_file.out.empty());
+  std::filesystem::remove(prompt_file);
+}
+
+TEST(CliRun, StopsWithAMessageWhenTheContextFills) {
+  auto r = run_cria("-p 'In the beginning' -c 12 -n -1 --temp 0 --ignore-eos");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("the context is full (12 tokens)"), std::string::npos) << r.err;
+}
+
+TEST(CliRun, BadInputGetsAOneLineError) {
+  EXPECT_TRUE(is_one_line_error(run_cria("-m /nonexistent/model.gguf -p hi")));
+  EXPECT_TRUE(is_one_line_error(run_cria("-m '" + std::string(CRIA_SOURCE_DIR) + "/README.md' -p hi")));
+  auto too_long = run_cria("-p 'In the beginning God created the heaven and the earth' -c 4");
+  EXPECT_TRUE(is_one_line_error(too_long)) << too_long.err;
+  EXPECT_NE(too_long.err.find("longer than the context size 4"), std::string::npos) << too_long.err;
+  for (const std::string bad : {"-n -5", "-t abc", "--top-p 2", "-c -1", "-b 0", "--frobnicate", "-t -2"}) {
+    auto r = run_cria("-p hi " + bad);
+    EXPECT_TRUE(is_one_line_error(r)) << bad << ": exit " << r.exit_code << " err: " << r.err;
+  }
+}
+
+// A GGUF written by the tests with a given architecture and weight type, to check the loader's errors.
+std::string tiny_model(const std::string& arch, TensorType weight_type) {
+  auto source = gguf::File::open(bundled_model());
+  EXPECT_TRUE(source.ok());
+  gguf::Writer w;
+  for (const auto& [key, value] : source->metadata()) w.set(key, value);
+  w.set("general.architecture", gguf::Value(arch));
+  static std::vector<std::vector<uint8_t>> keep;
+  for (const auto& t : source->tensors()) {
+    std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
+    TensorType type = t.n_dims == 2 && t.name != "token_embd.weight" ? weight_type : t.type;
+    if (type == t.type) {
+      EXPECT_TRUE(w.add_tensor(t.name, type, ne, std::span<const uint8_t>(t.data, t.n_bytes)).ok());
+    } else {
+      keep.emplace_back(row_bytes(traits(type), ne[0]) * static_cast<size_t>(ne[1]), 0);
+      EXPECT_TRUE(w.add_tensor(t.name, type, ne, keep.back()).ok());
+    }
+  }
+  const auto path = std::filesystem::temp_directory_path() / ("cria_tiny_" + arch + ".gguf");
+  EXPECT_TRUE(w.write(path.string()).ok());
+  return path.string();
+}
+
+TEST(CliRun, UnknownArchitectureAndUnsupportedTypeAreClearErrors) {
+  const auto arch = tiny_model("gpt9", TensorType::Q8_0);
+  auto r = run_cria("-m '" + arch + "' -p hi");
+  EXPECT_TRUE(is_one_line_error(r)) << r.err;
+  EXPECT_NE(r.err.find("unknown architecture 'gpt9'"), std::string::npos) << r.err;
+
+  const auto q8k = tiny_model("llama", TensorType::Q8_K);  // an activation-only type used as weights
+  auto u = run_cria("-m '" + q8k + "' -p hi");
+  EXPECT_TRUE(is_one_line_error(u)) << u.err;
+  EXPECT_NE(u.err.find("tensor type Q8_K is not supported yet"), std::string::npos) << u.err;
+  std::filesystem::remove(arch);
+  std::filesystem::remove(q8k);
+}
+
+TEST(CliPerplexity, PrintsLlamaCppFinalLine) {
+  const auto text = shared_dir() / "fixtures/models/kjv/reference/heldout-visible.txt";
+  CRIA_REQUIRE_FIXTURE(text);
+  // The first 4 KB of the held-out text: enough for several chunks, quick to run.
+  std::ifstream in(text, std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  const auto short_text = std::filesystem::temp_directory_path() / "cria_ppl_text.txt";
+  std::ofstream(short_text, std::ios::binary) << head;
+  auto r = run_cria("perplexity -f '" + short_text.string() + "' -c 128 -b 64");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("[1]"), std::string::npos);
+  EXPECT_NE(r.out.find("Final estimate: PPL = "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" +/- "), std::string::npos);
+  EXPECT_TRUE(is_one_line_error(run_cria("perplexity -f /nonexistent.txt")));
+  std::filesystem::remove(short_text);
+}
+
+}  // namespace
+}  // namespace cria::test
