@@ -407,7 +407,7 @@ template <void (*Unpack)(const uint8_t*, Block256&), size_t kBlockBytes>
 float dot_with_q8_k(int64_t n, const void* w, const void* x) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
-  double sum = 0;
+  float sum = 0;
   Block256 block;
   for (int64_t i = 0; i < n / 256; ++i) {
     Unpack(wb + i * kBlockBytes, block);

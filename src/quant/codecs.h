@@ -61,4 +61,14 @@ void quantize_row_tq1_0(const float* src, void* dst, int64_t n);
 void dequantize_row_tq2_0(const void* src, float* dst, int64_t n);
 void quantize_row_tq2_0(const float* src, void* dst, int64_t n);
 
+// codec_iq_grids.cpp: grid i-quants (FORMATS.md 2.6; codebooks in iq_tables.h). Decoders only: their
+// quantizers need an importance matrix or a grid search that cria does not have yet.
+void dequantize_row_iq2_xxs(const void* src, float* dst, int64_t n);
+void dequantize_row_iq2_xs(const void* src, float* dst, int64_t n);
+void dequantize_row_iq2_s(const void* src, float* dst, int64_t n);
+void dequantize_row_iq3_xxs(const void* src, float* dst, int64_t n);
+void dequantize_row_iq3_s(const void* src, float* dst, int64_t n);
+void dequantize_row_iq1_s(const void* src, float* dst, int64_t n);
+void dequantize_row_iq1_m(const void* src, float* dst, int64_t n);
+
 }  // namespace cria::codec

@@ -12,7 +12,7 @@ using T = TensorType;
 using namespace codec;
 
 // One row per type: id, name, block size, block bytes, stored in files, dequantize, quantize, vec_dot type.
-// Grid i-quants (IQ1_S ... IQ3_S) are known by id and size; their decoders come with the grid tables.
+// Grid i-quants (IQ1_S ... IQ3_S) decode but have no quantizer yet (llama.cpp's need an importance matrix).
 constexpr TypeTraits kTypes[] = {
     {T::F32, "F32", 1, 4, true, dequantize_row_f32, quantize_row_f32, T::F32},
     {T::F16, "F16", 1, 2, true, dequantize_row_f16, quantize_row_f16, T::F16},
@@ -28,20 +28,20 @@ constexpr TypeTraits kTypes[] = {
     {T::Q5_K, "Q5_K", 256, 176, true, dequantize_row_q5_k, quantize_row_q5_k, T::Q8_K},
     {T::Q6_K, "Q6_K", 256, 210, true, dequantize_row_q6_k, quantize_row_q6_k, T::Q8_K},
     {T::Q8_K, "Q8_K", 256, 292, false, dequantize_row_q8_k, quantize_row_q8_k, T::Q8_K},
-    {T::IQ2_XXS, "IQ2_XXS", 256, 66, true, nullptr, nullptr, T::Q8_K},
-    {T::IQ2_XS, "IQ2_XS", 256, 74, true, nullptr, nullptr, T::Q8_K},
-    {T::IQ3_XXS, "IQ3_XXS", 256, 98, true, nullptr, nullptr, T::Q8_K},
-    {T::IQ1_S, "IQ1_S", 256, 50, true, nullptr, nullptr, T::Q8_K},
+    {T::IQ2_XXS, "IQ2_XXS", 256, 66, true, dequantize_row_iq2_xxs, nullptr, T::Q8_K},
+    {T::IQ2_XS, "IQ2_XS", 256, 74, true, dequantize_row_iq2_xs, nullptr, T::Q8_K},
+    {T::IQ3_XXS, "IQ3_XXS", 256, 98, true, dequantize_row_iq3_xxs, nullptr, T::Q8_K},
+    {T::IQ1_S, "IQ1_S", 256, 50, true, dequantize_row_iq1_s, nullptr, T::Q8_K},
     {T::IQ4_NL, "IQ4_NL", 32, 18, true, dequantize_row_iq4_nl, quantize_row_iq4_nl, T::Q8_0},
-    {T::IQ3_S, "IQ3_S", 256, 110, true, nullptr, nullptr, T::Q8_K},
-    {T::IQ2_S, "IQ2_S", 256, 82, true, nullptr, nullptr, T::Q8_K},
+    {T::IQ3_S, "IQ3_S", 256, 110, true, dequantize_row_iq3_s, nullptr, T::Q8_K},
+    {T::IQ2_S, "IQ2_S", 256, 82, true, dequantize_row_iq2_s, nullptr, T::Q8_K},
     {T::IQ4_XS, "IQ4_XS", 256, 136, true, dequantize_row_iq4_xs, quantize_row_iq4_xs, T::Q8_K},
     {T::I8, "I8", 1, 1, true, dequantize_row_i8, nullptr, T::I8},
     {T::I16, "I16", 1, 2, true, dequantize_row_i16, nullptr, T::I16},
     {T::I32, "I32", 1, 4, true, dequantize_row_i32, nullptr, T::I32},
     {T::I64, "I64", 1, 8, true, dequantize_row_i64, nullptr, T::I64},
     {T::F64, "F64", 1, 8, true, dequantize_row_f64, quantize_row_f64, T::F64},
-    {T::IQ1_M, "IQ1_M", 256, 56, true, nullptr, nullptr, T::Q8_K},
+    {T::IQ1_M, "IQ1_M", 256, 56, true, dequantize_row_iq1_m, nullptr, T::Q8_K},
     {T::BF16, "BF16", 1, 2, true, dequantize_row_bf16, quantize_row_bf16, T::BF16},
     {T::TQ1_0, "TQ1_0", 256, 54, true, dequantize_row_tq1_0, quantize_row_tq1_0, T::Q8_K},
     {T::TQ2_0, "TQ2_0", 256, 66, true, dequantize_row_tq2_0, quantize_row_tq2_0, T::Q8_K},

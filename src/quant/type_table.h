@@ -58,7 +58,7 @@ struct TypeTraits {
   int64_t block_size;             // elements per block
   size_t block_bytes;             // bytes per block
   bool in_model_files;            // false for activation-only types (Q8_1, Q8_K)
-  DequantizeRowFn dequantize;     // nullptr: decoding not implemented yet (grid i-quants)
+  DequantizeRowFn dequantize;     // nullptr: decoding not implemented (every current type has one)
   QuantizeRowFn quantize;         // nullptr: cria cannot produce this type yet
   TensorType vec_dot_type;        // activation format its dot product pairs with (FORMATS.md section 4)
 
