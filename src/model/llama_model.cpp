@@ -88,6 +88,7 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::from_file(gguf::File file,
   model->n_vocab_ = embd->ne[1];
   const int64_t n_vocab = model->n_vocab_;
 
+  model->isa_ = isa;
   Binder bind(f, isa);
   if (auto s = bind.vector("output_norm.weight", n_embd, true, model->output_norm_); !s) return s.error();
   if (f.find_tensor("output.weight") != nullptr) {

@@ -37,6 +37,9 @@ class LlamaModel {
   const std::vector<float>& rope_freq_factors() const { return rope_freqs_; }
   const std::vector<LlamaLayer>& layers() const { return layers_; }
 
+  // The instruction set whose kernels this model's matrices use.
+  ops::Isa isa() const { return isa_; }
+
   // Bytes of all weights (what one generated token reads).
   uint64_t weight_bytes() const;
 
@@ -49,6 +52,7 @@ class LlamaModel {
   ops::Matrix output_;
   std::vector<float> rope_freqs_;
   std::vector<LlamaLayer> layers_;
+  ops::Isa isa_ = ops::Isa::Scalar;
 };
 
 }  // namespace cria::model

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/fp16.h"
+#include "ops/attention.h"
 #include "ops/basic_ops.h"
 
 namespace cria::model {
@@ -50,7 +51,7 @@ Session::Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch
   rope_cos_.resize(b * hp.n_rot / 2);
   rope_sin_.resize(b * hp.n_rot / 2);
   scores_.resize(static_cast<size_t>(pool_.size()) * n_ctx_);
-  q_f16_.resize(static_cast<size_t>(pool_.size()) * hd);
+  attention_ = ops::attention_kernel(model_->isa());
 }
 
 Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
@@ -171,27 +172,12 @@ void Session::attention(int layer, int n_tokens) {
 
   pool_.parallel_for(static_cast<int64_t>(n_tokens) * n_head, [&](int64_t begin, int64_t end, int thread) {
     float* scores = &scores_[static_cast<size_t>(thread) * n_ctx_];
-    float* q16 = &q_f16_[static_cast<size_t>(thread) * hd];
     for (int64_t job = begin; job < end; ++job) {
       const int t = static_cast<int>(job / n_head), head = static_cast<int>(job % n_head);
       const int kv_head = head / group;
-      const int n_keys = n_past_ + t + 1;
-      const float* q = &q_[(static_cast<size_t>(t) * n_head + head) * hd];
-      for (int d = 0; d < hd; ++d) q16[d] = fp16_to_fp32_fast(fp32_to_fp16(q[d]));
-      for (int j = 0; j < n_keys; ++j) {
-        const uint16_t* k = k_layer + static_cast<size_t>(j) * kv_row_ + kv_head * hd;
-        float dot = 0;
-        for (int d = 0; d < hd; ++d) dot += q16[d] * fp16_to_fp32_fast(k[d]);
-        scores[j] = dot * kq_scale;
-      }
-      ops::softmax(scores, n_keys);
-      float* out = &attn_[(static_cast<size_t>(t) * n_head + head) * hd];
-      std::fill(out, out + hd, 0.0f);
-      for (int j = 0; j < n_keys; ++j) {
-        const float p = fp16_to_fp32_fast(fp32_to_fp16(scores[j]));
-        const uint16_t* v = v_layer + static_cast<size_t>(j) * kv_row_ + kv_head * hd;
-        for (int d = 0; d < hd; ++d) out[d] += p * fp16_to_fp32_fast(v[d]);
-      }
+      attention_(&q_[(static_cast<size_t>(t) * n_head + head) * hd], k_layer + kv_head * hd, v_layer + kv_head * hd,
+                 static_cast<size_t>(kv_row_), n_past_ + t + 1, hd, kq_scale, scores,
+                 &attn_[(static_cast<size_t>(t) * n_head + head) * hd]);
     }
   });
 }

@@ -10,6 +10,7 @@
 #include "core/result.h"
 #include "core/thread_pool.h"
 #include "model/llama_model.h"
+#include "ops/attention.h"
 #include "ops/matmul.h"
 
 namespace cria::model {
@@ -57,7 +58,7 @@ class Session {
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, ffn_, logits_;
   std::vector<float> rope_cos_, rope_sin_;  // per token of the batch
   std::vector<float> scores_;               // per thread: n_ctx attention scores
-  std::vector<float> q_f16_;                // per thread: one head of q, rounded through f16
+  ops::AttentionFn attention_ = nullptr;    // the kernel of the model's instruction set
 };
 
 }  // namespace cria::model

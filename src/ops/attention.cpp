@@ -1,0 +1,13 @@
+#include "ops/attention.h"
+
+namespace cria::ops {
+
+AttentionFn attention_kernel(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_attention();
+  if (isa >= Isa::Avx2 && isa_available(Isa::Avx2)) return avx2_attention();
+#endif
+  return scalar_attention();
+}
+
+}  // namespace cria::ops

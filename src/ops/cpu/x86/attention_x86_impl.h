@@ -1,0 +1,55 @@
+// x86 attention (F16C conversions, FMA), shared by the AVX2 and AVX-512 builds like gemm_x86_impl.h.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "core/fp16.h"
+#include "ops/attention.h"
+#include "ops/basic_ops.h"
+
+namespace cria::ops::CRIA_X86_NAMESPACE {
+
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Head dimensions that are multiples of 8 run on vectors; others use the scalar kernel.
+inline void attention(const float* q, const uint16_t* k, const uint16_t* v, size_t kv_stride, int n_keys,
+                      int head_dim, float scale, float* scores, float* out) {
+  if (head_dim % 8 != 0 || head_dim > 512) {
+    scalar_attention()(q, k, v, kv_stride, n_keys, head_dim, scale, scores, out);
+    return;
+  }
+  const int nv = head_dim / 8;
+  alignas(32) float q16[512];
+  for (int i = 0; i < nv; ++i) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(q + 8 * i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_store_ps(q16 + 8 * i, _mm256_cvtph_ps(h));
+  }
+  for (int j = 0; j < n_keys; ++j) {
+    const uint16_t* kj = k + static_cast<size_t>(j) * kv_stride;
+    __m256 acc = _mm256_mul_ps(_mm256_load_ps(q16), load_f16x8(kj));
+    for (int i = 1; i < nv; ++i) acc = _mm256_fmadd_ps(_mm256_load_ps(q16 + 8 * i), load_f16x8(kj + 8 * i), acc);
+    scores[j] = hsum8(acc) * scale;
+  }
+  softmax(scores, n_keys);
+  __m256 o[64];
+  for (int i = 0; i < nv; ++i) o[i] = _mm256_setzero_ps();
+  for (int j = 0; j < n_keys; ++j) {
+    const __m256 p = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(scores[j], _MM_FROUND_TO_NEAREST_INT)));
+    const uint16_t* vj = v + static_cast<size_t>(j) * kv_stride;
+    for (int i = 0; i < nv; ++i) o[i] = _mm256_fmadd_ps(p, load_f16x8(vj + 8 * i), o[i]);
+  }
+  for (int i = 0; i < nv; ++i) _mm256_storeu_ps(out + 8 * i, o[i]);
+}
+
+}  // namespace cria::ops::CRIA_X86_NAMESPACE
