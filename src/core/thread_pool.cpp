@@ -5,7 +5,35 @@
 #include <string>
 #include <utility>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CRIA_CPU_RELAX() _mm_pause()
+#else
+#define CRIA_CPU_RELAX() std::this_thread::yield()
+#endif
+
 namespace cria {
+
+namespace {
+// A waiting thread first spins (cheap when every thread has a core), then yields its core to other
+// runnable threads (so an oversubscribed machine does not stall), then a worker sleeps.
+constexpr int kPauseIterations = 2000;
+constexpr int kYieldIterations = 2000;
+
+void relax(int iteration) {
+  if (iteration < kPauseIterations) {
+    CRIA_CPU_RELAX();
+  } else {
+    std::this_thread::yield();
+  }
+}
+
+std::pair<int64_t, int64_t> range_of(int64_t n, int parts, int index) {
+  const int64_t chunk = n / parts, extra = n % parts;
+  const int64_t begin = index * chunk + std::min<int64_t>(index, extra);
+  return {begin, begin + chunk + (index < extra ? 1 : 0)};
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -13,38 +41,34 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
+    stop_.store(true);
   }
-  start_cv_.notify_all();
+  wake_cv_.notify_all();
   for (auto& t : workers_) t.join();
-}
-
-static std::pair<int64_t, int64_t> range_of(int64_t n, int parts, int index) {
-  const int64_t chunk = n / parts, extra = n % parts;
-  const int64_t begin = index * chunk + std::min<int64_t>(index, extra);
-  return {begin, begin + chunk + (index < extra ? 1 : 0)};
 }
 
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t, int64_t, int)>* task;
-    int64_t n;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      task = task_;
-      n = task_n_;
+    // Wait for a new generation: spin first, then sleep.
+    int spins = 0;
+    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
+      if (++spins < kPauseIterations + kYieldIterations) {
+        relax(spins);
+        continue;
+      }
+      std::unique_lock<std::mutex> lock(sleep_mutex_);
+      sleeping_.fetch_add(1);
+      wake_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      sleeping_.fetch_sub(1);
+      spins = 0;
     }
-    const auto [begin, end] = range_of(n, n_threads_, index);
-    if (begin < end) (*task)(begin, end, index);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    const auto [begin, end] = range_of(task_n_, n_threads_, index);
+    if (begin < end) (*task_)(begin, end, index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
@@ -54,18 +78,17 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n, 0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    task_ = &fn;
-    task_n_ = n;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+  task_ = &fn;
+  task_n_ = n;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1);  // seq_cst: ordered before the sleeping_ check below
+  if (sleeping_.load() > 0) {
+    std::lock_guard<std::mutex> lock(sleep_mutex_);  // pairs with the sleeper's check under the lock
+    wake_cv_.notify_all();
   }
-  start_cv_.notify_all();
   const auto [begin, end] = range_of(n, n_threads_, 0);
   if (begin < end) fn(begin, end, 0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) relax(i);
 }
 
 int ThreadPool::physical_cores() {

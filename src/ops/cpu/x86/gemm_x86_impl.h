@@ -91,6 +91,10 @@ inline __m256i spread_bits(uint32_t bits, int8_t value) {
 struct DecodeQ4_0 {
   static constexpr size_t kBytes = 18;
   static constexpr bool kSigned = true;
+  // With VNNI the unsigned nibbles go straight into vpdpbusd and the bias 8 is taken off once per
+  // activation block (8 * its sum), shared by all rows of the tile.
+  static constexpr int kBias = 8;
+  static __m256i unsigned_quants(const uint8_t* b) { return low_nibbles_of_16(b + 2); }
   static __m256i quants(const uint8_t* b) { return _mm256_sub_epi8(low_nibbles_of_16(b + 2), _mm256_set1_epi8(8)); }
   static float scale(const uint8_t* b) { return f16(b); }
   static float offset(const uint8_t*) { return 0; }
@@ -98,6 +102,12 @@ struct DecodeQ4_0 {
 struct DecodeQ5_0 {
   static constexpr size_t kBytes = 22;
   static constexpr bool kSigned = true;
+  static constexpr int kBias = 16;
+  static __m256i unsigned_quants(const uint8_t* b) {
+    uint32_t h;
+    std::memcpy(&h, b + 2, 4);
+    return _mm256_or_si256(low_nibbles_of_16(b + 6), spread_bits(h, 0x10));
+  }
   static __m256i quants(const uint8_t* b) {
     uint32_t h;
     std::memcpy(&h, b + 2, 4);
@@ -151,9 +161,29 @@ struct Act32 {
   static constexpr size_t kQuants = D::kSigned ? 2 : 4;
 };
 
+template <class D>
+constexpr int bias_of() {
+  if constexpr (requires { D::kBias; }) {
+    return D::kBias;
+  } else {
+    return 0;
+  }
+}
+
+#ifdef CRIA_X86_VNNI
+constexpr bool kHaveVnni = true;
+#else
+constexpr bool kHaveVnni = false;
+#endif
+
+// How far ahead (in blocks) each weight row is prefetched: generation streams every row from memory once.
+constexpr int64_t kPrefetchBlocks = 16;
+
 template <class D, int R, int T>
 void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
   using A = Act32<D>;
+  constexpr int kBias = bias_of<D>();
+  constexpr bool kBiased = kHaveVnni && kBias != 0;
   __m256 acc[R][T];
   float offsets[R][T] = {};
   for (int r = 0; r < R; ++r)
@@ -163,15 +193,29 @@ void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x,
     float dw[R];
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w[r] + b * D::kBytes;
-      q[r] = D::quants(wb);
+      _mm_prefetch(reinterpret_cast<const char*>(wb + kPrefetchBlocks * D::kBytes), _MM_HINT_T0);
+      if constexpr (kBiased) {
+        q[r] = D::unsigned_quants(wb);
+      } else {
+        q[r] = D::quants(wb);
+      }
       dw[r] = D::scale(wb);
     }
     for (int t = 0; t < T; ++t) {
       const uint8_t* xb = x[t] + b * A::kBytes;
       const __m256i xq = load32(xb + A::kQuants);
       const float dx = f16(xb);
+      __m256i bias_sum = _mm256_setzero_si256();
+      if constexpr (kBiased) {
+        bias_sum = _mm256_mullo_epi32(dot_u8_s8(_mm256_set1_epi8(1), xq), _mm256_set1_epi32(kBias));
+      }
       for (int r = 0; r < R; ++r) {
-        const __m256i isum = D::kSigned ? dot_s8_s8(q[r], xq) : dot_u8_s8(q[r], xq);
+        __m256i isum;
+        if constexpr (kBiased) {
+          isum = _mm256_sub_epi32(dot_u8_s8(q[r], xq), bias_sum);
+        } else {
+          isum = D::kSigned ? dot_s8_s8(q[r], xq) : dot_u8_s8(q[r], xq);
+        }
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
         if constexpr (!D::kSigned) offsets[r][t] += D::offset(w[r] + b * D::kBytes) * f16(xb + 2);
       }
