@@ -232,23 +232,35 @@ void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x,
 // per 32-element chunk the quants as u8 (kSigned false) or s8.
 struct SuperScales {
   float d, dmin;
-  int16_t scale[16];
-  int16_t minc[16];
+  alignas(32) int16_t scale[16];
+  alignas(32) int16_t minc[16];
 };
 
+inline void store16(int16_t* out, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(out), v); }
+
+// The int16 scale vector of chunk c: scale[2c] in the low 8 lanes, scale[2c + 1] in the high 8.
+inline __m256i chunk_scales(const SuperScales& s, int c) {
+  int32_t pair;
+  std::memcpy(&pair, s.scale + 2 * c, 4);
+  const __m256i lanes = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3,
+                                         2, 3, 2, 3, 2, 3);
+  return _mm256_shuffle_epi8(_mm256_set1_epi32(pair), lanes);
+}
+
+// The eight 6-bit (scale, min) pairs of Q4_K/Q5_K (FORMATS.md 2.4), unpacked with 32-bit word masks:
+// word 0 holds scales 0-3 and the top bits of scales 4-7, word 1 the same for the mins, word 2 the low
+// four bits of scales 4-7 (low nibbles) and mins 4-7 (high nibbles). Each value covers 32 elements, so
+// it is written twice (once per 16-element lane group).
 inline void scale_min_k4(const uint8_t* s, SuperScales& out) {
-  for (int j = 0; j < 8; ++j) {
-    int sc, m;
-    if (j < 4) {
-      sc = s[j] & 63;
-      m = s[j + 4] & 63;
-    } else {
-      sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-      m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-    out.scale[2 * j] = out.scale[2 * j + 1] = static_cast<int16_t>(sc);
-    out.minc[2 * j] = out.minc[2 * j + 1] = static_cast<int16_t>(m);
-  }
+  uint32_t w[3];
+  std::memcpy(w, s, 12);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  const uint32_t scales[2] = {w[0] & kLow6, (w[2] & kLow4) | (((w[0] >> 6) & kLow2) << 4)};
+  const uint32_t mins[2] = {w[1] & kLow6, ((w[2] >> 4) & kLow4) | (((w[1] >> 6) & kLow2) << 4)};
+  __m128i sv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales));
+  __m128i mv = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins));
+  store16(out.scale, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sv, sv)));
+  store16(out.minc, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mv, mv)));
 }
 
 inline __m256i two_bits(const uint8_t* qs, int c) {
@@ -266,10 +278,10 @@ struct DecodeQ2_K {
   using Scales = SuperScales;
   static constexpr bool kSigned = false;
   static void scales(const uint8_t* b, SuperScales& s) {
-    for (int j = 0; j < 16; ++j) {
-      s.scale[j] = b[j] & 0x0f;
-      s.minc[j] = b[j] >> 4;
-    }
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
+    const __m128i low = _mm_set1_epi8(0x0f);
+    store16(s.scale, _mm256_cvtepu8_epi16(_mm_and_si128(raw, low)));
+    store16(s.minc, _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low)));
     s.d = f16(b + 80);
     s.dmin = f16(b + 82);
   }
@@ -320,10 +332,9 @@ struct DecodeQ6_K {
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 32 in 0..63; the offset 32 goes through minc
   static void scales(const uint8_t* b, SuperScales& s) {
-    for (int j = 0; j < 16; ++j) {
-      s.scale[j] = static_cast<int8_t>(b[192 + j]);
-      s.minc[j] = static_cast<int16_t>(32 * s.scale[j]);
-    }
+    const __m256i scale = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+    store16(s.scale, scale);
+    store16(s.minc, _mm256_slli_epi16(scale, 5));  // 32 * scale
     s.d = f16(b + 208);
     s.dmin = s.d;
   }
@@ -411,6 +422,9 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
     const uint8_t* wb[R];
     for (int r = 0; r < R; ++r) {
       wb[r] = w[r] + b * block_bytes;
+      _mm_prefetch(reinterpret_cast<const char*>(wb[r] + 2 * block_bytes), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wb[r] + 2 * block_bytes + 64), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wb[r] + 2 * block_bytes + 128), _MM_HINT_T0);
       D::scales(wb[r], s[r]);
     }
     const uint8_t* xb[T];
@@ -422,7 +436,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       __m256i q[R], sc[R];
       for (int r = 0; r < R; ++r) {
         q[r] = D::chunk(wb[r], s[r], c);
-        sc[r] = _mm256_set_m128i(_mm_set1_epi16(s[r].scale[2 * c + 1]), _mm_set1_epi16(s[r].scale[2 * c]));
+        sc[r] = chunk_scales(s[r], c);
       }
       for (int t = 0; t < T; ++t) {
         const __m256i xq = load32(xb[t] + 4 + 32 * c);
@@ -443,8 +457,11 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       std::memcpy(&dx, xb[t], 4);
       const __m256i bsums = load32(xb[t] + 260);
       for (int r = 0; r < R; ++r) {
-        const int32_t mins = hsum_i32(_mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s[r].minc)), bsums));
-        acc[r][t] += s[r].d * dx * static_cast<float>(hsum_i32(isum[r][t])) - s[r].dmin * dx * static_cast<float>(mins);
+        // d * dx * sum(isum) - dmin * dx * sum(minc * bsums), with one horizontal sum.
+        const __m256i mins = _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s[r].minc)), bsums);
+        const __m256 v = _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(s[r].d * dx)),
+                                       _mm256_mul_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s[r].dmin * dx)));
+        acc[r][t] += hsum(v);
       }
     }
   }
