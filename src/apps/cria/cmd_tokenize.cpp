@@ -10,6 +10,7 @@
 #include <string>
 
 #include "commands.h"
+#include "core/escapes.h"
 #include "gguf/gguf_reader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -30,45 +31,6 @@ struct TokenizeOptions {
   bool log_disable = false;
 };
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// llama.cpp's escape processing for -p: \n \r \t \' \" \\ and \xHH; any other escape stays as written.
-std::string process_escapes(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '\\' || i + 1 >= in.size()) {
-      out.push_back(in[i]);
-      continue;
-    }
-    const char c = in[++i];
-    switch (c) {
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
-      case '\'': out.push_back('\''); break;
-      case '"': out.push_back('"'); break;
-      case '\\': out.push_back('\\'); break;
-      case 'x':
-        if (i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-          out.push_back(char(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
-          i += 2;
-          break;
-        }
-        [[fallthrough]];
-      default:
-        out.push_back('\\');
-        out.push_back(c);
-        break;
-    }
-  }
-  return out;
-}
 
 bool read_file(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
@@ -140,15 +102,18 @@ int run_tokenize(const TokenizeOptions& o) {
 void add_tokenize_command(CLI::App& app, Action& run) {
   auto opt = std::make_shared<TokenizeOptions>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Print the tokens of a text, as llama-tokenize does");
-  cmd->add_option("-m,--model", opt->model, "GGUF file with a tokenizer (a vocab-only file will do)")->required();
-  auto* p = cmd->add_option("-p,--prompt", opt->prompt, "Text to tokenize (escapes such as \\n are processed)");
+  cmd->add_option("-m,--model", opt->model, "GGUF file with a tokenizer (a vocab-only file will do)")
+      ->required();
+  auto* p =
+      cmd->add_option("-p,--prompt", opt->prompt, "Text to tokenize (escapes such as \\n are processed)");
   auto* f = cmd->add_option("-f,--file", opt->file, "Read the text from a file, bytes as they are");
   auto* s = cmd->add_flag("--stdin", opt->from_stdin, "Read the text from standard input, bytes as they are");
   p->excludes(f)->excludes(s);
   f->excludes(s);
   cmd->add_flag("--ids", opt->ids, "Print only the ids, as [1, 2, 3]");
   cmd->add_flag("--no-bos", opt->no_bos, "Do not add BOS (or other special tokens the model adds)");
-  cmd->add_flag("--no-parse-special", opt->no_parse_special, "Do not turn control-token texts into their ids");
+  cmd->add_flag("--no-parse-special", opt->no_parse_special,
+                "Do not turn control-token texts into their ids");
   cmd->add_flag("--no-escape", opt->no_escape, "Do not process escapes in -p");
   cmd->add_flag("--show-count", opt->show_count, "Also print the number of tokens");
   cmd->add_flag("--log-disable", opt->log_disable, "Accepted for compatibility (cria logs nothing here)");
