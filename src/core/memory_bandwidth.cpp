@@ -94,6 +94,9 @@ Result<BandwidthResult> measure_read_bandwidth(ThreadPool& pool, const Bandwidth
   std::unique_ptr<uint8_t, FreeDeleter> buffer(static_cast<uint8_t*>(std::aligned_alloc(kPage, bytes)));
   if (!buffer) return make_error("cannot allocate a " + std::to_string(bytes) + "-byte buffer to measure bandwidth");
   uint8_t* base = buffer.get();
+  // Ordinary pages, no huge-page advice: the weights are read through a file mapping with 4 KiB pages,
+  // so this is the ceiling a generated token can approach (on the development machine huge pages made
+  // no measurable difference).
 
   // Each thread first touches the pages it will read, so that on NUMA machines they are local to it and
   // no pass pays for page faults. Non-zero bytes: a zero page could be shared and never reach memory.

@@ -110,7 +110,7 @@ int run_memory_bandwidth(const BenchOptions& opt) {
   }
   if (opt.threads.empty() && ThreadPool::physical_cores() > 1) counts.push_back(ThreadPool::physical_cores());
   MarkdownTable table({{"threads", 7}, {"buffer", 10}, {"loads", -7}, {"passes", 6}, {"GB/s", 8}});
-  nlohmann::json results = nlohmann::json::array();
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
   if (opt.output == "md") table.header();
   for (int threads : counts) {
     ThreadPool pool(threads);
@@ -152,10 +152,10 @@ std::string validate(const BenchOptions& opt) {
   return "";
 }
 
-nlohmann::json result_json(const std::string& path, const engine::ModelSummary& model,
+nlohmann::ordered_json result_json(const std::string& path, const engine::ModelSummary& model,
                            const engine::SpeedResult& r, double weight_gb_per_s, double machine_gb_per_s) {
   // llama-bench's fields (those that mean something on a CPU-only engine), then ours.
-  nlohmann::json j = {
+  nlohmann::ordered_json j = {
       {"build_commit", "unknown"}, {"build_number", 0}, {"cpu_info", cpu_model_name()}, {"gpu_info", ""},
       {"backends", "CPU"}, {"model_filename", path}, {"model_type", model.type}, {"model_size", model.n_bytes},
       {"model_n_params", model.n_params}, {"n_batch", r.test.n_batch}, {"n_ubatch", r.test.n_batch},
@@ -164,11 +164,11 @@ nlohmann::json result_json(const std::string& path, const engine::ModelSummary& 
       {"n_gen", r.test.n_gen}, {"test_time", r.test_time}, {"avg_ns", static_cast<uint64_t>(r.avg_ns)},
       {"stddev_ns", static_cast<uint64_t>(r.stddev_ns)}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
       {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts}};
-  j["gb_per_s"] = r.test.n_prompt == 0 ? nlohmann::json(weight_gb_per_s) : nlohmann::json(nullptr);
+  j["gb_per_s"] = r.test.n_prompt == 0 ? nlohmann::ordered_json(weight_gb_per_s) : nlohmann::ordered_json(nullptr);
   if (machine_gb_per_s > 0) {
     j["memory_gb_per_s"] = machine_gb_per_s;
     j["bandwidth_fraction"] =
-        r.test.n_prompt == 0 ? nlohmann::json(weight_gb_per_s / machine_gb_per_s) : nlohmann::json(nullptr);
+        r.test.n_prompt == 0 ? nlohmann::ordered_json(weight_gb_per_s / machine_gb_per_s) : nlohmann::ordered_json(nullptr);
   }
   return j;
 }
@@ -199,7 +199,7 @@ int run_bench(const BenchOptions& opt) {
   MarkdownTable table(columns);
   const bool markdown = opt.output == "md";
   if (markdown) table.header();
-  nlohmann::json results = nlohmann::json::array();
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
 
   for (const auto& path : opt.models) {
     auto model = model::LlamaModel::load(path);
