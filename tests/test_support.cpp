@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <random>
 
 namespace cria::test {
@@ -21,6 +23,13 @@ std::vector<std::filesystem::path> gguf_files_under(const std::filesystem::path&
   }
   std::sort(files.begin(), files.end());
   return files;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::vector<float> gaussian(size_t n, uint32_t seed, float stddev) {

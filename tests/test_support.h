@@ -16,6 +16,9 @@ std::filesystem::path kjv_gguf_dir();
 // Every *.gguf below a directory, sorted.
 std::vector<std::filesystem::path> gguf_files_under(const std::filesystem::path& dir);
 
+// The whole file as bytes (empty when it cannot be read).
+std::string read_file(const std::filesystem::path& path);
+
 // Random Gaussian data, deterministic per seed, never all zeros.
 std::vector<float> gaussian(size_t n, uint32_t seed, float stddev = 1.0f);
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "ops/attention.h"
+
 namespace cria::model {
 
 namespace {
@@ -89,8 +91,9 @@ Result<LlamaHparams> LlamaHparams::from_gguf(const gguf::File& file) {
     if (!v) return v.error();
     if (*v != hp.head_dim) return make_error(file.path() + ": value_length different from key_length is not supported");
   }
-  if (hp.head_dim == 0 || hp.head_dim % 2 != 0) {
-    return make_error(file.path() + ": head dimension " + std::to_string(hp.head_dim) + " must be even and non-zero");
+  if (hp.head_dim == 0 || hp.head_dim % 2 != 0 || hp.head_dim > static_cast<uint32_t>(ops::kMaxHeadDim)) {
+    return make_error(file.path() + ": head dimension " + std::to_string(hp.head_dim) + " must be even, non-zero and at most " +
+                      std::to_string(ops::kMaxHeadDim));
   }
   hp.n_rot = hp.head_dim;
   if (file.find(p + "rope.dimension_count") != nullptr) {

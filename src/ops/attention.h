@@ -10,6 +10,9 @@
 
 namespace cria::ops {
 
+// The largest head dimension the kernels take (the loader refuses larger ones; real models use <= 256).
+constexpr int kMaxHeadDim = 512;
+
 // k and v point at key/value row 0 of this head; rows are kv_stride elements apart. scores holds n_keys
 // floats of scratch; out receives head_dim values.
 using AttentionFn = void (*)(const float* q, const uint16_t* k, const uint16_t* v, size_t kv_stride, int n_keys,

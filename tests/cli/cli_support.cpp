@@ -1,5 +1,7 @@
 #include "cli/cli_support.h"
 
+#include "test_support.h"
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -9,15 +11,6 @@
 #include <sstream>
 
 namespace cria::test {
-
-namespace {
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-}  // namespace
 
 CommandResult run_cria(const std::string& args, const std::string& stdin_text) {
   const auto dir = std::filesystem::temp_directory_path() /
@@ -30,8 +23,8 @@ CommandResult run_cria(const std::string& args, const std::string& stdin_text) {
   const int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_all(out);
-  r.err = read_all(err);
+  r.out = read_file(out);
+  r.err = read_file(err);
   std::filesystem::remove_all(dir);
   return r;
 }

@@ -29,13 +29,6 @@ const char* const kFiles[] = {
 
 std::filesystem::path reference_dir() { return test::shared_dir() / "fixtures/models/kjv/reference"; }
 
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool is_float_file(const std::string& name) {
   return name == "kjv-F32.gguf" || name == "kjv-F16.gguf" || name == "kjv-BF16.gguf";
 }
@@ -148,7 +141,7 @@ TEST_P(LlamaCppReference, PerplexityWithinOnePercent) {
   const double expected = reference_["perplexity"][0].get<double>();
   auto session = Session::create(loaded_.model, {256, 256, 1});
   ASSERT_TRUE(session.ok());
-  const auto tokens = loaded_.tok->encode(read_text(reference_dir() / "heldout-visible.txt"), true, false);
+  const auto tokens = loaded_.tok->encode(test::read_file(reference_dir() / "heldout-visible.txt"), true, false);
   auto result = engine::perplexity(**session, tokens, loaded_.tok->bos());
   ASSERT_TRUE(result.ok()) << result.error().message;
   std::printf("  %s: PPL %.4f +/- %.5f, llama.cpp %.4f (%+.3f%%)\n", name.c_str(), result->ppl, result->ppl_error,

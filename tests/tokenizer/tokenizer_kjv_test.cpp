@@ -15,13 +15,6 @@
 namespace cria::tokenizer {
 namespace {
 
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class TokenizerKjv : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -60,7 +53,7 @@ TEST_F(TokenizerKjv, MatchesSentencePiece) {
 TEST_F(TokenizerKjv, HeldOutTextMatchesAndRoundTrips) {
   const auto path = test::shared_dir() / "fixtures" / "models" / "kjv" / "reference" / "heldout-visible.txt";
   CRIA_REQUIRE_FIXTURE(path);
-  const std::string text = read_all(path);
+  const std::string text = test::read_file(path);
   const auto ids = tok_->encode(text, false, false);
   // Count and a position-weighted checksum of sentencepiece's ids for the same text.
   ASSERT_EQ(ids.size(), 9994u);
@@ -74,7 +67,7 @@ TEST_F(TokenizerKjv, ReferenceOutputsRoundTrip) {
   const auto path =
       test::shared_dir() / "fixtures" / "models" / "kjv" / "reference" / "llama_cpp_outputs.json";
   CRIA_REQUIRE_FIXTURE(path);
-  const auto j = nlohmann::json::parse(read_all(path));
+  const auto j = nlohmann::json::parse(test::read_file(path));
   size_t checked = 0;
   for (const auto& [file, entry] : j.items()) {
     for (const auto& [prompt, output] : entry["greedy"].items()) {

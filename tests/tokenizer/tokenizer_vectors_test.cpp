@@ -15,13 +15,6 @@
 namespace cria::tokenizer {
 namespace {
 
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 struct Vectors {
   std::vector<std::string> inputs;
   std::vector<std::vector<int32_t>> expected;
@@ -29,7 +22,7 @@ struct Vectors {
 
 Vectors read_vectors(const std::filesystem::path& gguf) {
   Vectors v;
-  const std::string inp = read_all(gguf.string() + ".inp");
+  const std::string inp = test::read_file(gguf.string() + ".inp");
   const std::string sep = "\n__ggml_vocab_test__\n";
   for (size_t pos = 0; pos < inp.size();) {
     const size_t next = inp.find(sep, pos);
@@ -37,7 +30,7 @@ Vectors read_vectors(const std::filesystem::path& gguf) {
     v.inputs.push_back(inp.substr(pos, next - pos));
     pos = next + sep.size();
   }
-  std::istringstream out(read_all(gguf.string() + ".out"));
+  std::istringstream out(test::read_file(gguf.string() + ".out"));
   std::string line;
   while (v.expected.size() < v.inputs.size() && std::getline(out, line)) {
     std::istringstream ls(line);

@@ -10,7 +10,8 @@ namespace cria::ops {
 namespace {
 void attention(const float* q, const uint16_t* k, const uint16_t* v, size_t kv_stride, int n_keys, int head_dim,
                float scale, float* scores, float* out) {
-  float q16[512];
+  float q16[kMaxHeadDim];
+  if (head_dim <= 0 || head_dim > kMaxHeadDim) return;  // the model loader refuses such shapes
   for (int d = 0; d < head_dim; ++d) q16[d] = fp16_to_fp32_fast(fp32_to_fp16(q[d]));
   for (int j = 0; j < n_keys; ++j) {
     const uint16_t* kj = k + static_cast<size_t>(j) * kv_stride;

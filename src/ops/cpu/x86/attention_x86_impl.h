@@ -25,12 +25,12 @@ inline __m256 load_f16x8(const uint16_t* p) {
 // Head dimensions that are multiples of 8 run on vectors; others use the scalar kernel.
 inline void attention(const float* q, const uint16_t* k, const uint16_t* v, size_t kv_stride, int n_keys,
                       int head_dim, float scale, float* scores, float* out) {
-  if (head_dim % 8 != 0 || head_dim > 512) {
+  if (head_dim % 8 != 0 || head_dim > kMaxHeadDim) {
     scalar_attention()(q, k, v, kv_stride, n_keys, head_dim, scale, scores, out);
     return;
   }
   const int nv = head_dim / 8;
-  alignas(32) float q16[512];
+  alignas(32) float q16[kMaxHeadDim];
   for (int i = 0; i < nv; ++i) {
     const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(q + 8 * i), _MM_FROUND_TO_NEAREST_INT);
     _mm256_store_ps(q16 + 8 * i, _mm256_cvtph_ps(h));
@@ -42,7 +42,7 @@ inline void attention(const float* q, const uint16_t* k, const uint16_t* v, size
     scores[j] = hsum8(acc) * scale;
   }
   softmax(scores, n_keys);
-  __m256 o[64];
+  __m256 o[kMaxHeadDim / 8];
   for (int i = 0; i < nv; ++i) o[i] = _mm256_setzero_ps();
   for (int j = 0; j < n_keys; ++j) {
     const __m256 p = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(scores[j], _MM_FROUND_TO_NEAREST_INT)));
