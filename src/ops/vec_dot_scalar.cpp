@@ -67,39 +67,29 @@ void unpack_iq4_nl(const uint8_t* b, Block32& out) {
   for (int e = 0; e < 32; ++e) out.q[e] = kIq4nlValues[nibble(b + 2, e)];
 }
 
-// Against Q8_0 activations (f16 d @0, i8 qs[32] @2): sum of isum * d_w * d_x.
-template <void (*Unpack)(const uint8_t*, Block32&), size_t kBlockBytes>
-float dot_with_q8_0(int64_t n, const void* w, const void* x) {
+// Against Q8_0 activations (f16 d @0, i8 qs[32] @2): the sum of isum * d_w * d_x. Against Q8_1
+// (f16 d @0, f16 s = d * sum(q) @2, i8 qs[32] @4) an offset term m_w * s_x is added per block.
+template <void (*Unpack)(const uint8_t*, Block32&), size_t kBlockBytes, bool kQ8_1>
+float dot_with_q8(int64_t n, const void* w, const void* x) {
+  constexpr size_t kActBytes = kQ8_1 ? 36 : 34;
+  constexpr size_t kActQuants = kQ8_1 ? 4 : 2;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
   float sum = 0;
   Block32 block;
   for (int64_t i = 0; i < n / 32; ++i) {
     Unpack(wb + i * kBlockBytes, block);
-    const uint8_t* xq = xb + i * 34;
+    const uint8_t* xq = xb + i * kActBytes;
     int32_t isum = 0;
-    for (int e = 0; e < 32; ++e) isum += block.q[e] * static_cast<int8_t>(xq[2 + e]);
-    sum += static_cast<float>(isum) * (block.d * load_f16(xq));
+    for (int e = 0; e < 32; ++e) isum += block.q[e] * static_cast<int8_t>(xq[kActQuants + e]);
+    sum += static_cast<float>(isum) * (block.d * load_f16(xq)) + (kQ8_1 ? block.m * load_f16(xq + 2) : 0.0f);
   }
   return sum;
 }
-
-// Against Q8_1 activations (f16 d @0, f16 s = d * sum(q) @2, i8 qs[32] @4): the offset term uses s.
 template <void (*Unpack)(const uint8_t*, Block32&), size_t kBlockBytes>
-float dot_with_q8_1(int64_t n, const void* w, const void* x) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* xb = static_cast<const uint8_t*>(x);
-  float sum = 0;
-  Block32 block;
-  for (int64_t i = 0; i < n / 32; ++i) {
-    Unpack(wb + i * kBlockBytes, block);
-    const uint8_t* xq = xb + i * 36;
-    int32_t isum = 0;
-    for (int e = 0; e < 32; ++e) isum += block.q[e] * static_cast<int8_t>(xq[4 + e]);
-    sum += (block.d * load_f16(xq)) * static_cast<float>(isum) + block.m * load_f16(xq + 2);
-  }
-  return sum;
-}
+constexpr VecDotFn dot_with_q8_0 = dot_with_q8<Unpack, kBlockBytes, false>;
+template <void (*Unpack)(const uint8_t*, Block32&), size_t kBlockBytes>
+constexpr VecDotFn dot_with_q8_1 = dot_with_q8<Unpack, kBlockBytes, true>;
 
 // ---- 256-element super-blocks against Q8_K ------------------------------------------------------------
 
