@@ -179,7 +179,7 @@ TEST(GgufReader, DequantizeTensorReadsF32) {
   EXPECT_EQ(*values, (std::vector<float>{1.0f, -2.0f, 3.5f, 0.25f}));
 }
 
-TEST(GgufReader, GridIQuantLoadsButDoesNotDecodeYet) {
+TEST(GgufReader, GridIQuantLoadsAndDecodes) {
   GgufBytes b;
   b.u32(0x46554747).u32(3).u64(1).u64(0);
   b.str("q").u32(2).u64(256).u64(2).i32(16).u64(0);  // IQ2_XXS, 66 bytes per 256
@@ -188,11 +188,9 @@ TEST(GgufReader, GridIQuantLoadsButDoesNotDecodeYet) {
   ASSERT_TRUE(file.ok()) << file.error().message;
   EXPECT_EQ(file->tensors()[0].type, TensorType::IQ2_XXS);
   EXPECT_EQ(file->tensors()[0].n_bytes, 132u);
-  if (traits(TensorType::IQ2_XXS).dequantize == nullptr) {
-    auto values = dequantize_tensor(file->tensors()[0]);
-    ASSERT_FALSE(values.ok());
-    EXPECT_NE(values.error().message.find("tensor type IQ2_XXS is not supported yet"), std::string::npos);
-  }
+  auto values = dequantize_tensor(file->tensors()[0]);
+  ASSERT_TRUE(values.ok()) << values.error().message;
+  EXPECT_EQ(values->size(), 512u);
 }
 
 TEST(GgufReader, EveryFixtureParses) {
