@@ -17,7 +17,8 @@ double negative_log_likelihood(const float* logits, int64_t n_vocab, int32_t tok
 }  // namespace
 
 Result<PerplexityResult> perplexity(model::Session& session, const std::vector<int32_t>& tokens, int32_t bos,
-                                    const std::function<void(int, double)>& after_chunk) {
+                                    const std::function<void(int, double)>& after_chunk,
+                                    const ScoredLogitsFn& on_scored) {
   const int n_ctx = session.n_ctx();
   const int n_batch = session.n_batch();
   const int64_t n_vocab = session.model().n_vocab();
@@ -43,6 +44,7 @@ Result<PerplexityResult> perplexity(model::Session& session, const std::vector<i
       // Logits at position j predict token j + 1 of the chunk; score positions first .. n_ctx - 2.
       for (int j = std::max(b, first); j < std::min(b + n, n_ctx - 1); ++j) {
         const double v = negative_log_likelihood(session.logits(j - b), n_vocab, tokens[start + j + 1]);
+        if (on_scored) on_scored(session.logits(j - b));
         nll += v;
         nll2 += v * v;
         ++result.n_scored;

@@ -19,8 +19,12 @@ struct PerplexityResult {
   int64_t n_scored = 0;
 };
 
+// Sees the logits of every scored position, in order (for KL divergence against another model).
+using ScoredLogitsFn = std::function<void(const float* logits)>;
+
 // tokens: the whole text, tokenized with BOS first. after_chunk(i, running ppl) is called after each chunk.
 Result<PerplexityResult> perplexity(model::Session& session, const std::vector<int32_t>& tokens, int32_t bos,
-                                    const std::function<void(int, double)>& after_chunk = {});
+                                    const std::function<void(int, double)>& after_chunk = {},
+                                    const ScoredLogitsFn& on_scored = {});
 
 }  // namespace cria::engine

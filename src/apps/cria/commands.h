@@ -15,5 +15,7 @@ void add_run_command(CLI::App& app, Action& run);
 void add_perplexity_command(CLI::App& app, Action& run);
 void add_bench_command(CLI::App& app, Action& run);
 void add_synth_command(CLI::App& app, Action& run);
+void add_quantize_command(CLI::App& app, Action& run);
+void add_quant_report_command(CLI::App& app, Action& run);
 
 }  // namespace cria::cli
