@@ -1,6 +1,7 @@
 #include "ops/matmul.h"
 
 #include "ops/activation_quant.h"
+#include "ops/packed_kernels.h"
 
 #include <algorithm>
 #include <string>
@@ -17,6 +18,20 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
   m.gemm = best_gemm_kernel(isa, type);
   if (m.gemm == nullptr || (type != TensorType::F32 && traits(m.type->vec_dot_type).quantize == nullptr)) {
     return make_error("tensor type " + std::string(m.type->name) + " is not supported yet");
+  }
+  const PackedKernel* packed = packed_kernel(isa, type);
+  if (packed != nullptr && n_out % packed->rows == 0 && n_in % m.type->block_size == 0) {
+    const int64_t n_groups = n_out / packed->rows;
+    m.rows_per_group = packed->rows;
+    m.group_bytes = packed->group_bytes(n_in);
+    auto storage = std::make_shared<std::vector<uint8_t>>(m.group_bytes * static_cast<size_t>(n_groups));
+    for (int64_t g = 0; g < n_groups; ++g) {
+      packed->pack(n_in, data + static_cast<size_t>(g * packed->rows) * m.row_bytes, m.row_bytes,
+                   storage->data() + static_cast<size_t>(g) * m.group_bytes);
+    }
+    m.data = storage->data();
+    m.packed = std::move(storage);
+    m.gemm = packed->gemm;
   }
   return m;
 }
@@ -40,11 +55,14 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulS
   // Threads split the rows; each walks the tokens in blocks small enough to stay in cache while its rows
   // stream past.
   constexpr int64_t kTokenBlock = 64;
-  pool.parallel_for(w.n_out, [&](int64_t begin, int64_t end, int) {
+  // Packed weights split by whole groups of rows.
+  const int64_t unit = w.rows_per_group;
+  const size_t unit_bytes = unit > 1 ? w.group_bytes : w.row_bytes;
+  pool.parallel_for(w.n_out / unit, [&](int64_t begin, int64_t end, int) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
       const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
-      w.gemm(w.n_in, w.data + static_cast<size_t>(begin) * w.row_bytes, w.row_bytes, end - begin,
-             act_bytes + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, nt, y + t0 * w.n_out + begin,
+      w.gemm(w.n_in, w.data + static_cast<size_t>(begin) * unit_bytes, unit_bytes, (end - begin) * unit,
+             act_bytes + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, nt, y + t0 * w.n_out + begin * unit,
              w.n_out);
     }
   });

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/result.h"
@@ -20,9 +21,15 @@ struct Matrix {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
   GemmFn gemm = nullptr;  // the kernel of the selected instruction set for this type
+  // When the instruction set has a packed kernel for the type (ops/packed_kernels.h), `data` points into
+  // `packed`: groups of rows_per_group rows, group_bytes each, and `gemm` is the packed kernel.
+  int rows_per_group = 1;
+  size_t group_bytes = 0;
+  std::shared_ptr<const std::vector<uint8_t>> packed;
 
   // Fails with "tensor type Q8_K is not supported yet" for types without a kernel. `isa` chooses the
-  // instruction set (default: the one selected for this CPU).
+  // instruction set (default: the one selected for this CPU). Repacks the weights when that set has a
+  // packed kernel for the type and n_out fills whole groups.
   static Result<Matrix> make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data,
                              Isa isa = selected_isa());
 };

@@ -1,0 +1,100 @@
+// Packed (repacked-at-load) kernels against the scalar reference: every instruction set this CPU has,
+// every type with a packed kernel, random data, group counts and token counts that exercise every tile
+// size and remainder, and matmul through Matrix (which packs) on 1 to 3 threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "ops/kernels.h"
+#include "ops/matmul.h"
+#include "ops/packed_kernels.h"
+#include "test_support.h"
+
+namespace cria::ops {
+namespace {
+
+std::vector<uint8_t> quantize_rows(const TypeTraits& t, const std::vector<float>& values, int64_t n, int64_t rows) {
+  std::vector<uint8_t> bytes(row_bytes(t, n) * static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) t.quantize(values.data() + r * n, bytes.data() + r * row_bytes(t, n), n);
+  return bytes;
+}
+
+TEST(KernelPackedConformance, EveryPackedKernelMatchesScalar) {
+  int checked = 0;
+  for (int isa_index = 0; isa_index < kIsaCount; ++isa_index) {
+    const Isa isa = static_cast<Isa>(isa_index);
+    if (!isa_available(isa)) continue;
+    for (const TypeTraits& t : all_types()) {
+      const PackedKernel* packed = packed_kernel(isa, t.type);
+      if (packed == nullptr) continue;
+      const TypeTraits& act = traits(t.vec_dot_type);
+      for (int64_t blocks : {1, 3, 64}) {
+        const int64_t n = t.block_size * blocks;
+        for (int64_t groups : {1, 3}) {
+          const int64_t rows = groups * packed->rows;
+          for (int64_t tokens : {1, 3, 4, 7, 8, 9, 17}) {
+            SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(t.name) + " n=" + std::to_string(n) +
+                         " rows=" + std::to_string(rows) + " tokens=" + std::to_string(tokens));
+            const auto w = quantize_rows(t, test::gaussian(static_cast<size_t>(n * rows), 5 + blocks, 0.5f), n, rows);
+            const auto x = quantize_rows(act, test::gaussian(static_cast<size_t>(n * tokens), 9 + tokens), n, tokens);
+            std::vector<uint8_t> group_data(packed->group_bytes(n) * static_cast<size_t>(groups));
+            for (int64_t g = 0; g < groups; ++g) {
+              packed->pack(n, w.data() + static_cast<size_t>(g * packed->rows) * row_bytes(t, n), row_bytes(t, n),
+                           group_data.data() + static_cast<size_t>(g) * packed->group_bytes(n));
+            }
+            std::vector<float> want(static_cast<size_t>(rows * tokens)), got(want.size(), -1.0f);
+            scalar_gemm(t.type)(n, w.data(), row_bytes(t, n), rows, x.data(), row_bytes(act, n), tokens, want.data(),
+                                rows);
+            packed->gemm(n, group_data.data(), packed->group_bytes(n), rows, x.data(), row_bytes(act, n), tokens,
+                         got.data(), rows);
+            for (size_t i = 0; i < want.size(); ++i) {
+              ASSERT_NEAR(got[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << "output " << i;
+            }
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  std::printf("  %d packed shape/type/ISA combinations checked\n", checked);
+  if (checked == 0) GTEST_SKIP() << "no packed kernel on this CPU";
+}
+
+TEST(KernelPackedConformance, MatmulPacksWholeGroupsOnly) {
+  for (int isa_index = 0; isa_index < kIsaCount; ++isa_index) {
+    const Isa isa = static_cast<Isa>(isa_index);
+    if (!isa_available(isa)) continue;
+    for (const TypeTraits& t : all_types()) {
+      const PackedKernel* packed = packed_kernel(isa, t.type);
+      if (packed == nullptr) continue;
+      const int64_t n = 8 * t.block_size;
+      for (int64_t rows : {int64_t{5} * packed->rows, int64_t{5} * packed->rows + 1}) {
+        const auto w = quantize_rows(t, test::gaussian(static_cast<size_t>(n * rows), 3, 0.5f), n, rows);
+        auto m = Matrix::make(t.type, n, rows, w.data(), isa);
+        ASSERT_TRUE(m.ok());
+        EXPECT_EQ(m->rows_per_group, rows % packed->rows == 0 ? packed->rows : 1);
+        auto reference = Matrix::make(t.type, n, rows, w.data(), Isa::Scalar);
+        ASSERT_TRUE(reference.ok());
+        for (int64_t tokens : {1, 13, 70}) {
+          const auto x = test::gaussian(static_cast<size_t>(n * tokens), 17, 1.0f);
+          ThreadPool one(1);
+          MatmulScratch scratch;
+          std::vector<float> want(static_cast<size_t>(rows * tokens));
+          matmul(*reference, x.data(), tokens, want.data(), scratch, one);
+          for (int threads : {1, 2, 3}) {
+            SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(t.name) + " rows=" + std::to_string(rows) +
+                         " tokens=" + std::to_string(tokens) + " threads=" + std::to_string(threads));
+            ThreadPool pool(threads);
+            std::vector<float> got(want.size());
+            matmul(*m, x.data(), tokens, got.data(), scratch, pool);
+            for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cria::ops
