@@ -223,7 +223,7 @@ const PackedKernel* avx512_packed_kernel(TensorType type) {
     case TensorType::Q4_0: return &kQ4_0;
     case TensorType::IQ4_NL: return &kIq4Nl;
     case TensorType::Q8_0: return &kQ8_0;
-    default: return nullptr;
+    default: return avx512_packed_kquant(type);
   }
 }
 

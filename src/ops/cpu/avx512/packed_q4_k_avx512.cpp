@@ -1,0 +1,187 @@
+// Q4_K weights packed four rows to a group for AVX-512 VNNI. Per 256-element super-block a group holds
+// the four rows' d and dmin (f16), their eight 6-bit sub-block scales and mins unpacked to bytes (so the
+// kernel never unpacks them; 16 more bytes per 576), then the nibbles in chunks of 64 elements: for each
+// chunk, 32 bytes per row (low nibbles: the chunk's first sub-block, high: its second), so that a zmm
+// holds two rows and an activation sub-block is broadcast to both 256-bit lanes.
+//
+// Per sub-block, vpmaddubsw multiplies nibbles by activations into int16 pairs and vpdpwssd multiplies
+// those by the sub-block scale and adds them to the row's int32 sum, so the super-block's
+// sum(scale * isum) is exact in integers, as in the reference; mins use the activations' sums per 16.
+// GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <immintrin.h>
+
+#include <cstring>
+#include <vector>
+
+#include "ops/packed_kernels.h"
+#include "ops/vec_dot.h"
+
+namespace cria::ops {
+namespace {
+
+constexpr int kRows = 4;
+constexpr size_t kBlockBytes = 144;
+constexpr size_t kActBytes = 292;  // Q8_K: f32 d, 256 int8, 16 int16 sums of 16
+constexpr size_t kScales = 16, kMins = 48, kQuants = 80;
+constexpr size_t kGroupBlockBytes = kQuants + 4 * 128;
+
+size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 256) * kGroupBlockBytes; }
+
+void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
+  const UnpackSuperBlockFn unpack = scalar_unpack_super_block(TensorType::Q4_K);
+  SuperBlockInts ints;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
+    for (int r = 0; r < kRows; ++r) {
+      const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
+      std::memcpy(out + 2 * r, block, 2);      // d
+      std::memcpy(out + 8 + 2 * r, block + 2, 2);  // dmin
+      unpack(block, ints);
+      for (int s = 0; s < 8; ++s) {
+        out[kScales + 8 * r + s] = static_cast<uint8_t>(ints.scale[s]);
+        out[kMins + 8 * r + s] = static_cast<uint8_t>(ints.min[s]);
+      }
+      for (int j = 0; j < 4; ++j) {
+        for (int l = 0; l < 32; ++l) {
+          out[kQuants + 128 * j + 32 * r + l] =
+              static_cast<uint8_t>(ints.q[64 * j + l] | (ints.q[64 * j + 32 + l] << 4));
+        }
+      }
+    }
+  }
+}
+
+// Per activation super-block: its scale and its sums per sub-block of 32 (pairs of the stored sums of 16),
+// repeated for the four rows as int16 lanes [row * 8 + sub-block].
+struct ActSuper {
+  float d;
+  alignas(64) int16_t sums[32];
+};
+
+void prepare_activations(int64_t n_super, const uint8_t* x, size_t x_row_bytes, int64_t n_tokens,
+                         std::vector<ActSuper>& out) {
+  out.resize(static_cast<size_t>(n_super * n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t b = 0; b < n_super; ++b) {
+      const uint8_t* xb = x + static_cast<size_t>(t) * x_row_bytes + static_cast<size_t>(b) * kActBytes;
+      ActSuper& a = out[static_cast<size_t>(t * n_super + b)];
+      std::memcpy(&a.d, xb, 4);
+      int16_t sums16[16];
+      std::memcpy(sums16, xb + 260, 32);
+      for (int s = 0; s < 8; ++s) {
+        const auto pair = static_cast<int16_t>(sums16[2 * s] + sums16[2 * s + 1]);
+        for (int r = 0; r < kRows; ++r) a.sums[8 * r + s] = pair;
+      }
+    }
+  }
+}
+
+// int16 lanes 0-15 = lane `a` of v, lanes 16-31 = lane `b`: one sub-block scale per row of a zmm.
+inline __m512i pick_pair(__m512i v, int a, int b) {
+  const __m512i idx = _mm512_mask_set1_epi16(_mm512_set1_epi16(static_cast<int16_t>(a)), 0xffff0000u,
+                                             static_cast<int16_t>(b));
+  return _mm512_permutexvar_epi16(idx, v);
+}
+
+template <int T>
+void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const ActSuper* const* act, float* out,
+          int64_t out_stride) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i spread01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i spread23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m512i spread4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  __m512 acc01[T], acc23[T], acc_min[T];
+  for (int t = 0; t < T; ++t) acc01[t] = acc23[t] = acc_min[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_super; ++b) {
+    const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes), _MM_HINT_T0);
+    const __m512i scales = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales)));
+    __m512i isum01[T], isum23[T];
+    for (int t = 0; t < T; ++t) isum01[t] = isum23[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 4; ++j) {
+      _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes + 64 + 128 * j), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes + 128 + 128 * j), _MM_HINT_T0);
+      const __m512i v01 = _mm512_loadu_si512(g + kQuants + 128 * j);
+      const __m512i v23 = _mm512_loadu_si512(g + kQuants + 128 * j + 64);
+      const __m512i lo01 = _mm512_and_si512(v01, low4), hi01 = _mm512_and_si512(_mm512_srli_epi16(v01, 4), low4);
+      const __m512i lo23 = _mm512_and_si512(v23, low4), hi23 = _mm512_and_si512(_mm512_srli_epi16(v23, 4), low4);
+      const int s = 2 * j;
+      const __m512i sc_lo01 = pick_pair(scales, s, 8 + s), sc_hi01 = pick_pair(scales, s + 1, 9 + s);
+      const __m512i sc_lo23 = pick_pair(scales, 16 + s, 24 + s), sc_hi23 = pick_pair(scales, 17 + s, 25 + s);
+      for (int t = 0; t < T; ++t) {
+        const uint8_t* xq = x[t] + static_cast<size_t>(b) * kActBytes + 4 + 64 * j;
+        const __m512i xlo = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)));
+        const __m512i xhi = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)));
+        isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(lo01, xlo), sc_lo01);
+        isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(hi01, xhi), sc_hi01);
+        isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(lo23, xlo), sc_lo23);
+        isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(hi23, xhi), sc_hi23);
+      }
+    }
+    const __m512 d4 = _mm512_zextps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g))));
+    const __m512 dmin4 =
+        _mm512_zextps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g + 8))));
+    const __m512 d01 = _mm512_permutexvar_ps(spread01, d4), d23 = _mm512_permutexvar_ps(spread23, d4);
+    const __m512 dmin = _mm512_permutexvar_ps(spread4, dmin4);
+    const __m512i mins = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kMins)));
+    for (int t = 0; t < T; ++t) {
+      const ActSuper& a = act[t][b];
+      const __m512 dx = _mm512_set1_ps(a.d);
+      acc01[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum01[t]), _mm512_mul_ps(d01, dx), acc01[t]);
+      acc23[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum23[t]), _mm512_mul_ps(d23, dx), acc23[t]);
+      // int32 lanes [4 * row + k]: that row's min * sum products, two sub-blocks per lane.
+      const __m512i m = _mm512_madd_epi16(mins, _mm512_load_si512(a.sums));
+      acc_min[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(m), _mm512_mul_ps(dmin, dx), acc_min[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    alignas(64) float lanes[48];
+    _mm512_store_ps(lanes, acc01[t]);
+    _mm512_store_ps(lanes + 16, acc23[t]);
+    _mm512_store_ps(lanes + 32, acc_min[t]);
+    for (int r = 0; r < kRows; ++r) {
+      const float* l = lanes + 8 * r;
+      const float* m = lanes + 32 + 4 * r;
+      const float sum = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+      out[t * out_stride + r] = sum - ((m[0] + m[1]) + (m[2] + m[3]));
+    }
+  }
+}
+
+// Groups outer, tokens inner, as in the 32-element kernels.
+void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
+          int64_t n_tokens, float* out, int64_t out_stride) {
+  const int64_t n_super = n / 256;
+  thread_local std::vector<ActSuper> act;
+  prepare_activations(n_super, x, x_row_bytes, n_tokens, act);
+  constexpr int kTokens = 4;
+  for (int64_t g = 0; g < n_rows / kRows; ++g) {
+    const uint8_t* group = w + static_cast<size_t>(g) * group_bytes;
+    float* out_g = out + g * kRows;
+    int64_t t = 0;
+    auto run = [&]<int T>() {
+      const uint8_t* xt[T];
+      const ActSuper* at[T];
+      for (int i = 0; i < T; ++i) {
+        xt[i] = x + static_cast<size_t>(t + i) * x_row_bytes;
+        at[i] = act.data() + (t + i) * n_super;
+      }
+      tile<T>(n_super, group, xt, at, out_g + t * out_stride, out_stride);
+      t += T;
+    };
+    while (t + kTokens <= n_tokens) run.template operator()<kTokens>();
+    while (t < n_tokens) run.template operator()<1>();
+  }
+}
+
+constexpr PackedKernel kQ4_K{kRows, group_bytes, pack, gemm};
+
+}  // namespace
+
+const PackedKernel* avx512_packed_kquant(TensorType type) {
+  return type == TensorType::Q4_K ? &kQ4_K : nullptr;
+}
+
+}  // namespace cria::ops
