@@ -180,8 +180,14 @@ constexpr PackedKernel kQ4_K{kRows, group_bytes, pack, gemm};
 
 }  // namespace
 
+extern const PackedKernel kAvx512Q6_K;  // packed_q6_k_avx512.cpp
+
 const PackedKernel* avx512_packed_kquant(TensorType type) {
-  return type == TensorType::Q4_K ? &kQ4_K : nullptr;
+  switch (type) {
+    case TensorType::Q4_K: return &kQ4_K;
+    case TensorType::Q6_K: return &kAvx512Q6_K;
+    default: return nullptr;
+  }
 }
 
 }  // namespace cria::ops

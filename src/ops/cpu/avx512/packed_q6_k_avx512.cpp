@@ -1,0 +1,195 @@
+// Q6_K weights packed four rows to a group for AVX-512 VNNI. Per 256-element super-block a group holds
+// the four rows' d (f16) and 16 int8 scales, then the low nibbles in pairs of 32-element chunks (32 bytes
+// per row: chunk 2p in the low nibbles, 2p + 1 in the high ones), then the top two bits, four chunks per
+// byte (32 bytes per row for chunks 0-3 and again for 4-7). Same size as the file's layout.
+//
+// The 6-bit values u = q + 32 go through vpmaddubsw (u <= 63) and vpdpwssd with the scale of each 16
+// elements; the offset 32 comes off in integers as 32 * sum(scale * activation sums of 16), so the
+// super-block sum is exact as in the reference.
+// GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <immintrin.h>
+
+#include <cstring>
+#include <vector>
+
+#include "ops/packed_kernels.h"
+#include "ops/vec_dot.h"
+
+namespace cria::ops {
+namespace {
+
+constexpr int kRows = 4;
+constexpr size_t kBlockBytes = 210;
+constexpr size_t kActBytes = 292;  // Q8_K: f32 d, 256 int8, 16 int16 sums of 16
+constexpr size_t kScales = 8, kLow = 72, kHigh = kLow + 512;
+constexpr size_t kGroupBlockBytes = kHigh + 256;
+
+size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 256) * kGroupBlockBytes; }
+
+void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
+  const UnpackSuperBlockFn unpack = scalar_unpack_super_block(TensorType::Q6_K);
+  SuperBlockInts ints;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
+    for (int r = 0; r < kRows; ++r) {
+      const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
+      std::memcpy(out + 2 * r, block + 208, 2);  // d
+      unpack(block, ints);
+      for (int g = 0; g < 16; ++g) out[kScales + 16 * r + g] = static_cast<uint8_t>(ints.scale[g]);
+      uint8_t u[256];
+      for (int e = 0; e < 256; ++e) u[e] = static_cast<uint8_t>(ints.q[e] + 32);
+      for (int p = 0; p < 4; ++p) {
+        for (int l = 0; l < 32; ++l) {
+          out[kLow + 128 * p + 32 * r + l] =
+              static_cast<uint8_t>((u[64 * p + l] & 15) | ((u[64 * p + 32 + l] & 15) << 4));
+        }
+      }
+      for (int h = 0; h < 2; ++h) {
+        for (int l = 0; l < 32; ++l) {
+          uint8_t bits = 0;
+          for (int k = 0; k < 4; ++k) bits |= static_cast<uint8_t>((u[32 * (4 * h + k) + l] >> 4) << (2 * k));
+          out[kHigh + 128 * h + 32 * r + l] = bits;
+        }
+      }
+    }
+  }
+}
+
+// Per activation super-block: its scale and its 16 sums of 16, twice (int16 lanes [16 * half + g]).
+struct ActSuper {
+  float d;
+  alignas(64) int16_t sums[32];
+};
+
+void prepare_activations(int64_t n_super, const uint8_t* x, size_t x_row_bytes, int64_t n_tokens,
+                         std::vector<ActSuper>& out) {
+  out.resize(static_cast<size_t>(n_super * n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t b = 0; b < n_super; ++b) {
+      const uint8_t* xb = x + static_cast<size_t>(t) * x_row_bytes + static_cast<size_t>(b) * kActBytes;
+      ActSuper& a = out[static_cast<size_t>(t * n_super + b)];
+      std::memcpy(&a.d, xb, 4);
+      std::memcpy(a.sums, xb + 260, 32);
+      std::memcpy(a.sums + 16, xb + 260, 32);
+    }
+  }
+}
+
+// Chunk c's 6-bit values from its low nibbles and its two high bits (bits 2k, 2k + 1 of `high`).
+template <int kNibble, int k>
+inline __m512i six_bits(__m512i low, __m512i high) {
+  const __m512i nibble = kNibble ? _mm512_and_si512(_mm512_srli_epi16(low, 4), _mm512_set1_epi8(0x0f))
+                                 : _mm512_and_si512(low, _mm512_set1_epi8(0x0f));
+  // Move bits 2k, 2k + 1 to bits 4, 5; 16-bit shifts only drag neighbouring bits into positions the
+  // mask clears.
+  const __m512i top = k <= 2 ? _mm512_slli_epi16(high, 4 - 2 * k) : _mm512_srli_epi16(high, 2);
+  return _mm512_or_si512(nibble, _mm512_and_si512(top, _mm512_set1_epi8(0x30)));
+}
+
+// int16 lanes: [row a's scale 2c x8, row a's 2c + 1 x8, row b's 2c x8, row b's 2c + 1 x8], from the 32
+// scales of two rows ([16 * row + g]).
+inline __m512i chunk_scales(__m512i scales, int c) {
+  const __m512i base = _mm512_set_epi64(0x0011001100110011, 0x0011001100110011, 0x0010001000100010,
+                                        0x0010001000100010, 0x0001000100010001, 0x0001000100010001, 0, 0);
+  return _mm512_permutexvar_epi16(_mm512_add_epi16(base, _mm512_set1_epi16(static_cast<int16_t>(2 * c))), scales);
+}
+
+template <int T, int p>
+inline void chunk_pair(const uint8_t* g, const __m512i (&high)[2], __m512i sc01, __m512i sc23,
+                       const uint8_t* const* xq, __m512i (&isum01)[T], __m512i (&isum23)[T]) {
+  constexpr int c0 = 2 * p, c1 = 2 * p + 1;
+  const __m512i low01 = _mm512_loadu_si512(g + kLow + 128 * p), low23 = _mm512_loadu_si512(g + kLow + 128 * p + 64);
+  const __m512i u0_01 = six_bits<0, c0 % 4>(low01, high[0]), u1_01 = six_bits<1, c1 % 4>(low01, high[0]);
+  const __m512i u0_23 = six_bits<0, c0 % 4>(low23, high[1]), u1_23 = six_bits<1, c1 % 4>(low23, high[1]);
+  const __m512i s0_01 = chunk_scales(sc01, c0), s1_01 = chunk_scales(sc01, c1);
+  const __m512i s0_23 = chunk_scales(sc23, c0), s1_23 = chunk_scales(sc23, c1);
+  for (int t = 0; t < T; ++t) {
+    const __m512i x0 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c0)));
+    const __m512i x1 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c1)));
+    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(u0_01, x0), s0_01);
+    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(u1_01, x1), s1_01);
+    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(u0_23, x0), s0_23);
+    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(u1_23, x1), s1_23);
+  }
+}
+
+template <int T>
+void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const ActSuper* const* act, float* out,
+          int64_t out_stride) {
+  const __m512i spread01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i spread23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  __m512 acc01[T], acc23[T];
+  for (int t = 0; t < T; ++t) acc01[t] = acc23[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_super; ++b) {
+    const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
+    for (size_t line = 0; line < kGroupBlockBytes; line += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes + line), _MM_HINT_T0);
+    }
+    const __m512i sc01 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales)));
+    const __m512i sc23 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales + 32)));
+    const uint8_t* xq[T];
+    __m512i isum01[T], isum23[T];
+    for (int t = 0; t < T; ++t) {
+      xq[t] = x[t] + static_cast<size_t>(b) * kActBytes + 4;
+      // The offset of 32, in integers: start each row at -32 * sum(scale * sums of 16).
+      const __m512i sums = _mm512_load_si512(act[t][b].sums);
+      isum01[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(sc01, sums), 5));
+      isum23[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(sc23, sums), 5));
+    }
+    const __m512i high_a[2] = {_mm512_loadu_si512(g + kHigh), _mm512_loadu_si512(g + kHigh + 64)};
+    chunk_pair<T, 0>(g, high_a, sc01, sc23, xq, isum01, isum23);
+    chunk_pair<T, 1>(g, high_a, sc01, sc23, xq, isum01, isum23);
+    const __m512i high_b[2] = {_mm512_loadu_si512(g + kHigh + 128), _mm512_loadu_si512(g + kHigh + 192)};
+    chunk_pair<T, 2>(g, high_b, sc01, sc23, xq, isum01, isum23);
+    chunk_pair<T, 3>(g, high_b, sc01, sc23, xq, isum01, isum23);
+    const __m512 d4 = _mm512_zextps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g))));
+    const __m512 d01 = _mm512_permutexvar_ps(spread01, d4), d23 = _mm512_permutexvar_ps(spread23, d4);
+    for (int t = 0; t < T; ++t) {
+      const __m512 dx = _mm512_set1_ps(act[t][b].d);
+      acc01[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum01[t]), _mm512_mul_ps(d01, dx), acc01[t]);
+      acc23[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum23[t]), _mm512_mul_ps(d23, dx), acc23[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    alignas(64) float lanes[32];
+    _mm512_store_ps(lanes, acc01[t]);
+    _mm512_store_ps(lanes + 16, acc23[t]);
+    for (int r = 0; r < kRows; ++r) {
+      const float* l = lanes + 8 * r;
+      out[t * out_stride + r] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    }
+  }
+}
+
+void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
+          int64_t n_tokens, float* out, int64_t out_stride) {
+  const int64_t n_super = n / 256;
+  thread_local std::vector<ActSuper> act;
+  prepare_activations(n_super, x, x_row_bytes, n_tokens, act);
+  constexpr int kTokens = 4;
+  for (int64_t g = 0; g < n_rows / kRows; ++g) {
+    const uint8_t* group = w + static_cast<size_t>(g) * group_bytes;
+    float* out_g = out + g * kRows;
+    int64_t t = 0;
+    auto run = [&]<int T>() {
+      const uint8_t* xt[T];
+      const ActSuper* at[T];
+      for (int i = 0; i < T; ++i) {
+        xt[i] = x + static_cast<size_t>(t + i) * x_row_bytes;
+        at[i] = act.data() + (t + i) * n_super;
+      }
+      tile<T>(n_super, group, xt, at, out_g + t * out_stride, out_stride);
+      t += T;
+    };
+    while (t + kTokens <= n_tokens) run.template operator()<kTokens>();
+    while (t < n_tokens) run.template operator()<1>();
+  }
+}
+
+}  // namespace
+
+extern const PackedKernel kAvx512Q6_K{kRows, group_bytes, pack, gemm};
+
+}  // namespace cria::ops
