@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "ops/packed_kernels.h"
-#include "ops/vec_dot.h"
 
 namespace cria::ops {
 namespace {
@@ -29,26 +28,26 @@ constexpr size_t kGroupBlockBytes = kQuants + 4 * 128;
 
 size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 256) * kGroupBlockBytes; }
 
+// The eight 6-bit (scale, min) pairs of a Q4_K super-block (FORMATS.md 2.4).
+void scales_and_mins(const uint8_t* q, uint8_t* scales, uint8_t* mins) {
+  for (int j = 0; j < 4; ++j) {
+    scales[j] = q[j] & 63;
+    mins[j] = q[j + 4] & 63;
+    scales[j + 4] = static_cast<uint8_t>((q[j + 8] & 0x0f) | ((q[j] >> 6) << 4));
+    mins[j + 4] = static_cast<uint8_t>((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+  }
+}
+
 void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
-  const UnpackSuperBlockFn unpack = scalar_unpack_super_block(TensorType::Q4_K);
-  SuperBlockInts ints;
   for (int64_t b = 0; b < n / 256; ++b) {
     uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
     for (int r = 0; r < kRows; ++r) {
       const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
-      std::memcpy(out + 2 * r, block, 2);      // d
+      std::memcpy(out + 2 * r, block, 2);          // d
       std::memcpy(out + 8 + 2 * r, block + 2, 2);  // dmin
-      unpack(block, ints);
-      for (int s = 0; s < 8; ++s) {
-        out[kScales + 8 * r + s] = static_cast<uint8_t>(ints.scale[s]);
-        out[kMins + 8 * r + s] = static_cast<uint8_t>(ints.min[s]);
-      }
-      for (int j = 0; j < 4; ++j) {
-        for (int l = 0; l < 32; ++l) {
-          out[kQuants + 128 * j + 32 * r + l] =
-              static_cast<uint8_t>(ints.q[64 * j + l] | (ints.q[64 * j + 32 + l] << 4));
-        }
-      }
+      scales_and_mins(block + 4, out + kScales + 8 * r, out + kMins + 8 * r);
+      // The file's chunk bytes already hold sub-block 2j in the low nibbles and 2j + 1 in the high ones.
+      for (int j = 0; j < 4; ++j) std::memcpy(out + kQuants + 128 * j + 32 * r, block + 16 + 32 * j, 32);
     }
   }
 }

@@ -1,7 +1,7 @@
 // Q6_K weights packed four rows to a group for AVX-512 VNNI. Per 256-element super-block a group holds
-// the four rows' d (f16) and 16 int8 scales, then the low nibbles in pairs of 32-element chunks (32 bytes
-// per row: chunk 2p in the low nibbles, 2p + 1 in the high ones), then the top two bits, four chunks per
-// byte (32 bytes per row for chunks 0-3 and again for 4-7). Same size as the file's layout.
+// the four rows' d (f16) and 16 int8 scales, then the low nibbles, 32 bytes per row at a time (each byte
+// holds two 32-element chunks), then the top two bits (32 bytes per row hold four chunks). Same size as
+// the file's layout, and the same bytes in another order.
 //
 // The 6-bit values u = q + 32 go through vpmaddubsw (u <= 63) and vpdpwssd with the scale of each 16
 // elements; the offset 32 comes off in integers as 32 * sum(scale * activation sums of 16), so the
@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "ops/packed_kernels.h"
-#include "ops/vec_dot.h"
 
 namespace cria::ops {
 namespace {
@@ -28,31 +27,17 @@ constexpr size_t kGroupBlockBytes = kHigh + 256;
 
 size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 256) * kGroupBlockBytes; }
 
+// The file's bytes rearranged: a row's 128 bytes of low nibbles and 64 of high bits keep their order, so
+// the pairs of chunks sharing a byte are (0, 2), (1, 3), (4, 6), (5, 7).
 void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
-  const UnpackSuperBlockFn unpack = scalar_unpack_super_block(TensorType::Q6_K);
-  SuperBlockInts ints;
   for (int64_t b = 0; b < n / 256; ++b) {
     uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
     for (int r = 0; r < kRows; ++r) {
       const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
-      std::memcpy(out + 2 * r, block + 208, 2);  // d
-      unpack(block, ints);
-      for (int g = 0; g < 16; ++g) out[kScales + 16 * r + g] = static_cast<uint8_t>(ints.scale[g]);
-      uint8_t u[256];
-      for (int e = 0; e < 256; ++e) u[e] = static_cast<uint8_t>(ints.q[e] + 32);
-      for (int p = 0; p < 4; ++p) {
-        for (int l = 0; l < 32; ++l) {
-          out[kLow + 128 * p + 32 * r + l] =
-              static_cast<uint8_t>((u[64 * p + l] & 15) | ((u[64 * p + 32 + l] & 15) << 4));
-        }
-      }
-      for (int h = 0; h < 2; ++h) {
-        for (int l = 0; l < 32; ++l) {
-          uint8_t bits = 0;
-          for (int k = 0; k < 4; ++k) bits |= static_cast<uint8_t>((u[32 * (4 * h + k) + l] >> 4) << (2 * k));
-          out[kHigh + 128 * h + 32 * r + l] = bits;
-        }
-      }
+      std::memcpy(out + 2 * r, block + 208, 2);              // d
+      std::memcpy(out + kScales + 16 * r, block + 192, 16);  // scales
+      for (int p = 0; p < 4; ++p) std::memcpy(out + kLow + 128 * p + 32 * r, block + 32 * p, 32);
+      for (int h = 0; h < 2; ++h) std::memcpy(out + kHigh + 128 * h + 32 * r, block + 128 + 32 * h, 32);
     }
   }
 }
@@ -99,7 +84,7 @@ inline __m512i chunk_scales(__m512i scales, int c) {
 template <int T, int p>
 inline void chunk_pair(const uint8_t* g, const __m512i (&high)[2], __m512i sc01, __m512i sc23,
                        const uint8_t* const* xq, __m512i (&isum01)[T], __m512i (&isum23)[T]) {
-  constexpr int c0 = 2 * p, c1 = 2 * p + 1;
+  constexpr int c0 = 4 * (p / 2) + p % 2, c1 = c0 + 2;
   const __m512i low01 = _mm512_loadu_si512(g + kLow + 128 * p), low23 = _mm512_loadu_si512(g + kLow + 128 * p + 64);
   const __m512i u0_01 = six_bits<0, c0 % 4>(low01, high[0]), u1_01 = six_bits<1, c1 % 4>(low01, high[0]);
   const __m512i u0_23 = six_bits<0, c0 % 4>(low23, high[1]), u1_23 = six_bits<1, c1 % 4>(low23, high[1]);
