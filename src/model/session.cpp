@@ -113,9 +113,9 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
     for (int t = 0; t < n_tokens; ++t) {
       ops::rmsnorm(&x_[t * n_embd], layer.attn_norm.data(), &h_[t * n_embd], n_embd, hp.rms_eps);
     }
-    ops::matmul(layer.wq, h_.data(), n_tokens, q_.data(), scratch_, pool_);
-    ops::matmul(layer.wk, h_.data(), n_tokens, k_.data(), scratch_, pool_);
-    ops::matmul(layer.wv, h_.data(), n_tokens, v_.data(), scratch_, pool_);
+    const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
+    float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
+    ops::matmul_shared_input(qkv, h_.data(), n_tokens, qkv_out, scratch_, pool_);
     add_bias(q_.data(), layer.bq);
     add_bias(k_.data(), layer.bk);
     add_bias(v_.data(), layer.bv);
@@ -141,8 +141,9 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
       ops::rmsnorm(&x_[t * n_embd], layer.ffn_norm.data(), &h_[t * n_embd], n_embd, hp.rms_eps);
     }
     const int64_t n_ff = layer.ffn_gate.n_out;
-    ops::matmul(layer.ffn_gate, h_.data(), n_tokens, gate_.data(), scratch_, pool_);
-    ops::matmul(layer.ffn_up, h_.data(), n_tokens, up_.data(), scratch_, pool_);
+    const ops::Matrix* gate_up[] = {&layer.ffn_gate, &layer.ffn_up};
+    float* gate_up_out[] = {gate_.data(), up_.data()};
+    ops::matmul_shared_input(gate_up, h_.data(), n_tokens, gate_up_out, scratch_, pool_);
     add_bias(gate_.data(), layer.b_gate);
     add_bias(up_.data(), layer.b_up);
     ops::swiglu(gate_.data(), up_.data(), ffn_.data(), n_tokens * n_ff);

@@ -36,34 +36,69 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
   return m;
 }
 
-void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool) {
+namespace {
+
+// Quantizes the activations to the weights' vec_dot_type (in scratch), or passes f32 through.
+const uint8_t* prepare_activations(const Matrix& w, const float* x, int64_t n_tokens, size_t& act_row_bytes,
+                                   MatmulScratch& scratch, ThreadPool& pool) {
   const TypeTraits& act_type = traits(w.type->vec_dot_type);
-  const void* act = x;
-  size_t act_row_bytes = static_cast<size_t>(w.n_in) * sizeof(float);
-  if (act_type.type != TensorType::F32) {
-    act_row_bytes = row_bytes(act_type, w.n_in);
-    const size_t needed = act_row_bytes * static_cast<size_t>(n_tokens);
-    if (scratch.activations.size() < needed) scratch.activations.resize(needed);
-    uint8_t* out = scratch.activations.data();
-    const QuantizeActivationFn quantize = activation_quantizer(act_type.type);
-    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
-      for (int64_t t = begin; t < end; ++t) quantize(x + t * w.n_in, out + t * act_row_bytes, w.n_in);
-    });
-    act = out;
-  }
-  const auto* act_bytes = static_cast<const uint8_t*>(act);
-  // Threads split the rows; each walks the tokens in blocks small enough to stay in cache while its rows
-  // stream past.
+  act_row_bytes = static_cast<size_t>(w.n_in) * sizeof(float);
+  if (act_type.type == TensorType::F32) return reinterpret_cast<const uint8_t*>(x);
+  act_row_bytes = row_bytes(act_type, w.n_in);
+  const size_t needed = act_row_bytes * static_cast<size_t>(n_tokens);
+  if (scratch.activations.size() < needed) scratch.activations.resize(needed);
+  uint8_t* out = scratch.activations.data();
+  const QuantizeActivationFn quantize = activation_quantizer(act_type.type);
+  const size_t row_bytes_out = act_row_bytes;
+  pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) quantize(x + t * w.n_in, out + t * row_bytes_out, w.n_in);
+  });
+  return out;
+}
+
+// Rows [begin, end) of the units of w (rows, or groups of packed rows) against every token, in token
+// blocks small enough to stay in cache while the rows stream past.
+void gemm_rows(const Matrix& w, int64_t begin, int64_t end, const uint8_t* act, size_t act_row_bytes,
+               int64_t n_tokens, float* y) {
   constexpr int64_t kTokenBlock = 64;
-  // Packed weights split by whole groups of rows.
   const int64_t unit = w.rows_per_group;
   const size_t unit_bytes = unit > 1 ? w.group_bytes : w.row_bytes;
-  pool.parallel_for(w.n_out / unit, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
-      const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
-      w.gemm(w.n_in, w.data + static_cast<size_t>(begin) * unit_bytes, unit_bytes, (end - begin) * unit,
-             act_bytes + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, nt, y + t0 * w.n_out + begin * unit,
-             w.n_out);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+    const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
+    w.gemm(w.n_in, w.data + static_cast<size_t>(begin) * unit_bytes, unit_bytes, (end - begin) * unit,
+           act + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, nt, y + t0 * w.n_out + begin * unit,
+           w.n_out);
+  }
+}
+
+}  // namespace
+
+void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool) {
+  const Matrix* ws[] = {&w};
+  float* ys[] = {y};
+  matmul_shared_input(ws, x, n_tokens, ys, scratch, pool);
+}
+
+void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int64_t n_tokens,
+                         std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool) {
+  for (const Matrix* w : ws) {
+    if (w->n_in != ws[0]->n_in || w->type->vec_dot_type != ws[0]->type->vec_dot_type) {
+      for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, n_tokens, ys[i], scratch, pool);
+      return;
+    }
+  }
+  size_t act_row_bytes = 0;
+  const uint8_t* act = prepare_activations(*ws[0], x, n_tokens, act_row_bytes, scratch, pool);
+  // One split of the matrices' units, laid end to end, so that all threads stay busy and wait once.
+  int64_t total = 0;
+  for (const Matrix* w : ws) total += w->n_out / w->rows_per_group;
+  pool.parallel_for(total, [&](int64_t begin, int64_t end, int) {
+    int64_t first = 0;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const int64_t units = ws[i]->n_out / ws[i]->rows_per_group;
+      const int64_t b = std::max(begin, first), e = std::min(end, first + units);
+      if (b < e) gemm_rows(*ws[i], b - first, e - first, act, act_row_bytes, n_tokens, ys[i]);
+      first += units;
     }
   });
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/result.h"
@@ -41,5 +42,10 @@ struct MatmulScratch {
 
 // y[t * n_out + j] = dot(row j of w, x[t * n_in ...]) for t < n_tokens.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool);
+
+// Several matrices over the same input (Q, K and V; gate and up): the activations are quantized once
+// and the threads split all the rows together. Matrices with different input formats run one by one.
+void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int64_t n_tokens,
+                         std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool);
 
 }  // namespace cria::ops

@@ -98,3 +98,52 @@ TEST(KernelPackedConformance, MatmulPacksWholeGroupsOnly) {
 
 }  // namespace
 }  // namespace cria::ops
+
+namespace cria::ops {
+namespace {
+
+// Q, K and V style: three matrices of one input, packed and unpacked mixed, split across threads together.
+TEST(KernelPackedConformance, SharedInputMatchesSeparateProducts) {
+  const int64_t n = 512;
+  struct Spec {
+    TensorType type;
+    int64_t rows;
+  };
+  for (const auto& specs : {std::vector<Spec>{{TensorType::Q4_0, 64}, {TensorType::Q4_0, 17}, {TensorType::Q8_0, 8}},
+                            std::vector<Spec>{{TensorType::Q4_K, 36}, {TensorType::Q6_K, 12}},
+                            std::vector<Spec>{{TensorType::Q4_K, 8}, {TensorType::Q4_0, 8}}}) {
+    std::vector<std::vector<uint8_t>> weights;
+    std::vector<Matrix> ms;
+    for (const Spec& s : specs) {
+      weights.push_back(quantize_rows(traits(s.type), test::gaussian(static_cast<size_t>(n * s.rows), 11, 0.5f), n, s.rows));
+      ms.push_back(Matrix::make(s.type, n, s.rows, weights.back().data()).value());
+    }
+    for (int64_t tokens : {1, 5, 66}) {
+      const auto x = test::gaussian(static_cast<size_t>(n * tokens), 23, 1.0f);
+      for (int threads : {1, 2, 3}) {
+        SCOPED_TRACE("tokens=" + std::to_string(tokens) + " threads=" + std::to_string(threads));
+        ThreadPool pool(threads);
+        MatmulScratch scratch;
+        std::vector<std::vector<float>> want, got;
+        std::vector<const Matrix*> ptrs;
+        std::vector<float*> outs;
+        for (const Matrix& m : ms) {
+          want.emplace_back(static_cast<size_t>(m.n_out * tokens));
+          got.emplace_back(static_cast<size_t>(m.n_out * tokens), -7.0f);
+          matmul(m, x.data(), tokens, want.back().data(), scratch, pool);
+          ptrs.push_back(&m);
+        }
+        for (auto& g : got) outs.push_back(g.data());
+        matmul_shared_input(ptrs, x.data(), tokens, outs, scratch, pool);
+        for (size_t i = 0; i < ms.size(); ++i) {
+          for (size_t k = 0; k < want[i].size(); ++k) {
+            ASSERT_NEAR(got[i][k], want[i][k], 1e-5 * (1 + std::fabs(want[i][k]))) << "matrix " << i << " output " << k;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cria::ops
