@@ -17,5 +17,6 @@ void add_bench_command(CLI::App& app, Action& run);
 void add_synth_command(CLI::App& app, Action& run);
 void add_quantize_command(CLI::App& app, Action& run);
 void add_quant_report_command(CLI::App& app, Action& run);
+void add_convert_command(CLI::App& app, Action& run);
 
 }  // namespace cria::cli

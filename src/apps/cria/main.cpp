@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   cria::cli::add_synth_command(app, action);
   cria::cli::add_quantize_command(app, action);
   cria::cli::add_quant_report_command(app, action);
+  cria::cli::add_convert_command(app, action);
   cria::cli::add_tokenize_command(app, action);
 
   auto args = with_default_subcommand(argc, argv);
