@@ -5,6 +5,7 @@
 #include <string>
 
 #include "commands.h"
+#include "generation_options.h"
 #include "model/session.h"
 #include "model_loading.h"
 #include "sampling/sampler.h"
@@ -13,19 +14,14 @@ namespace cria::cli {
 
 namespace {
 
-struct RunOptions {
+struct RunOptions : GenerationFlags {
   std::string model;
   std::string prompt;
   std::string prompt_file;
   int n_predict = -1;
   bool escapes = false;
-  int threads = 0;
-  int ctx = 0;
-  int batch = 512;
-  int64_t seed = -1;
   bool ignore_eos = false;
   bool no_display_prompt = false;
-  sampling::SamplingParams sampling;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -44,12 +40,7 @@ void print_timing(const char* label, double ms, int64_t n, const char* unit) {
 
 int run(const RunOptions& opt) {
   if (opt.n_predict < -1) return fail("-n must be -1 (until end of text) or a token count, got " + std::to_string(opt.n_predict));
-  if (opt.ctx < 0) return fail("-c must be 0 (the model's context) or positive, got " + std::to_string(opt.ctx));
-  if (opt.batch < 1) return fail("-b must be positive, got " + std::to_string(opt.batch));
-  if (opt.threads < 0) return fail("-t must be positive, got " + std::to_string(opt.threads));
-  if (opt.sampling.top_p < 0 || opt.sampling.top_p > 1) return fail("--top-p must be in [0, 1]");
-  if (opt.sampling.min_p < 0 || opt.sampling.min_p > 1) return fail("--min-p must be in [0, 1]");
-  if (opt.sampling.repeat_last_n < -1) return fail("--repeat-last-n must be -1, 0 or positive");
+  if (const std::string bad = check_generation_flags(opt); !bad.empty()) return fail(bad);
 
   const auto load_start = Clock::now();
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
@@ -68,9 +59,7 @@ int run(const RunOptions& opt) {
     return fail("the prompt is " + std::to_string(tokens.size()) + " tokens, longer than the context size " +
                 std::to_string(session.n_ctx()) + " (-c)");
   }
-  sampling::SamplingParams sp = opt.sampling;
-  sp.seed = opt.seed < 0 ? 0xFFFFFFFF : static_cast<uint32_t>(opt.seed);
-  sampling::Sampler sampler(sp, loaded->model->n_vocab(), session.n_ctx());
+  sampling::Sampler sampler(seeded_sampling(opt), loaded->model->n_vocab(), session.n_ctx());
   if (opt.ignore_eos) {
     for (int32_t id = 0; id < loaded->model->n_vocab(); ++id) {
       if (tok.is_eog(id)) sampler.ban(id);
@@ -139,18 +128,7 @@ void add_run_command(CLI::App& app, Action& run_action) {
   cmd->add_option("-f,--file", opt->prompt_file, "Read the prompt from a file (bytes as they are)");
   cmd->add_option("-n,--n-predict", opt->n_predict, "Tokens to generate; -1 until end of text or a full context");
   cmd->add_flag("-e,--escape", opt->escapes, "Process escapes in the prompt (\\n \\t \\' \\\" \\\\ \\xNN)");
-  cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
-  cmd->add_option("-c,--ctx-size", opt->ctx, "Context size (default: the model's, capped at 4096)");
-  cmd->add_option("-b,--batch-size", opt->batch, "Prompt tokens per forward pass (default 512)");
-  cmd->add_option("-s,--seed", opt->seed, "Random seed (default: random)");
-  cmd->add_option("--temp", opt->sampling.temp, "Temperature; 0 is greedy (default 0.8)");
-  cmd->add_option("--top-k", opt->sampling.top_k, "Top-k, 0 off (default 40)");
-  cmd->add_option("--top-p", opt->sampling.top_p, "Top-p, 1 off (default 0.95)");
-  cmd->add_option("--min-p", opt->sampling.min_p, "Min-p, 0 off (default 0.05)");
-  cmd->add_option("--repeat-penalty", opt->sampling.repeat_penalty, "Repetition penalty, 1 off (default 1.0)");
-  cmd->add_option("--repeat-last-n", opt->sampling.repeat_last_n, "Tokens the penalties look back, -1 the context (default 64)");
-  cmd->add_option("--presence-penalty", opt->sampling.presence_penalty, "Presence penalty (default 0)");
-  cmd->add_option("--frequency-penalty", opt->sampling.frequency_penalty, "Frequency penalty (default 0)");
+  add_generation_flags(cmd, *opt);
   cmd->add_flag("--ignore-eos", opt->ignore_eos, "Never stop at end-of-generation tokens");
   cmd->add_flag("--no-display-prompt", opt->no_display_prompt, "Do not print the prompt");
   cmd->callback([opt, &run_action] { run_action = [opt] { return run(*opt); }; });

@@ -18,5 +18,7 @@ void add_synth_command(CLI::App& app, Action& run);
 void add_quantize_command(CLI::App& app, Action& run);
 void add_quant_report_command(CLI::App& app, Action& run);
 void add_convert_command(CLI::App& app, Action& run);
+void add_template_command(CLI::App& app, Action& run);
+void add_chat_command(CLI::App& app, Action& run);
 
 }  // namespace cria::cli

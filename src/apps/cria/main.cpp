@@ -16,7 +16,11 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help" &&
       args[0] != "--version") {
-    args.insert(args.begin(), "run");
+    // -cnv / --conversation (llama-cli's chat mode) selects `cria chat` instead.
+    auto cnv = std::find_if(args.begin(), args.end(), [](const std::string& a) { return a == "-cnv" || a == "--conversation"; });
+    const bool chat = cnv != args.end();
+    if (chat) args.erase(cnv);
+    args.insert(args.begin(), chat ? "chat" : "run");
   }
   return args;
 }
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
   cria::cli::add_quantize_command(app, action);
   cria::cli::add_quant_report_command(app, action);
   cria::cli::add_convert_command(app, action);
+  cria::cli::add_template_command(app, action);
+  cria::cli::add_chat_command(app, action);
   cria::cli::add_tokenize_command(app, action);
 
   auto args = with_default_subcommand(argc, argv);

@@ -1,0 +1,125 @@
+// `cria chat` (and `cria -m MODEL -cnv`): an interactive conversation. Replies stream to stdout; notes and
+// per-turn counts go to stderr. At a terminal, lines are read with libedit (editing, history); from a
+// pipe, plain lines, so a conversation can be scripted.
+#include <editline/readline.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "chat/chat_session.h"
+#include "chat/chat_template.h"
+#include "commands.h"
+#include "generation_options.h"
+#include "model/session.h"
+#include "model_loading.h"
+
+namespace cria::cli {
+
+namespace {
+
+struct ChatCliOptions : GenerationFlags {
+  std::string model;
+  std::string system;
+  std::string chat_template;
+  int n_predict = -1;
+};
+
+// One line of input without its newline; nothing at end of input.
+std::optional<std::string> read_line(bool terminal) {
+  if (terminal) {
+    char* raw = readline("> ");
+    if (!raw) return std::nullopt;
+    std::string line(raw);
+    std::free(raw);
+    if (!line.empty()) add_history(line.c_str());
+    return line;
+  }
+  std::string line;
+  if (!std::getline(std::cin, line)) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+int run(const ChatCliOptions& opt) {
+  if (const std::string bad = check_generation_flags(opt); !bad.empty()) return fail(bad);
+  if (opt.n_predict < -1) return fail("-n must be -1 (until end of turn) or a token count");
+  const std::string path = opt.model.empty() ? default_model_path() : opt.model;
+  auto loaded = load_model(path);
+  if (!loaded) return fail(loaded.error().message);
+  const auto& tok = *loaded->tokenizer;
+  auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads});
+  if (!session) return fail(session.error().message);
+
+  std::string choice = opt.chat_template;
+  if (choice.empty() && !loaded->model->file().find("tokenizer.chat_template")) {
+    std::fprintf(stderr, "cria: the model has no chat template; using the built-in chatml (--chat-template to choose)\n");
+    choice = "chatml";
+  }
+  auto source = chat::select_template(&loaded->model->file(), choice);
+  if (!source) return fail(source.error().message);
+
+  chat::ChatOptions copt;
+  copt.template_source = std::move(*source);
+  copt.system_prompt = opt.system;
+  chat::ChatTemplateInputs specials;
+  chat::set_special_token_texts(tok, specials);
+  copt.bos_token = specials.bos_token;
+  copt.eos_token = specials.eos_token;
+  copt.sampling = seeded_sampling(opt);
+  copt.n_predict = opt.n_predict;
+  chat::ChatSession chat(**session, tok, std::move(copt));
+
+  const bool terminal = isatty(STDIN_FILENO) != 0;
+  std::fprintf(stderr, "cria: chatting with %s, context %d, template %s. /reset starts over, /exit quits.\n", path.c_str(),
+               (*session)->n_ctx(), choice.empty() ? "from the model" : choice.c_str());
+  while (auto line = read_line(terminal)) {
+    if (*line == "/exit" || *line == "/quit") break;
+    if (*line == "/reset") {
+      chat.reset();
+      std::fprintf(stderr, "cria: the conversation and its cache are cleared\n");
+      continue;
+    }
+    if (line->empty()) continue;
+    auto stats = chat.respond(*line, [](std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    });
+    std::fputs("\n", stdout);
+    std::fflush(stdout);
+    if (!stats) {
+      std::fprintf(stderr, "cria: error: %s\n", stats.error().message.c_str());
+      continue;
+    }
+    if (stats->dropped_turns > 0) {
+      std::fprintf(stderr, "cria: the context was full: dropped the %d oldest turn(s) and evaluated the rest again\n",
+                   stats->dropped_turns);
+    }
+    std::fprintf(stderr, "cria: evaluated %d tokens (%d reused from the cache), generated %d tokens, context %d/%d\n",
+                 stats->n_evaluated, stats->n_reused, stats->n_generated, (*session)->n_past(), (*session)->n_ctx());
+    if (stats->hit_context_limit) {
+      std::fprintf(stderr, "cria: the context is full, so the reply stopped; the next message drops the oldest turns "
+                           "(or /reset to start over, -c for a larger context)\n");
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_chat_command(CLI::App& app, Action& run_action) {
+  auto opt = std::make_shared<ChatCliOptions>();
+  CLI::App* cmd = app.add_subcommand("chat", "Interactive chat with the model's chat template; `cria -m M -cnv` is the same");
+  cmd->add_option("-m,--model", opt->model, "GGUF model (default: the bundled KJV model)");
+  cmd->add_option("-p,--system", opt->system, "System message");
+  cmd->add_option("--chat-template", opt->chat_template, "Built-in template name (llama2, chatml, ...) or a template file");
+  cmd->add_option("-n,--n-predict", opt->n_predict, "Most tokens per reply; -1 until end of turn (default)");
+  add_generation_flags(cmd, *opt);
+  cmd->callback([opt, &run_action] { run_action = [opt] { return run(*opt); }; });
+}
+
+}  // namespace cria::cli

@@ -1,0 +1,27 @@
+// The flags every model-running command shares, with llama.cpp's names: threads, context, batch, seed and
+// the sampler chain. One place registers and checks them for `run` and `chat`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "sampling/sampler.h"
+
+namespace cria::cli {
+
+struct GenerationFlags {
+  int threads = 0;
+  int ctx = 0;
+  int batch = 512;
+  int64_t seed = -1;
+  sampling::SamplingParams sampling;
+};
+
+void add_generation_flags(CLI::App* cmd, GenerationFlags& flags);
+// An empty string when the values are usable, else the message naming the bad flag.
+std::string check_generation_flags(const GenerationFlags& flags);
+// The sampler parameters with the seed applied (-1: a random seed).
+sampling::SamplingParams seeded_sampling(const GenerationFlags& flags);
+
+}  // namespace cria::cli
