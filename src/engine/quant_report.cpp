@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string_view>
+#include <vector>
 
 namespace cria::engine {
 
@@ -96,27 +97,64 @@ std::string render_report_markdown(const QuantReportInfo& info, std::span<const 
   return md;
 }
 
+namespace {
+
+struct Box {
+  double x0, y0, x1, y1;
+  bool overlaps(const Box& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
+};
+
+// Where a point's two-line label goes: beside the point, else further up or down, the first place that
+// overlaps no label placed before and stays inside the plot.
+Box place_label(double px, double py, double r, double width, const std::vector<Box>& placed, const Box& plot) {
+  constexpr double kHeight = 26;
+  Box best{};
+  int best_hits = 1 << 30;
+  for (double dy : {0.0, -28.0, 28.0, -56.0, 56.0, -84.0, 84.0, -112.0, 112.0}) {
+    for (int side : {1, -1}) {
+      const double x0 = side > 0 ? px + r + 4 : px - r - 4 - width;
+      const Box b{x0, py + dy - 13, x0 + width, py + dy - 13 + kHeight};
+      if (b.x0 < plot.x0 || b.x1 > plot.x1 || b.y0 < plot.y0 - 30 || b.y1 > plot.y1) continue;
+      int hits = 0;
+      for (const Box& o : placed) hits += b.overlaps(o);
+      if (hits == 0) return b;
+      if (hits < best_hits) best_hits = hits, best = b;
+    }
+  }
+  return best_hits == (1 << 30) ? Box{px + r + 4, py - 13, px + r + 4 + width, py + 13} : best;
+}
+
+}  // namespace
+
 std::string render_report_svg(const QuantReportInfo& info, std::span<const QuantReportEntry> entries) {
-  constexpr double kWidth = 960, kHeight = 600, kLeft = 90, kRight = 40, kTop = 70, kBottom = 70;
-  double bpw_lo = 1e30, bpw_hi = 0, ppl_lo = 1e30, ppl_hi = 0, tg_max = 0;
+  constexpr double kWidth = 960, kHeight = 600, kLeft = 90, kRight = 40, kTop = 90, kBottom = 70;
+  const QuantReportEntry* base = find_base(entries);
+  double bpw_lo = 1e30, bpw_hi = 0, ppl_lo = 1e30, tg_max = 0;
   for (const auto& e : entries) {
     bpw_lo = std::min(bpw_lo, e.bits_per_weight);
     bpw_hi = std::max(bpw_hi, e.bits_per_weight);
     ppl_lo = std::min(ppl_lo, e.ppl);
-    ppl_hi = std::max(ppl_hi, e.ppl);
     tg_max = std::max(tg_max, e.tg_ts);
   }
-  if (entries.empty()) bpw_lo = 1, bpw_hi = 32, ppl_lo = 1, ppl_hi = 2;
+  if (entries.empty()) bpw_lo = 1, bpw_hi = 32, ppl_lo = 1;
+  // Types that wreck the model (ternary types on a model not trained for them) would squash every other
+  // point into one line: they go in a band above the plot, marked with their perplexity.
+  const double cap = 1.6 * (base != nullptr ? base->ppl : ppl_lo);
+  double ppl_hi = ppl_lo;
+  for (const auto& e : entries) {
+    if (e.ppl <= cap) ppl_hi = std::max(ppl_hi, e.ppl);
+  }
   // Bits per weight span 1.5 to 32: a log2 axis gives every type room.
   const Axis x{std::exp2(std::floor(std::log2(bpw_lo))), std::exp2(std::ceil(std::log2(bpw_hi) + 1e-9)), true, kLeft,
                kWidth - kRight};
   const Axis y = value_axis(ppl_lo, ppl_hi, kHeight - kBottom, kTop);
+  const Box plot{kLeft, kTop, kWidth - kRight, kHeight - kBottom};
 
   std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"600\" viewBox=\"0 0 960 600\" "
                     "font-family=\"sans-serif\">\n<rect width=\"960\" height=\"600\" fill=\"white\"/>\n";
   svg += "<text x=\"" + format("%.0f", kLeft) + "\" y=\"28\" font-size=\"18\" font-weight=\"bold\">" +
          xml_escape(base_name(info.model)) + ": perplexity against size</text>\n";
-  svg += "<text x=\"" + format("%.0f", kLeft) + "\" y=\"50\" font-size=\"12\" fill=\"#555\">lower left is better; " +
+  svg += "<text x=\"" + format("%.0f", kLeft) + "\" y=\"48\" font-size=\"12\" fill=\"#555\">lower left is better; " +
          "circle area: generation speed (tg" + std::to_string(info.n_gen) + ", " + std::to_string(info.n_threads) +
          " threads); text " + xml_escape(base_name(info.text)) + ", context " + std::to_string(info.n_ctx) + "</text>\n";
   // Axes and grid.
@@ -143,18 +181,37 @@ std::string render_report_svg(const QuantReportInfo& info, std::span<const Quant
   svg += "<text transform=\"translate(22," + format("%.1f", (kTop + kHeight - kBottom) / 2) +
          ") rotate(-90)\" font-size=\"13\" text-anchor=\"middle\">perplexity" + (y.log ? " (log scale)" : "") +
          "</text>\n";
-  // One labelled point per type.
-  for (const auto& e : entries) {
-    const double px = x.map(e.bits_per_weight), py = y.map(e.ppl);
+  // One labelled point per type; labels placed from the best perplexity down, so the crowded low corner
+  // is laid out first.
+  std::vector<size_t> order(entries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return entries[a].ppl < entries[b].ppl; });
+  std::vector<Box> placed;
+  for (size_t i : order) {
+    const auto& e = entries[i];
+    const bool off_scale = e.ppl > cap;
+    const double px = x.map(e.bits_per_weight), py = off_scale ? kTop - 18 : y.map(e.ppl);
     const double r = tg_max > 0 ? 4 + 14 * std::sqrt(e.tg_ts / tg_max) : 6;
+    const std::string title = e.label + (e.is_base ? " (base)" : "");
+    const std::string detail = (off_scale ? "off scale: " : "") + format("%.2f", e.ppl) +
+                               (e.tg_ts > 0 ? ", " + format("%.0f", e.tg_ts) + " t/s" : "");
+    const double width = std::max(7.5 * static_cast<double>(title.size()), 6.0 * static_cast<double>(detail.size()));
+    const Box b = place_label(px, py, r, width, placed, plot);
+    placed.push_back(b);
+    placed.push_back({px - r, py - r, px + r, py + r});
     svg += "<circle cx=\"" + format("%.1f", px) + "\" cy=\"" + format("%.1f", py) + "\" r=\"" + format("%.1f", r) +
            "\" fill=\"" + family_colour(e) + "\" fill-opacity=\"0.55\" stroke=\"" + family_colour(e) + "\"/>\n";
-    std::string speed = e.tg_ts > 0 ? format("%.0f", e.tg_ts) + " t/s" : "";
-    svg += "<text x=\"" + format("%.1f", px + r + 3) + "\" y=\"" + format("%.1f", py - 2) +
-           "\" font-size=\"12\" font-weight=\"bold\">" + xml_escape(e.label) + (e.is_base ? " (base)" : "") +
-           "</text><text x=\"" + format("%.1f", px + r + 3) + "\" y=\"" + format("%.1f", py + 11) +
-           "\" font-size=\"10\" fill=\"#555\">" + format("%.2f", e.ppl) + (speed.empty() ? "" : ", " + speed) +
-           "</text>\n";
+    if (std::abs((b.y0 + 13) - py) > 1) {
+      const double lx = b.x0 > px ? b.x0 : b.x1;
+      svg += "<line x1=\"" + format("%.1f", px) + "\" y1=\"" + format("%.1f", py) + "\" x2=\"" + format("%.1f", lx) +
+             "\" y2=\"" + format("%.1f", b.y0 + 9) + "\" stroke=\"#999\" stroke-width=\"0.8\"/>\n";
+    }
+    const char* anchor = b.x0 > px ? "start" : "end";
+    const double tx = b.x0 > px ? b.x0 : b.x1;
+    svg += "<text x=\"" + format("%.1f", tx) + "\" y=\"" + format("%.1f", b.y0 + 11) + "\" text-anchor=\"" + anchor +
+           "\" font-size=\"12\" font-weight=\"bold\">" + xml_escape(title) + "</text><text x=\"" + format("%.1f", tx) +
+           "\" y=\"" + format("%.1f", b.y0 + 24) + "\" text-anchor=\"" + anchor + "\" font-size=\"10\" fill=\"#555\">" +
+           xml_escape(detail) + "</text>\n";
   }
   svg += "</svg>\n";
   return svg;
