@@ -111,10 +111,11 @@ Box place_label(double px, double py, double r, double width, const std::vector<
   Box best{};
   int best_hits = 1 << 30;
   for (double dy : {0.0, -28.0, 28.0, -56.0, 56.0, -84.0, 84.0, -112.0, 112.0}) {
-    for (int side : {1, -1}) {
-      const double x0 = side > 0 ? px + r + 4 : px - r - 4 - width;
+    for (int side : {1, -1, 2, -2, 3, -3, 4, -4}) {
+      const double shift = 90.0 * (std::abs(side) - 1);
+      const double x0 = side > 0 ? px + r + 4 + shift : px - r - 4 - width - shift;
       const Box b{x0, py + dy - 13, x0 + width, py + dy - 13 + kHeight};
-      if (b.x0 < plot.x0 || b.x1 > plot.x1 || b.y0 < plot.y0 - 30 || b.y1 > plot.y1) continue;
+      if (b.x0 < plot.x0 || b.x1 > plot.x1 || b.y0 < plot.y0 - 40 || b.y1 > plot.y1) continue;
       int hits = 0;
       for (const Box& o : placed) hits += b.overlaps(o);
       if (hits == 0) return b;
@@ -186,22 +187,32 @@ std::string render_report_svg(const QuantReportInfo& info, std::span<const Quant
   std::vector<size_t> order(entries.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return entries[a].ppl < entries[b].ppl; });
-  std::vector<Box> placed;
+  struct Point {
+    double x, y, r;
+  };
+  auto position = [&](const QuantReportEntry& e) {
+    const double r = tg_max > 0 ? 4 + 14 * std::sqrt(e.tg_ts / tg_max) : 6;
+    return Point{x.map(e.bits_per_weight), e.ppl > cap ? kTop - 18 : y.map(e.ppl), r};
+  };
+  std::vector<Box> placed;  // every circle first, then each label as it is placed
+  for (const auto& e : entries) {
+    const Point p = position(e);
+    placed.push_back({p.x - p.r, p.y - p.r, p.x + p.r, p.y + p.r});
+  }
   for (size_t i : order) {
     const auto& e = entries[i];
     const bool off_scale = e.ppl > cap;
-    const double px = x.map(e.bits_per_weight), py = off_scale ? kTop - 18 : y.map(e.ppl);
-    const double r = tg_max > 0 ? 4 + 14 * std::sqrt(e.tg_ts / tg_max) : 6;
+    const auto [px, py, r] = position(e);
     const std::string title = e.label + (e.is_base ? " (base)" : "");
     const std::string detail = (off_scale ? "off scale: " : "") + format("%.2f", e.ppl) +
                                (e.tg_ts > 0 ? ", " + format("%.0f", e.tg_ts) + " t/s" : "");
     const double width = std::max(7.5 * static_cast<double>(title.size()), 6.0 * static_cast<double>(detail.size()));
     const Box b = place_label(px, py, r, width, placed, plot);
     placed.push_back(b);
-    placed.push_back({px - r, py - r, px + r, py + r});
     svg += "<circle cx=\"" + format("%.1f", px) + "\" cy=\"" + format("%.1f", py) + "\" r=\"" + format("%.1f", r) +
            "\" fill=\"" + family_colour(e) + "\" fill-opacity=\"0.55\" stroke=\"" + family_colour(e) + "\"/>\n";
-    if (std::abs((b.y0 + 13) - py) > 1) {
+    const double gap = b.x0 > px ? b.x0 - (px + r) : (px - r) - b.x1;
+    if (std::abs((b.y0 + 13) - py) > 1 || gap > 8) {  // a label away from its point gets a leader line
       const double lx = b.x0 > px ? b.x0 : b.x1;
       svg += "<line x1=\"" + format("%.1f", px) + "\" y1=\"" + format("%.1f", py) + "\" x2=\"" + format("%.1f", lx) +
              "\" y2=\"" + format("%.1f", b.y0 + 9) + "\" stroke=\"#999\" stroke-width=\"0.8\"/>\n";
