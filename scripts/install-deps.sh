@@ -9,6 +9,18 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
+# `install-deps.sh arm64` adds what scripts/test-arm64.sh needs: the aarch64 cross compiler, qemu-user and
+# the arm64 builds of the libraries cria links (header-only ones are shared with the native packages).
+if [ "${1:-}" = arm64 ]; then
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+  packages+=(
+    g++-aarch64-linux-gnu qemu-user
+    libc6:arm64 libstdc++6:arm64
+    libpcre2-dev:arm64 libzip-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libbenchmark-dev:arm64
+    libedit-dev:arm64
+  )
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

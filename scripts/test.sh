@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds cria and runs every test: the unit and fixture tests (release build), the GGUF tests again under
 # AddressSanitizer and UndefinedBehaviorSanitizer, and a one-minute fuzzing run of the GGUF reader.
-# Usage: bash scripts/test.sh    (FUZZ_SECONDS=0 skips the fuzzing run)
+# Then the ARM build under qemu-user (scripts/test-arm64.sh).
+# Usage: bash scripts/test.sh    (FUZZ_SECONDS=0 skips the fuzzing run, ARM64=0 the ARM build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -20,3 +21,8 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 
 echo "== fuzzing the GGUF reader for ${FUZZ_SECONDS:-60} s"
 bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
+
+if [ "${ARM64:-1}" != 0 ]; then
+  echo "== arm64 cross build: NEON kernels, quantization and model tests under qemu-user"
+  bash scripts/test-arm64.sh
+fi

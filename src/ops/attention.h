@@ -23,5 +23,6 @@ AttentionFn attention_kernel(Isa isa);
 AttentionFn scalar_attention();
 AttentionFn avx2_attention();
 AttentionFn avx512_attention();
+AttentionFn neon_attention();  // the same kernel for Neon and NeonDot
 
 }  // namespace cria::ops

@@ -5,6 +5,9 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#elif defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 namespace cria::ops {
@@ -14,6 +17,8 @@ std::string_view isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Neon: return "neon";
+    case Isa::NeonDot: return "neondot";
   }
   return "?";
 }
@@ -59,6 +64,11 @@ bool isa_available(Isa isa) {
 #if defined(__x86_64__)
     case Isa::Avx2: return x86_features().avx2_fma_f16c;
     case Isa::Avx512: return x86_features().avx512_bw_vl_dq_vnni;
+    default: return false;
+#elif defined(__aarch64__)
+    case Isa::Neon: return true;  // Advanced SIMD is part of every AArch64 CPU
+    case Isa::NeonDot: return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+    default: return false;
 #else
     default: return false;
 #endif
@@ -88,6 +98,11 @@ GemmFn gemm_kernel(Isa isa, TensorType type) {
 #if defined(__x86_64__)
     case Isa::Avx2: return avx2_gemm(type);
     case Isa::Avx512: return avx512_gemm(type);
+    default: return nullptr;
+#elif defined(__aarch64__)
+    case Isa::Neon: return neon_gemm(type);
+    case Isa::NeonDot: return neondot_gemm(type);
+    default: return nullptr;
 #else
     default: return nullptr;
 #endif

@@ -1,8 +1,8 @@
 // Kernel registry: for each instruction set and weight type, the dot product (one row, one token) and
 // the GEMM (many rows, many tokens) of a weight matrix with activations already quantized to the weight
 // type's vec_dot_type. The instruction set is chosen once at run time from the CPU (CRIA_ISA=scalar|avx2|
-// avx512 overrides it); a type without a kernel on that set falls back to the next one down, ending at
-// the scalar reference, which exists for every type that runs.
+// avx512|neon|neondot overrides it); a type without a kernel on that set falls back to the next one down,
+// ending at the scalar reference, which exists for every type that runs.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +19,9 @@ namespace cria::ops {
 using GemmFn = void (*)(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x,
                         size_t x_row_bytes, int64_t n_tokens, float* out, int64_t out_stride);
 
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
-constexpr int kIsaCount = 3;
+// Sets of one architecture are ordered worst to best; a build has only its own architecture's sets.
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3, NeonDot = 4 };
+constexpr int kIsaCount = 5;
 std::string_view isa_name(Isa isa);
 
 // What this CPU supports (and the build contains), best first.
@@ -37,5 +38,7 @@ GemmFn best_gemm_kernel(Isa isa, TensorType type);
 GemmFn scalar_gemm(TensorType type);
 GemmFn avx2_gemm(TensorType type);
 GemmFn avx512_gemm(TensorType type);
+GemmFn neon_gemm(TensorType type);
+GemmFn neondot_gemm(TensorType type);
 
 }  // namespace cria::ops
