@@ -95,13 +95,13 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
   for (int t = 0; t < T; ++t) acc01[t] = acc23[t] = acc_min[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_super; ++b) {
     const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
-    _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(g + 6 * kGroupBlockBytes), _MM_HINT_T0);
     const __m512i scales = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales)));
     __m512i isum01[T], isum23[T];
     for (int t = 0; t < T; ++t) isum01[t] = isum23[t] = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
-      _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes + 64 + 128 * j), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes + 128 + 128 * j), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(g + 6 * kGroupBlockBytes + 64 + 128 * j), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(g + 6 * kGroupBlockBytes + 128 + 128 * j), _MM_HINT_T0);
       const __m512i v01 = _mm512_loadu_si512(g + kQuants + 128 * j);
       const __m512i v23 = _mm512_loadu_si512(g + kQuants + 128 * j + 64);
       const __m512i lo01 = _mm512_and_si512(v01, low4), hi01 = _mm512_and_si512(_mm512_srli_epi16(v01, 4), low4);

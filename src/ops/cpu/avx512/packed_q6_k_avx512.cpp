@@ -110,7 +110,7 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
   for (int64_t b = 0; b < n_super; ++b) {
     const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
     for (size_t line = 0; line < kGroupBlockBytes; line += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(g + 2 * kGroupBlockBytes + line), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(g + 4 * kGroupBlockBytes + line), _MM_HINT_T0);
     }
     const __m512i sc01 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales)));
     const __m512i sc23 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales + 32)));
