@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/cpu/avx512/packed_driver.h"
 #include "ops/packed_kernels.h"
 
 namespace cria::ops {
@@ -180,33 +181,14 @@ struct PackedQ8_0 {
   }
 };
 
-// Groups outer, tokens inner: a group's weights (a few KB) stay in L1 while every token passes over them;
-// the activations of the token block stay in L2.
 template <class P>
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
           int64_t n_tokens, float* out, int64_t out_stride) {
   const int64_t n_blocks = n / 32;
   thread_local std::vector<ActBlock> act;
   prepare_activations(n_blocks, x, x_row_bytes, n_tokens, P::kBias, act);
-  constexpr int kTokens = 8;
-  for (int64_t g = 0; g < n_rows / kRows; ++g) {
-    const uint8_t* group = w + static_cast<size_t>(g) * group_bytes;
-    float* out_g = out + g * kRows;
-    int64_t t = 0;
-    auto run = [&]<int T>() {
-      const uint8_t* xt[T];
-      const ActBlock* at[T];
-      for (int i = 0; i < T; ++i) {
-        xt[i] = x + static_cast<size_t>(t + i) * x_row_bytes;
-        at[i] = act.data() + (t + i) * n_blocks;
-      }
-      P::template tile<T>(n_blocks, group, xt, at, out_g + t * out_stride, out_stride);
-      t += T;
-    };
-    while (t + kTokens <= n_tokens) run.template operator()<kTokens>();
-    if (n_tokens - t >= 4) run.template operator()<4>();
-    while (t < n_tokens) run.template operator()<1>();
-  }
+  for_each_group_and_token_tile<kRows, 8>(n_blocks, w, group_bytes, n_rows, x, x_row_bytes, n_tokens, act.data(), out,
+                                          out_stride, []<int T>(auto... args) { P::template tile<T>(args...); });
 }
 
 template <class P>

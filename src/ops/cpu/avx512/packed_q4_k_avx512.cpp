@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/cpu/avx512/packed_driver.h"
 #include "ops/packed_kernels.h"
 
 namespace cria::ops {
@@ -149,30 +150,13 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
   }
 }
 
-// Groups outer, tokens inner, as in the 32-element kernels.
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
           int64_t n_tokens, float* out, int64_t out_stride) {
   const int64_t n_super = n / 256;
   thread_local std::vector<ActSuper> act;
   prepare_activations(n_super, x, x_row_bytes, n_tokens, act);
-  constexpr int kTokens = 4;
-  for (int64_t g = 0; g < n_rows / kRows; ++g) {
-    const uint8_t* group = w + static_cast<size_t>(g) * group_bytes;
-    float* out_g = out + g * kRows;
-    int64_t t = 0;
-    auto run = [&]<int T>() {
-      const uint8_t* xt[T];
-      const ActSuper* at[T];
-      for (int i = 0; i < T; ++i) {
-        xt[i] = x + static_cast<size_t>(t + i) * x_row_bytes;
-        at[i] = act.data() + (t + i) * n_super;
-      }
-      tile<T>(n_super, group, xt, at, out_g + t * out_stride, out_stride);
-      t += T;
-    };
-    while (t + kTokens <= n_tokens) run.template operator()<kTokens>();
-    while (t < n_tokens) run.template operator()<1>();
-  }
+  for_each_group_and_token_tile<kRows, 4>(n_super, w, group_bytes, n_rows, x, x_row_bytes, n_tokens, act.data(), out,
+                                          out_stride, []<int T>(auto... args) { tile<T>(args...); });
 }
 
 constexpr PackedKernel kQ4_K{kRows, group_bytes, pack, gemm};
