@@ -131,6 +131,7 @@ Result<SpeedResult> run_speed_test(const std::shared_ptr<const model::LlamaModel
   options.n_ctx = test.n_prompt + test.n_gen;
   options.n_batch = test.n_batch;
   options.n_threads = test.n_threads;
+  options.flash_attn = test.flash_attn;
   auto session_or = model::Session::create(model, options);
   if (!session_or) return session_or.error();
   model::Session& session = **session_or;

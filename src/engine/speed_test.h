@@ -21,6 +21,7 @@ struct SpeedTest {
   int n_batch = 512;
   int repetitions = 5;
   uint32_t seed = 1;  // of the random token ids
+  bool flash_attn = false;
 
   std::string name() const;  // "pp512", "tg128", "pp512+tg128"
 };

@@ -25,11 +25,11 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const LlamaMode
   if (options.n_threads < 0) return make_error("thread count " + std::to_string(options.n_threads) + " is negative");
   const int n_batch = std::min(options.n_batch, n_ctx);
   const int n_threads = options.n_threads == 0 ? ThreadPool::physical_cores() : options.n_threads;
-  return std::unique_ptr<Session>(new Session(std::move(model), n_ctx, n_batch, n_threads));
+  return std::unique_ptr<Session>(new Session(std::move(model), n_ctx, n_batch, n_threads, options.flash_attn));
 }
 
-Session::Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch, int n_threads)
-    : model_(std::move(model)), n_ctx_(n_ctx), n_batch_(n_batch), pool_(n_threads) {
+Session::Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch, int n_threads, bool flash_attn)
+    : model_(std::move(model)), n_ctx_(n_ctx), n_batch_(n_batch), flash_attn_(flash_attn), pool_(n_threads) {
   const auto& hp = model_->hparams();
   const int64_t hd = hp.head_dim;
   kv_row_ = static_cast<int64_t>(hp.n_head_kv[0]) * hd;
@@ -50,8 +50,8 @@ Session::Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch
   logits_.resize(b * model_->n_vocab());
   rope_cos_.resize(b * hp.n_rot / 2);
   rope_sin_.resize(b * hp.n_rot / 2);
-  scores_.resize(static_cast<size_t>(pool_.size()) * n_ctx_);
-  attention_ = ops::attention_kernel(model_->isa());
+  attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
+                            ops::attention_scratch_floats(static_cast<int>(hp.head_dim), n_ctx_));
 }
 
 Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
@@ -164,23 +164,21 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
 // Causal attention of the batch's queries over the cache (positions 0 .. n_past + t for token t).
 void Session::attention(int layer, int n_tokens) {
   const auto& hp = model_->hparams();
-  const int n_head = static_cast<int>(hp.n_head[layer]);
-  const int group = n_head / static_cast<int>(hp.n_head_kv[layer]);
-  const int hd = static_cast<int>(hp.head_dim);
-  const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const uint16_t* k_layer = &k_cache_[static_cast<size_t>(layer) * n_ctx_ * kv_row_];
-  const uint16_t* v_layer = &v_cache_[static_cast<size_t>(layer) * n_ctx_ * kv_row_];
-
-  pool_.parallel_for(static_cast<int64_t>(n_tokens) * n_head, [&](int64_t begin, int64_t end, int thread) {
-    float* scores = &scores_[static_cast<size_t>(thread) * n_ctx_];
-    for (int64_t job = begin; job < end; ++job) {
-      const int t = static_cast<int>(job / n_head), head = static_cast<int>(job % n_head);
-      const int kv_head = head / group;
-      attention_(&q_[(static_cast<size_t>(t) * n_head + head) * hd], k_layer + kv_head * hd, v_layer + kv_head * hd,
-                 static_cast<size_t>(kv_row_), n_past_ + t + 1, hd, kq_scale, scores,
-                 &attn_[(static_cast<size_t>(t) * n_head + head) * hd]);
-    }
-  });
+  const size_t layer_offset = static_cast<size_t>(layer) * n_ctx_ * kv_row_;
+  ops::AttentionBatch batch;
+  batch.q = q_.data();
+  batch.k = &k_cache_[layer_offset];
+  batch.v = &v_cache_[layer_offset];
+  batch.kv_stride = static_cast<size_t>(kv_row_);
+  batch.out = attn_.data();
+  batch.n_tokens = n_tokens;
+  batch.n_past = static_cast<int>(n_past_);
+  batch.n_head = static_cast<int>(hp.n_head[layer]);
+  batch.n_head_kv = static_cast<int>(hp.n_head_kv[layer]);
+  batch.head_dim = static_cast<int>(hp.head_dim);
+  batch.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  batch.online_softmax = flash_attn_;
+  ops::run_attention(batch, model_->isa(), pool_, attention_scratch_);
 }
 
 }  // namespace cria::model

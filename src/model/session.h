@@ -19,6 +19,7 @@ struct SessionOptions {
   int n_ctx = 0;      // 0: the model's training context, capped at 4096
   int n_batch = 512;  // most tokens evaluated in one forward pass
   int n_threads = 0;  // 0: physical cores
+  bool flash_attn = false;  // online-softmax attention with f32 probabilities (llama.cpp's -fa); see ops/attention.h
 };
 
 class Session {
@@ -33,6 +34,7 @@ class Session {
 
   int n_past() const { return n_past_; }
   int n_ctx() const { return n_ctx_; }
+  bool flash_attn() const { return flash_attn_; }
   int n_batch() const { return n_batch_; }
   int n_threads() const { return pool_.size(); }
   // Forgets tokens from position `pos` on (0 clears the sequence).
@@ -40,12 +42,13 @@ class Session {
   const LlamaModel& model() const { return *model_; }
 
  private:
-  Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch, int n_threads);
+  Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch, int n_threads, bool flash_attn);
   void forward(const int32_t* tokens, int n_tokens, bool all_logits);
   void attention(int layer, int n_tokens);
 
   std::shared_ptr<const LlamaModel> model_;
   int n_ctx_, n_batch_;
+  bool flash_attn_;
   int n_past_ = 0;
   ThreadPool pool_;
   ops::MatmulScratch scratch_;
@@ -57,8 +60,7 @@ class Session {
   // Work buffers for n_batch tokens.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, ffn_, logits_;
   std::vector<float> rope_cos_, rope_sin_;  // per token of the batch
-  std::vector<float> scores_;               // per thread: n_ctx attention scores
-  ops::AttentionFn attention_ = nullptr;    // the kernel of the model's instruction set
+  std::vector<float> attention_scratch_;    // per thread: ops::attention_scratch_floats
 };
 
 }  // namespace cria::model

@@ -48,4 +48,17 @@ QuantizeActivationFn activation_quantizer(TensorType vec_dot_type) {
   }
 }
 
+QuantizeActivationFn activation_quantizer(Isa isa, TensorType vec_dot_type) {
+  QuantizeActivationFn fast = nullptr;
+#if defined(__x86_64__)
+  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) fast = avx512_activation_quantizer(vec_dot_type);
+  if (fast == nullptr && (isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) {
+    fast = avx2_activation_quantizer(vec_dot_type);
+  }
+#else
+  (void)isa;
+#endif
+  return fast != nullptr ? fast : activation_quantizer(vec_dot_type);
+}
+
 }  // namespace cria::ops

@@ -7,13 +7,20 @@
 
 #include <cstdint>
 
+#include "ops/kernels.h"
 #include "quant/type_table.h"
 
 namespace cria::ops {
 
 using QuantizeActivationFn = void (*)(const float* x, void* out, int64_t n);
 
-// The activation quantizer for a vec_dot_type; nullptr for F32 (used as is).
+// The activation quantizer for a vec_dot_type; nullptr for F32 (used as is). The scalar versions are the
+// reference; with an instruction set, its vector version where it has one (same bytes).
 QuantizeActivationFn activation_quantizer(TensorType vec_dot_type);
+QuantizeActivationFn activation_quantizer(Isa isa, TensorType vec_dot_type);
+
+// Per-ISA versions (nullptr where the set has none for the type), in ops/cpu/<isa>/.
+QuantizeActivationFn avx2_activation_quantizer(TensorType vec_dot_type);
+QuantizeActivationFn avx512_activation_quantizer(TensorType vec_dot_type);
 
 }  // namespace cria::ops

@@ -1,11 +1,20 @@
-// Attention of one query head over cached f16 keys and values, in llama.cpp's numerics (flash attention
-// off): q rounded through f16, scores = (q . k_j) * scale, softmax with the sum in double, the
-// probabilities rounded through f16, out = sum_j p_j * v_j. One kernel per instruction set.
+// Causal attention over the f16 KV cache, two ways:
+// - per head (AttentionFn): one query head over its keys, in llama.cpp's numerics with flash attention
+//   off: q rounded through f16, scores = (q . k_j) * scale, softmax with the sum in double, the
+//   probabilities rounded through f16, out = sum_j p_j * v_j. It is the reference, and it runs where
+//   fewer than kFlashMinRows query rows share a KV head (one token of a model without GQA);
+// - grouped (FlashAttentionFn, ops/cpu/flash_attention_impl.h): the query heads of a GQA group and
+//   several tokens together, keys in tiles, with llama.cpp's softmax and rounding (the default) or with
+//   flash attention's online softmax and f32 probabilities (online_softmax, the CLI's -fa).
+// run_attention picks between them and splits the work over the pool. One kernel of each per
+// instruction set.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
+#include "core/thread_pool.h"
 #include "ops/kernels.h"
 
 namespace cria::ops {
@@ -24,5 +33,47 @@ AttentionFn scalar_attention();
 AttentionFn avx2_attention();
 AttentionFn avx512_attention();
 AttentionFn neon_attention();  // the same kernel for Neon and NeonDot
+
+// One decode step's attention: token t (position n_past + t) attends to cache rows 0 .. n_past + t.
+struct AttentionBatch {
+  const float* q;        // [n_tokens][n_head][head_dim]
+  const uint16_t* k;     // this layer's cache: KV head h of position p at [p * kv_stride + h * head_dim]
+  const uint16_t* v;
+  size_t kv_stride;
+  float* out;            // [n_tokens][n_head][head_dim]
+  int n_tokens, n_past, n_head, n_head_kv, head_dim;
+  float scale;
+  bool online_softmax = false;  // flash attention's online softmax (f32 probabilities), see below
+};
+
+// The rows of one flash job: query heads head0 .. head0 + n_heads - 1 (all sharing kv_head) of tokens
+// t0 .. t0 + n_tokens - 1; n_heads * n_tokens <= kFlashRows.
+struct AttentionJob {
+  int kv_head, head0, n_heads, t0, n_tokens;
+};
+constexpr int kFlashRows = 32;     // query rows per job (four vectors of 8)
+constexpr int kFlashKeyTile = 32;  // keys per online-softmax step
+constexpr int kFlashMinRows = 4;   // fewer rows per KV head than this run per head
+
+// Where each array of a job's scratch starts (in floats); all are multiples of 8 floats long. n_keys is
+// the most keys a row sees when the scores are all kept (exact softmax), 0 for the online one.
+struct FlashLayout {
+  FlashLayout(int head_dim, int n_keys);
+  int hd4;  // head_dim rounded up to 4 (value rows are padded with zeros)
+  size_t qt, ot, p, kf, vf, pos, m, l, alpha, total;
+};
+
+using FlashAttentionFn = void (*)(const AttentionBatch& batch, const AttentionJob& job, float* scratch);
+FlashAttentionFn flash_attention_kernel(Isa isa);
+FlashAttentionFn scalar_flash_attention();
+FlashAttentionFn avx2_flash_attention();
+FlashAttentionFn avx512_flash_attention();  // the same 8-lane code, with 32 vector registers
+FlashAttentionFn neon_flash_attention();
+
+// Floats of scratch run_attention needs per thread for a context of n_ctx positions.
+size_t attention_scratch_floats(int head_dim, int n_ctx);
+
+// Runs the batch on the pool; scratch holds pool.size() * attention_scratch_floats(...) floats.
+void run_attention(const AttentionBatch& batch, Isa isa, ThreadPool& pool, std::span<float> scratch);
 
 }  // namespace cria::ops

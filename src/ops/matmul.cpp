@@ -16,6 +16,7 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
   m.data = data;
   m.row_bytes = cria::row_bytes(*m.type, n_in);
   m.gemm = best_gemm_kernel(isa, type);
+  m.quantize_input = activation_quantizer(isa, m.type->vec_dot_type);
   if (m.gemm == nullptr || (type != TensorType::F32 && traits(m.type->vec_dot_type).quantize == nullptr)) {
     return make_error("tensor type " + std::string(m.type->name) + " is not supported yet");
   }
@@ -48,7 +49,7 @@ const uint8_t* prepare_activations(const Matrix& w, const float* x, int64_t n_to
   const size_t needed = act_row_bytes * static_cast<size_t>(n_tokens);
   if (scratch.activations.size() < needed) scratch.activations.resize(needed);
   uint8_t* out = scratch.activations.data();
-  const QuantizeActivationFn quantize = activation_quantizer(act_type.type);
+  const QuantizeActivationFn quantize = w.quantize_input;
   const size_t row_bytes_out = act_row_bytes;
   pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) quantize(x + t * w.n_in, out + t * row_bytes_out, w.n_in);

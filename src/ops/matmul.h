@@ -9,6 +9,7 @@
 
 #include "core/result.h"
 #include "core/thread_pool.h"
+#include "ops/activation_quant.h"
 #include "ops/kernels.h"
 #include "quant/type_table.h"
 
@@ -22,6 +23,7 @@ struct Matrix {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
   GemmFn gemm = nullptr;  // the kernel of the selected instruction set for this type
+  QuantizeActivationFn quantize_input = nullptr;  // to the type's vec_dot_type; nullptr for f32 input
   // When the instruction set has a packed kernel for the type (ops/packed_kernels.h), `data` points into
   // `packed`: groups of rows_per_group rows, group_bytes each, and `gemm` is the packed kernel.
   int rows_per_group = 1;

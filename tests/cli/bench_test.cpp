@@ -242,6 +242,31 @@ TEST_F(CliBench, JsonHasLlamaBenchFields) {
   EXPECT_NEAR(doc[1]["avg_ts"].get<double>(), 4e9 / doc[1]["avg_ns"].get<double>(), 1e-3 * doc[1]["avg_ts"].get<double>());
 }
 
+TEST_F(CliBench, FlashAttentionValuesGiveOneSetOfTestsEach) {
+  const std::string model = "-m '" + synth("Q8_0") + "'";
+  auto json = run_cria("bench " + model + " -p 16 -n 2 -r 1 -t 1 -fa 0,1 -o json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  ASSERT_EQ(doc.size(), 4u);
+  EXPECT_EQ(doc[0]["flash_attn"], false);
+  EXPECT_EQ(doc[1]["flash_attn"], false);
+  EXPECT_EQ(doc[2]["flash_attn"], true);
+  EXPECT_EQ(doc[3]["flash_attn"], true);
+  EXPECT_EQ(doc[2]["n_prompt"], 16);
+  EXPECT_EQ(doc[3]["n_gen"], 2);
+  // Markdown: an fa column, as llama-bench adds one when flash attention is asked for.
+  auto md = run_cria("bench " + model + " -p 16 -n 0 -r 1 -t 1 -fa 1");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  std::istringstream in(md.out);
+  std::string header, rule, row;
+  std::getline(in, header);
+  std::getline(in, rule);
+  std::getline(in, row);
+  EXPECT_EQ(cells_of(header),
+            (std::vector<std::string>{"model", "size", "params", "backend", "threads", "fa", "test", "t/s", "GB/s"}));
+  EXPECT_EQ(cells_of(row)[5], "1");
+}
+
 TEST_F(CliBench, MarkdownHasLlamaBenchColumnsAndOneRowPerTest) {
   auto r = run_cria("bench -m '" + synth("Q4_K_M") + "' -p 8,16 -n 2 -r 2 -t 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -267,7 +292,8 @@ TEST_F(CliBench, BadFlagsFailInOneLine) {
   for (const std::string& args : std::vector<std::string>{"bench", "bench " + model + " -o xml", "bench " + model + " -r 0",
                                  "bench " + model + " -p -1", "bench " + model + " -t 0", "bench " + model + " -p 0 -n 0",
                                  "bench " + model + " --memory-bandwidth", "bench -m /nonexistent.gguf",
-                                 "bench " + model + " -p abc", "bench " + model + " --frobnicate"}) {
+                                 "bench " + model + " -p abc", "bench " + model + " --frobnicate",
+                                 "bench " + model + " -fa 2"}) {
     SCOPED_TRACE(args);
     auto r = run_cria(args);
     EXPECT_TRUE(one_line_error(r)) << r.exit_code << " " << r.err;

@@ -133,7 +133,32 @@ TEST(CliPerplexity, PrintsLlamaCppFinalLine) {
   EXPECT_NE(r.out.find("Final estimate: PPL = "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" +/- "), std::string::npos);
   EXPECT_TRUE(is_one_line_error(run_cria("perplexity -f /nonexistent.txt")));
+
+  // Flash attention (online softmax, f32 probabilities) changes rounding, not the model: the same
+  // perplexity to a small fraction of a percent, from the same text.
+  auto final_ppl = [](const std::string& out) {
+    const std::string key = "Final estimate: PPL = ";
+    const size_t at = out.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(out.substr(at + key.size()));
+  };
+  auto fa = run_cria("perplexity -f '" + short_text.string() + "' -c 128 -b 64 -fa");
+  ASSERT_EQ(fa.exit_code, 0) << fa.err;
+  const double exact = final_ppl(r.out), online = final_ppl(fa.out);
+  ASSERT_GT(exact, 1.0) << r.out;
+  EXPECT_NE(r.err.find("flash_attn = 0"), std::string::npos) << r.err;
+  EXPECT_NE(fa.err.find("flash_attn = 1"), std::string::npos) << fa.err;
+  EXPECT_NEAR(online, exact, 1e-3 * exact) << fa.out;
   std::filesystem::remove(short_text);
+}
+
+TEST(CliRun, FlashAttentionFlagGeneratesTheSameGreedyStart) {
+  // -fa is llama.cpp's spelling; on the bundled model the first greedy tokens do not depend on it.
+  auto plain = run_cria("-p 'In the beginning God created' -n 8 --temp 0");
+  auto fa = run_cria("-p 'In the beginning God created' -n 8 --temp 0 -fa");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(fa.exit_code, 0) << fa.err;
+  EXPECT_EQ(fa.out, plain.out);
+  EXPECT_NE(fa.err.find("flash_attn = 1"), std::string::npos) << fa.err;
 }
 
 }  // namespace

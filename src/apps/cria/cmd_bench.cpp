@@ -1,6 +1,7 @@
 // `cria bench -m MODEL`: llama-bench's prompt (pp) and generation (tg) speed tests with its table and
 // JSON fields, plus the weight bandwidth each generated token achieves (weight bytes x tokens/s), the
 // number to compare with what the memory can deliver. `cria bench --memory-bandwidth` measures that.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -25,6 +26,7 @@ struct BenchOptions {
   std::vector<int> n_gen{128};
   std::vector<int> threads;
   int batch = 512;
+  std::vector<int> flash_attn{0};
   int repetitions = 5;
   std::string output = "md";
   bool memory_bandwidth = false;
@@ -145,6 +147,9 @@ std::string validate(const BenchOptions& opt) {
   }
   if (opt.repetitions < 1) return "-r must be at least 1, got " + std::to_string(opt.repetitions);
   if (opt.batch < 1) return "-b must be positive, got " + std::to_string(opt.batch);
+  for (int fa : opt.flash_attn) {
+    if (fa != 0 && fa != 1) return "-fa takes 0 or 1, got " + std::to_string(fa);
+  }
   bool any = false;
   for (int p : opt.n_prompt) any = any || p > 0;
   for (int n : opt.n_gen) any = any || n > 0;
@@ -160,7 +165,7 @@ nlohmann::ordered_json result_json(const std::string& path, const engine::ModelS
       {"backends", "CPU"}, {"model_filename", path}, {"model_type", model.type}, {"model_size", model.n_bytes},
       {"model_n_params", model.n_params}, {"n_batch", r.test.n_batch}, {"n_ubatch", r.test.n_batch},
       {"n_threads", r.test.n_threads}, {"type_k", "f16"}, {"type_v", "f16"}, {"n_gpu_layers", 0},
-      {"flash_attn", false}, {"use_mmap", true}, {"embeddings", false}, {"n_prompt", r.test.n_prompt},
+      {"flash_attn", r.test.flash_attn}, {"use_mmap", true}, {"embeddings", false}, {"n_prompt", r.test.n_prompt},
       {"n_gen", r.test.n_gen}, {"test_time", r.test_time}, {"avg_ns", static_cast<uint64_t>(r.avg_ns)},
       {"stddev_ns", static_cast<uint64_t>(r.stddev_ns)}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
       {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts}};
@@ -196,6 +201,9 @@ int run_bench(const BenchOptions& opt) {
   std::vector<MarkdownTable::Column> columns = {{"model", -30}, {"size", 10},   {"params", 10}, {"backend", -10},
                                                 {"threads", 7}, {"test", 13},   {"t/s", 20},    {"GB/s", 8}};
   if (opt.bandwidth) columns.push_back({"% bw", 6});
+  // As llama-bench does, the fa column appears only when a test turns flash attention on.
+  const bool fa_column = std::find(opt.flash_attn.begin(), opt.flash_attn.end(), 1) != opt.flash_attn.end();
+  if (fa_column) columns.insert(columns.begin() + 5, {"fa", 2});
   MarkdownTable table(columns);
   const bool markdown = opt.output == "md";
   if (markdown) table.header();
@@ -208,11 +216,13 @@ int run_bench(const BenchOptions& opt) {
     const uint64_t weight_bytes = (*model)->weight_bytes();
     for (int threads : thread_counts) {
       std::vector<engine::SpeedTest> tests;
-      for (int p : opt.n_prompt) {
-        if (p > 0) tests.push_back({p, 0, threads, opt.batch, opt.repetitions});
-      }
-      for (int n : opt.n_gen) {
-        if (n > 0) tests.push_back({0, n, threads, opt.batch, opt.repetitions});
+      for (int fa : opt.flash_attn) {
+        for (int p : opt.n_prompt) {
+          if (p > 0) tests.push_back({p, 0, threads, opt.batch, opt.repetitions, 1, fa == 1});
+        }
+        for (int n : opt.n_gen) {
+          if (n > 0) tests.push_back({0, n, threads, opt.batch, opt.repetitions, 1, fa == 1});
+        }
       }
       for (const auto& test : tests) {
         auto r = engine::run_speed_test(*model, test);
@@ -227,6 +237,7 @@ int run_bench(const BenchOptions& opt) {
                                             format("%.2f ± %.2f", r->avg_ts, r->stddev_ts),
                                             is_tg ? format("%.2f", gb_per_s) : ""};
           if (opt.bandwidth) cells.push_back(is_tg && machine > 0 ? format("%.0f%%", 100.0 * gb_per_s / machine) : "");
+          if (fa_column) cells.insert(cells.begin() + 5, test.flash_attn ? "1" : "0");
           table.row(cells);
         } else {
           results.push_back(result_json(path, summary, *r, gb_per_s, machine));
@@ -252,6 +263,8 @@ void add_bench_command(CLI::App& app, Action& run_action) {
   cmd->add_option("-t,--threads", opt->threads, "Thread counts, comma-separated (default: physical cores)")
       ->delimiter(',');
   cmd->add_option("-b,--batch-size", opt->batch, "Prompt tokens per forward pass (default 512)");
+  cmd->add_option("--flash-attn", opt->flash_attn, "Flash attention off/on (-fa), comma-separated 0,1 (default 0)")
+      ->delimiter(',');
   cmd->add_option("-r,--repetitions", opt->repetitions, "Timed runs per test, after one warm-up (default 5)");
   cmd->add_option("-o,--output", opt->output, "md (a table) or json (llama-bench's fields)");
   cmd->add_flag("--memory-bandwidth", opt->memory_bandwidth,

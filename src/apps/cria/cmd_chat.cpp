@@ -52,7 +52,7 @@ int run(const ChatCliOptions& opt) {
   auto loaded = load_model(path);
   if (!loaded) return fail(loaded.error().message);
   const auto& tok = *loaded->tokenizer;
-  auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads});
+  auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
   if (!session) return fail(session.error().message);
 
   std::string choice = opt.chat_template;

@@ -1,4 +1,4 @@
-// `cria perplexity -m MODEL -f TEXT [-c N] [-b N] [-t N]`: llama-perplexity's method and output.
+// `cria perplexity -m MODEL -f TEXT [-c N] [-b N] [-t N] [-fa]`: llama-perplexity's method and output.
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -18,6 +18,7 @@ struct PerplexityOptions {
   int ctx = 0;
   int batch = 512;
   int threads = 0;
+  bool flash_attn = false;
 };
 
 int run_perplexity(const PerplexityOptions& opt) {
@@ -31,13 +32,13 @@ int run_perplexity(const PerplexityOptions& opt) {
   if (!text) return fail(text.error().message);
   // llama-perplexity's default context is 512; never more than the model was trained on unless asked.
   const int ctx = opt.ctx > 0 ? opt.ctx : static_cast<int>(std::min<uint32_t>(512, loaded->model->hparams().n_ctx_train));
-  auto session = model::Session::create(loaded->model, {ctx, std::min(opt.batch, ctx), opt.threads});
+  auto session = model::Session::create(loaded->model, {ctx, std::min(opt.batch, ctx), opt.threads, opt.flash_attn});
   if (!session) return fail(session.error().message);
 
   const auto tokens = loaded->tokenizer->encode(*text, /*add_special=*/true, /*parse_special=*/false);
   std::fprintf(stderr, "perplexity: tokenized the text into %zu tokens\n", tokens.size());
-  std::fprintf(stderr, "perplexity: calculating perplexity over %zu chunks, n_ctx=%d, batch_size=%d, n_seq=1\n",
-               tokens.size() / static_cast<size_t>(ctx), ctx, (*session)->n_batch());
+  std::fprintf(stderr, "perplexity: calculating perplexity over %zu chunks, n_ctx=%d, batch_size=%d, n_seq=1, flash_attn = %d\n",
+               tokens.size() / static_cast<size_t>(ctx), ctx, (*session)->n_batch(), (*session)->flash_attn() ? 1 : 0);
   auto result = engine::perplexity(**session, tokens, loaded->tokenizer->bos(), [](int chunk, double ppl) {
     std::printf("[%d]%.4f,", chunk + 1, ppl);
     std::fflush(stdout);
@@ -57,6 +58,7 @@ void add_perplexity_command(CLI::App& app, Action& run) {
   cmd->add_option("-c,--ctx-size", opt->ctx, "Tokens per chunk (default 512, at most the model's context)");
   cmd->add_option("-b,--batch-size", opt->batch, "Tokens per forward pass (default 512)");
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
+  cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention (-fa): online softmax, f32 probabilities");
   cmd->callback([opt, &run] { run = [opt] { return run_perplexity(*opt); }; });
 }
 

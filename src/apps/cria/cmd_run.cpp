@@ -47,7 +47,7 @@ int run(const RunOptions& opt) {
   auto loaded = load_model(path);
   if (!loaded) return fail(loaded.error().message);
   const auto& tok = *loaded->tokenizer;
-  auto session_or = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads});
+  auto session_or = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
   if (!session_or) return fail(session_or.error().message);
   model::Session& session = **session_or;
   auto prompt = read_prompt(opt.prompt, opt.prompt_file, opt.escapes);
@@ -66,8 +66,8 @@ int run(const RunOptions& opt) {
     }
   }
   const double load_ms = ms_since(load_start);
-  std::fprintf(stderr, "cria: model %s, %d threads, context %d, batch %d, seed %u\n", path.c_str(),
-               session.n_threads(), session.n_ctx(), session.n_batch(), sampler.seed());
+  std::fprintf(stderr, "cria: model %s, %d threads, context %d, batch %d, flash_attn = %d, seed %u\n", path.c_str(),
+               session.n_threads(), session.n_ctx(), session.n_batch(), session.flash_attn() ? 1 : 0, sampler.seed());
 
   if (!opt.no_display_prompt) {
     for (int32_t id : tokens) std::fputs(tok.token_to_piece(id, false).c_str(), stdout);

@@ -6,6 +6,8 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
   cmd->add_option("-t,--threads", f.threads, "Threads (default: physical cores)");
   cmd->add_option("-c,--ctx-size", f.ctx, "Context size (default: the model's, capped at 4096)");
   cmd->add_option("-b,--batch-size", f.batch, "Prompt tokens per forward pass (default 512)");
+  cmd->add_flag("--flash-attn", f.flash_attn,
+                "Flash attention (-fa): online softmax, f32 probabilities (default: llama.cpp's exact softmax)");
   cmd->add_option("-s,--seed", f.seed, "Random seed (default: random)");
   cmd->add_option("--temp", f.sampling.temp, "Temperature; 0 is greedy (default 0.8)");
   cmd->add_option("--top-k", f.sampling.top_k, "Top-k, 0 off (default 40)");

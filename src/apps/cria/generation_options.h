@@ -14,6 +14,7 @@ struct GenerationFlags {
   int threads = 0;
   int ctx = 0;
   int batch = 512;
+  bool flash_attn = false;
   int64_t seed = -1;
   sampling::SamplingParams sampling;
 };

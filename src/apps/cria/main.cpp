@@ -25,6 +25,13 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv) {
   return args;
 }
 
+// llama.cpp's flags that are several letters after one dash, which CLI11 cannot name: spelled long here.
+void expand_multi_letter_flags(std::vector<std::string>& args) {
+  for (auto& a : args) {
+    if (a == "-fa") a = "--flash-attn";
+  }
+}
+
 // Parse errors as one line naming the problem, like every other error.
 std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
   return std::string("cria: error: ") + e.what() + " (see --help)\n";
@@ -52,6 +59,7 @@ int main(int argc, char** argv) {
   cria::cli::add_tokenize_command(app, action);
 
   auto args = with_default_subcommand(argc, argv);
+  expand_multi_letter_flags(args);
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
     app.parse(args);

@@ -1,9 +1,12 @@
 // Scalar attention: the reference for the SIMD versions.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "core/fp16.h"
 #include "ops/attention.h"
 #include "ops/basic_ops.h"
+#include "ops/cpu/flash_attention_impl.h"
 
 namespace cria::ops {
 
@@ -27,8 +30,67 @@ void attention(const float* q, const uint16_t* k, const uint16_t* v, size_t kv_s
     for (int d = 0; d < head_dim; ++d) out[d] += p * fp16_to_fp32_fast(vj[d]);
   }
 }
+// Eight floats as the flash kernel's vector: plain loops (the compiler may vectorise them for the
+// baseline instruction set).
+struct Lanes8 {
+  struct T {
+    float v[8];
+  };
+  static constexpr int kBlock = 4;
+  template <class F>
+  static T map(F f) {
+    T r;
+    for (int i = 0; i < 8; ++i) r.v[i] = f(i);
+    return r;
+  }
+  static T zero() { return set1(0.0f); }
+  static T set1(float x) {
+    return map([x](int) { return x; });
+  }
+  static T load(const float* p) {
+    T r;
+    std::memcpy(r.v, p, sizeof r.v);
+    return r;
+  }
+  static void store(float* p, T a) { std::memcpy(p, a.v, sizeof a.v); }
+  static T add(T a, T b) {
+    return map([&](int i) { return a.v[i] + b.v[i]; });
+  }
+  static T sub(T a, T b) {
+    return map([&](int i) { return a.v[i] - b.v[i]; });
+  }
+  static T mul(T a, T b) {
+    return map([&](int i) { return a.v[i] * b.v[i]; });
+  }
+  static T div(T a, T b) {
+    return map([&](int i) { return a.v[i] / b.v[i]; });
+  }
+  static T round_f16(T a) {
+    return map([&](int i) { return fp16_to_fp32_fast(fp32_to_fp16(a.v[i])); });
+  }
+  static T max(T a, T b) {
+    return map([&](int i) { return std::max(a.v[i], b.v[i]); });
+  }
+  static T fma(T a, T b, T c) {
+    return map([&](int i) { return a.v[i] * b.v[i] + c.v[i]; });
+  }
+  static T round(T a) {
+    return map([&](int i) { return std::nearbyint(a.v[i]); });
+  }
+  static T pow2i(T n) {
+    return map([&](int i) { return std::ldexp(1.0f, static_cast<int>(n.v[i])); });
+  }
+  static T select_ge(T a, T b, T x, T y) {
+    return map([&](int i) { return a.v[i] >= b.v[i] ? x.v[i] : y.v[i]; });
+  }
+  static void f16_to_f32(const uint16_t* src, float* dst, int n) {
+    for (int i = 0; i < n; ++i) dst[i] = fp16_to_fp32_fast(src[i]);
+  }
+};
+
 }  // namespace
 
 AttentionFn scalar_attention() { return attention; }
+FlashAttentionFn scalar_flash_attention() { return flash::attention_job<Lanes8>; }
 
 }  // namespace cria::ops

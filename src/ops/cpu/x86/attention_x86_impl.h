@@ -52,4 +52,34 @@ inline void attention(const float* q, const uint16_t* k, const uint16_t* v, size
   for (int i = 0; i < nv; ++i) _mm256_storeu_ps(out + 8 * i, o[i]);
 }
 
+// Eight-lane vectors for ops/cpu/flash_attention_impl.h. The AVX-512 build gets the same code with 32
+// vector registers (AVX-512VL), so the 4 x 4 accumulator blocks do not spill.
+struct Vec8 {
+  using T = __m256;
+  static constexpr int kBlock = 4;
+  static T zero() { return _mm256_setzero_ps(); }
+  static T set1(float x) { return _mm256_set1_ps(x); }
+  static T load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm256_div_ps(a, b); }
+  static T max(T a, T b) { return _mm256_max_ps(a, b); }
+  static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static T round(T a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // 2^n for integral n in [-126, 127].
+  static T pow2i(T n) {
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  static T select_ge(T a, T b, T x, T y) { return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GE_OQ)); }
+  static T round_f16(T a) { return _mm256_cvtph_ps(_mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT)); }
+  static void f16_to_f32(const uint16_t* src, float* dst, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(src + i));
+    for (; i < n; ++i) dst[i] = fp16_to_fp32_fast(src[i]);
+  }
+};
+
 }  // namespace cria::ops::CRIA_X86_NAMESPACE
