@@ -46,10 +46,10 @@ Session::Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch
   attn_.resize(b * n_q);
   gate_.resize(b * n_ff);
   up_.resize(b * n_ff);
-  ffn_.resize(b * n_ff);
   logits_.resize(b * model_->n_vocab());
   rope_cos_.resize(b * hp.n_rot / 2);
   rope_sin_.resize(b * hp.n_rot / 2);
+  swiglu_ = ops::swiglu_kernel(model_->isa());
   attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
                             ops::attention_scratch_floats(static_cast<int>(hp.head_dim), n_ctx_));
 }
@@ -109,13 +109,14 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
     const int n_head = static_cast<int>(hp.n_head[l]), n_head_kv = static_cast<int>(hp.n_head_kv[l]);
     const int hd = static_cast<int>(hp.head_dim);
 
-    // Attention block.
-    for (int t = 0; t < n_tokens; ++t) {
-      ops::rmsnorm(&x_[t * n_embd], layer.attn_norm.data(), &h_[t * n_embd], n_embd, hp.rms_eps);
-    }
+    // Attention block. The norms and SwiGLU run inside the matmuls they feed (ops::RowFn).
+    auto attn_norm = [&](int64_t t, float* buf) -> const float* {
+      ops::rmsnorm(&x_[t * n_embd], layer.attn_norm.data(), buf, n_embd, hp.rms_eps);
+      return buf;
+    };
     const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
     float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
-    ops::matmul_shared_input(qkv, h_.data(), n_tokens, qkv_out, scratch_, pool_);
+    ops::matmul_shared_input(qkv, attn_norm, n_tokens, qkv_out, scratch_, pool_);
     add_bias(q_.data(), layer.bq);
     add_bias(k_.data(), layer.bk);
     add_bias(v_.data(), layer.bv);
@@ -137,17 +138,23 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
     for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
 
     // Feed-forward block (SwiGLU).
-    for (int t = 0; t < n_tokens; ++t) {
-      ops::rmsnorm(&x_[t * n_embd], layer.ffn_norm.data(), &h_[t * n_embd], n_embd, hp.rms_eps);
-    }
+    auto ffn_norm = [&](int64_t t, float* buf) -> const float* {
+      ops::rmsnorm(&x_[t * n_embd], layer.ffn_norm.data(), buf, n_embd, hp.rms_eps);
+      return buf;
+    };
     const int64_t n_ff = layer.ffn_gate.n_out;
     const ops::Matrix* gate_up[] = {&layer.ffn_gate, &layer.ffn_up};
     float* gate_up_out[] = {gate_.data(), up_.data()};
-    ops::matmul_shared_input(gate_up, h_.data(), n_tokens, gate_up_out, scratch_, pool_);
+    ops::matmul_shared_input(gate_up, ffn_norm, n_tokens, gate_up_out, scratch_, pool_);
     add_bias(gate_.data(), layer.b_gate);
     add_bias(up_.data(), layer.b_up);
-    ops::swiglu(gate_.data(), up_.data(), ffn_.data(), n_tokens * n_ff);
-    ops::matmul(layer.ffn_down, ffn_.data(), n_tokens, h_.data(), scratch_, pool_);
+    auto swiglu = [&](int64_t t, float* buf) -> const float* {
+      swiglu_(&gate_[t * n_ff], &up_[t * n_ff], buf, n_ff);
+      return buf;
+    };
+    const ops::Matrix* down[] = {&layer.ffn_down};
+    float* down_out[] = {h_.data()};
+    ops::matmul_shared_input(down, swiglu, n_tokens, down_out, scratch_, pool_);
     add_bias(h_.data(), layer.b_down);
     for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
   }
@@ -155,10 +162,13 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
   // Final norm and output head, for every token or only the last.
   const int first = all_logits ? 0 : n_tokens - 1;
   const int n_out = n_tokens - first;
-  for (int t = first; t < n_tokens; ++t) {
-    ops::rmsnorm(&x_[t * n_embd], m.output_norm().data(), &h_[(t - first) * n_embd], n_embd, hp.rms_eps);
-  }
-  ops::matmul(m.output(), h_.data(), n_out, logits_.data(), scratch_, pool_);
+  auto output_norm = [&](int64_t i, float* buf) -> const float* {
+    ops::rmsnorm(&x_[(first + i) * n_embd], m.output_norm().data(), buf, n_embd, hp.rms_eps);
+    return buf;
+  };
+  const ops::Matrix* output[] = {&m.output()};
+  float* logits_out[] = {logits_.data()};
+  ops::matmul_shared_input(output, output_norm, n_out, logits_out, scratch_, pool_);
 }
 
 // Causal attention of the batch's queries over the cache (positions 0 .. n_past + t for token t).

@@ -11,6 +11,7 @@
 #include "core/thread_pool.h"
 #include "model/llama_model.h"
 #include "ops/attention.h"
+#include "ops/basic_ops.h"
 #include "ops/matmul.h"
 
 namespace cria::model {
@@ -58,9 +59,10 @@ class Session {
   int64_t kv_row_ = 0;  // n_head_kv * head_dim
 
   // Work buffers for n_batch tokens.
-  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, ffn_, logits_;
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
   std::vector<float> rope_cos_, rope_sin_;  // per token of the batch
   std::vector<float> attention_scratch_;    // per thread: ops::attention_scratch_floats
+  ops::SwigluFn swiglu_ = nullptr;          // the model's instruction set's
 };
 
 }  // namespace cria::model

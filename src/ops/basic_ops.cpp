@@ -34,6 +34,16 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+SwigluFn swiglu_kernel(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_swiglu();
+  if ((isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) return avx2_swiglu();
+#else
+  (void)isa;
+#endif
+  return swiglu;
+}
+
 void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float* sin_out) {
   const float theta_scale = std::pow(cfg.freq_base, -2.0f / static_cast<float>(cfg.n_rot));
   float theta = static_cast<float>(position);

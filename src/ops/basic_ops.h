@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/kernels.h"
+
 namespace cria::ops {
 
 // out = x / sqrt(mean(x^2) + eps) * weight, over n values.
@@ -13,8 +15,13 @@ void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float e
 // In-place softmax over n values; returns nothing, the values become probabilities.
 void softmax(float* x, int64_t n);
 
-// out[i] = silu(gate[i]) * up[i]
+// out[i] = silu(gate[i]) * up[i]; the scalar reference.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
+// The same on an instruction set's vectors where it has them (exp to within a few ulp), else the reference.
+using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n);
+SwigluFn swiglu_kernel(Isa isa);
+SwigluFn avx2_swiglu();  // in ops/cpu/avx2 and ops/cpu/avx512
+SwigluFn avx512_swiglu();
 
 // Rotary embedding tables for one position: cos and sin for each of n_rot/2 pairs (FORMATS.md 5.4).
 struct RopeConfig {

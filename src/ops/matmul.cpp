@@ -39,20 +39,35 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
 
 namespace {
 
-// Quantizes the activations to the weights' vec_dot_type (in scratch), or passes f32 through.
-const uint8_t* prepare_activations(const Matrix& w, const float* x, int64_t n_tokens, size_t& act_row_bytes,
+// The weights' input: rows from make_row quantized to the weights' vec_dot_type (in scratch), or the f32
+// rows themselves.
+const uint8_t* prepare_activations(const Matrix& w, const RowFn& make_row, int64_t n_tokens, size_t& act_row_bytes,
                                    MatmulScratch& scratch, ThreadPool& pool) {
   const TypeTraits& act_type = traits(w.type->vec_dot_type);
-  act_row_bytes = static_cast<size_t>(w.n_in) * sizeof(float);
-  if (act_type.type == TensorType::F32) return reinterpret_cast<const uint8_t*>(x);
+  const size_t n_in = static_cast<size_t>(w.n_in);
+  if (act_type.type == TensorType::F32) {
+    act_row_bytes = n_in * sizeof(float);
+    if (scratch.rows.size() < n_in * static_cast<size_t>(n_tokens)) scratch.rows.resize(n_in * static_cast<size_t>(n_tokens));
+    float* rows = scratch.rows.data();
+    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) {
+        float* dst = rows + static_cast<size_t>(t) * n_in;
+        const float* row = make_row(t, dst);
+        if (row != dst) std::copy(row, row + n_in, dst);
+      }
+    });
+    return reinterpret_cast<const uint8_t*>(rows);
+  }
   act_row_bytes = row_bytes(act_type, w.n_in);
   const size_t needed = act_row_bytes * static_cast<size_t>(n_tokens);
   if (scratch.activations.size() < needed) scratch.activations.resize(needed);
+  if (scratch.rows.size() < n_in * static_cast<size_t>(pool.size())) scratch.rows.resize(n_in * static_cast<size_t>(pool.size()));
   uint8_t* out = scratch.activations.data();
   const QuantizeActivationFn quantize = w.quantize_input;
   const size_t row_bytes_out = act_row_bytes;
-  pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) quantize(x + t * w.n_in, out + t * row_bytes_out, w.n_in);
+  pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int thread) {
+    float* row = scratch.rows.data() + static_cast<size_t>(thread) * n_in;  // this thread's buffer
+    for (int64_t t = begin; t < end; ++t) quantize(make_row(t, row), out + t * row_bytes_out, w.n_in);
   });
   return out;
 }
@@ -72,24 +87,8 @@ void gemm_rows(const Matrix& w, int64_t begin, int64_t end, const uint8_t* act, 
   }
 }
 
-}  // namespace
-
-void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool) {
-  const Matrix* ws[] = {&w};
-  float* ys[] = {y};
-  matmul_shared_input(ws, x, n_tokens, ys, scratch, pool);
-}
-
-void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int64_t n_tokens,
-                         std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool) {
-  for (const Matrix* w : ws) {
-    if (w->n_in != ws[0]->n_in || w->type->vec_dot_type != ws[0]->type->vec_dot_type) {
-      for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, n_tokens, ys[i], scratch, pool);
-      return;
-    }
-  }
-  size_t act_row_bytes = 0;
-  const uint8_t* act = prepare_activations(*ws[0], x, n_tokens, act_row_bytes, scratch, pool);
+void gemm_all(std::span<const Matrix* const> ws, const uint8_t* act, size_t act_row_bytes, int64_t n_tokens,
+              std::span<float* const> ys, ThreadPool& pool) {
   // One split of the matrices' units, laid end to end, so that all threads stay busy and wait once.
   int64_t total = 0;
   for (const Matrix* w : ws) total += w->n_out / w->rows_per_group;
@@ -102,6 +101,44 @@ void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int6
       first += units;
     }
   });
+}
+
+}  // namespace
+
+void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool) {
+  const Matrix* ws[] = {&w};
+  float* ys[] = {y};
+  matmul_shared_input(ws, x, n_tokens, ys, scratch, pool);
+}
+
+void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int64_t n_tokens,
+                         std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool) {
+  const int64_t n_in = ws[0]->n_in;
+  // f32 weights read x in place; the others quantize its rows.
+  bool all_f32 = true;
+  for (const Matrix* w : ws) all_f32 = all_f32 && w->n_in == n_in && w->type->vec_dot_type == TensorType::F32;
+  if (all_f32) {
+    gemm_all(ws, reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n_in) * sizeof(float), n_tokens, ys, pool);
+    return;
+  }
+  matmul_shared_input(ws, [x, n_in](int64_t t, float*) { return x + t * n_in; }, n_tokens, ys, scratch, pool);
+}
+
+void matmul_shared_input(std::span<const Matrix* const> ws, const RowFn& make_row, int64_t n_tokens,
+                         std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool) {
+  for (const Matrix* w : ws) {
+    if (w->n_in != ws[0]->n_in || w->type->vec_dot_type != ws[0]->type->vec_dot_type) {
+      for (size_t i = 0; i < ws.size(); ++i) {
+        const Matrix* one[] = {ws[i]};
+        float* y[] = {ys[i]};
+        matmul_shared_input(one, make_row, n_tokens, y, scratch, pool);
+      }
+      return;
+    }
+  }
+  size_t act_row_bytes = 0;
+  const uint8_t* act = prepare_activations(*ws[0], make_row, n_tokens, act_row_bytes, scratch, pool);
+  gemm_all(ws, act, act_row_bytes, n_tokens, ys, pool);
 }
 
 }  // namespace cria::ops

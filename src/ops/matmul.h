@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -37,10 +38,17 @@ struct Matrix {
                              Isa isa = selected_isa());
 };
 
-// Reused buffer for quantized activations, so that no call allocates once it has grown.
+// Reused buffers, so that no call allocates once they have grown: quantized activations, and input
+// rows made by a RowFn (one per thread, or all of them for f32 input).
 struct MatmulScratch {
   std::vector<uint8_t> activations;
+  std::vector<float> rows;
 };
+
+// Input row t (n_in floats): written to buf and returned, or returned from elsewhere. Lets the operation
+// before a matmul (RMSNorm, SwiGLU) run inside it: on all threads, one row at a time straight into the
+// quantizer, so the batch-sized f32 array between the two is never written and read back.
+using RowFn = std::function<const float*(int64_t t, float* buf)>;
 
 // y[t * n_out + j] = dot(row j of w, x[t * n_in ...]) for t < n_tokens.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool);
@@ -48,6 +56,10 @@ void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulS
 // Several matrices over the same input (Q, K and V; gate and up): the activations are quantized once
 // and the threads split all the rows together. Matrices with different input formats run one by one.
 void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int64_t n_tokens,
+                         std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool);
+
+// The same with input rows made by make_row (called once per row).
+void matmul_shared_input(std::span<const Matrix* const> ws, const RowFn& make_row, int64_t n_tokens,
                          std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool);
 
 }  // namespace cria::ops
