@@ -55,6 +55,8 @@ QuantizeActivationFn activation_quantizer(Isa isa, TensorType vec_dot_type) {
   if (fast == nullptr && (isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) {
     fast = avx2_activation_quantizer(vec_dot_type);
   }
+#elif defined(__aarch64__)
+  if (isa == Isa::Neon || isa == Isa::NeonDot) fast = neon_activation_quantizer(vec_dot_type);
 #else
   (void)isa;
 #endif

@@ -22,5 +22,6 @@ QuantizeActivationFn activation_quantizer(Isa isa, TensorType vec_dot_type);
 // Per-ISA versions (nullptr where the set has none for the type), in ops/cpu/<isa>/.
 QuantizeActivationFn avx2_activation_quantizer(TensorType vec_dot_type);
 QuantizeActivationFn avx512_activation_quantizer(TensorType vec_dot_type);
+QuantizeActivationFn neon_activation_quantizer(TensorType vec_dot_type);  // both NEON sets
 
 }  // namespace cria::ops

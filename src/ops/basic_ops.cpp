@@ -38,6 +38,8 @@ SwigluFn swiglu_kernel(Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_swiglu();
   if ((isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) return avx2_swiglu();
+#elif defined(__aarch64__)
+  if (isa == Isa::Neon || isa == Isa::NeonDot) return neon_swiglu();
 #else
   (void)isa;
 #endif

@@ -22,6 +22,7 @@ using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_
 SwigluFn swiglu_kernel(Isa isa);
 SwigluFn avx2_swiglu();  // in ops/cpu/avx2 and ops/cpu/avx512
 SwigluFn avx512_swiglu();
+SwigluFn neon_swiglu();  // both NEON sets
 
 // Rotary embedding tables for one position: cos and sin for each of n_rot/2 pairs (FORMATS.md 5.4).
 struct RopeConfig {

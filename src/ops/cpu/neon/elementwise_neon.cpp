@@ -1,0 +1,127 @@
+// NEON activation quantizers and SwiGLU (base AArch64, one build for both NEON sets). The quantizers give
+// the scalar reference's bytes: the same products, and vcvtnq rounds half to even like nearbyint and
+// nearest_int. SwiGLU's exp is range reduction and a degree-7 polynomial, as on x86.
+#include <arm_neon.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "core/fp16.h"
+#include "ops/activation_quant.h"
+#include "ops/basic_ops.h"
+
+namespace cria::ops {
+
+namespace {
+
+// Sixteen int32 (each within int8 after saturation) to 16 int8 in element order.
+void store_int8x16(const int32x4_t q[4], uint8_t* out) {
+  const int16x8_t lo = vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]));
+  const int16x8_t hi = vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]));
+  vst1q_s8(reinterpret_cast<int8_t*>(out), vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi)));
+}
+
+template <bool kWithSum>
+void quantize_q8(const float* x, void* out, int64_t n) {
+  constexpr size_t kBlockBytes = kWithSum ? 36 : 34;
+  constexpr size_t kQuants = kWithSum ? 4 : 2;
+  auto* blocks = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* v = x + b * 32;
+    uint8_t* block = blocks + b * kBlockBytes;
+    float32x4_t f[8];
+    float32x4_t m = vdupq_n_f32(0.0f);
+    for (int i = 0; i < 8; ++i) {
+      f[i] = vld1q_f32(v + 4 * i);
+      m = vmaxq_f32(m, vabsq_f32(f[i]));
+    }
+    const float amax = vmaxvq_f32(m);
+    const float d = amax / 127.0f;
+    const float32x4_t id = vdupq_n_f32(amax != 0.0f ? 127.0f / amax : 0.0f);
+    int32x4_t q[8];
+    int32x4_t sum = vdupq_n_s32(0);
+    for (int i = 0; i < 8; ++i) {
+      q[i] = vcvtnq_s32_f32(vmulq_f32(f[i], id));
+      sum = vaddq_s32(sum, q[i]);
+    }
+    store_int8x16(q, block + kQuants);
+    store_int8x16(q + 4, block + kQuants + 16);
+    const uint16_t dh = fp32_to_fp16(d);
+    std::memcpy(block, &dh, 2);
+    if constexpr (kWithSum) {
+      const uint16_t sh = fp32_to_fp16(d * static_cast<float>(vaddvq_s32(sum)));
+      std::memcpy(block + 2, &sh, 2);
+    }
+  }
+}
+
+// Q8_K: the scale from the first element of largest magnitude, with its sign; quants clamped to 127.
+void quantize_q8_k(const float* x, void* out, int64_t n) {
+  constexpr size_t kBytes = 292, kQs = 4, kSums = 260;
+  auto* block = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < n / 256; ++b, block += kBytes, x += 256) {
+    float32x4_t m = vdupq_n_f32(0.0f);
+    for (int i = 0; i < 256; i += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + i)));
+    const float amax = vmaxvq_f32(m);
+    if (amax == 0.0f) {
+      std::memset(block, 0, kBytes);
+      continue;
+    }
+    float max = 0.0f;
+    for (int i = 0; i < 256; ++i) {
+      if (std::fabs(x[i]) == amax) {
+        max = x[i];
+        break;
+      }
+    }
+    const float32x4_t iscale = vdupq_n_f32(-127.0f / max);
+    const int32x4_t top = vdupq_n_s32(127);
+    for (int i = 0; i < 256; i += 16) {
+      int32x4_t q[4];
+      for (int k = 0; k < 4; ++k) q[k] = vminq_s32(vcvtnq_s32_f32(vmulq_f32(iscale, vld1q_f32(x + i + 4 * k))), top);
+      store_int8x16(q, block + kQs + i);
+      const auto s = static_cast<int16_t>(vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3]))));
+      std::memcpy(block + kSums + 2 * (i / 16), &s, 2);
+    }
+    const float d = 1.0f / (-127.0f / max);
+    std::memcpy(block, &d, 4);
+  }
+}
+
+// e^x for x in [-87, 88] (callers clamp).
+float32x4_t exp4(float32x4_t x) {
+  const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+  float32x4_t r = vfmaq_f32(x, n, vdupq_n_f32(-0.693145751953125f));
+  r = vfmaq_f32(r, n, vdupq_n_f32(-1.428606765330187045e-6f));
+  float32x4_t p = vdupq_n_f32(1.0f / 5040);
+  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = vfmaq_f32(vdupq_n_f32(c), p, r);
+  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23);
+  return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+
+void swiglu_neon(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  const float32x4_t lo = vdupq_n_f32(-87.0f), hi = vdupq_n_f32(88.0f), one = vdupq_n_f32(1.0f);
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t g = vld1q_f32(gate + i);
+    const float32x4_t e = exp4(vminq_f32(vmaxq_f32(vnegq_f32(g), lo), hi));
+    vst1q_f32(out + i, vmulq_f32(vdivq_f32(g, vaddq_f32(one, e)), vld1q_f32(up + i)));
+  }
+  for (; i < n; ++i) out[i] = (gate[i] / (1.0f + std::exp(-gate[i]))) * up[i];
+}
+
+}  // namespace
+
+QuantizeActivationFn neon_activation_quantizer(TensorType vec_dot_type) {
+  switch (vec_dot_type) {
+    case TensorType::Q8_0: return quantize_q8<false>;
+    case TensorType::Q8_1: return quantize_q8<true>;
+    case TensorType::Q8_K: return quantize_q8_k;
+    default: return nullptr;
+  }
+}
+
+SwigluFn neon_swiglu() { return swiglu_neon; }
+
+}  // namespace cria::ops
