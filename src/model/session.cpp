@@ -104,19 +104,23 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
     }
   };
 
+  // Input rows RMSNorm(x_[first + t]) * weight, made inside the matmul they feed (ops::RowFn).
+  auto rmsnorm_rows = [&](const float* weight, int64_t first) {
+    return [this, weight, first, n_embd, eps = hp.rms_eps](int64_t t, float* buf) -> const float* {
+      ops::rmsnorm(&x_[(first + t) * n_embd], weight, buf, n_embd, eps);
+      return buf;
+    };
+  };
+
   for (size_t l = 0; l < m.layers().size(); ++l) {
     const LlamaLayer& layer = m.layers()[l];
     const int n_head = static_cast<int>(hp.n_head[l]), n_head_kv = static_cast<int>(hp.n_head_kv[l]);
     const int hd = static_cast<int>(hp.head_dim);
 
-    // Attention block. The norms and SwiGLU run inside the matmuls they feed (ops::RowFn).
-    auto attn_norm = [&](int64_t t, float* buf) -> const float* {
-      ops::rmsnorm(&x_[t * n_embd], layer.attn_norm.data(), buf, n_embd, hp.rms_eps);
-      return buf;
-    };
+    // Attention block. The norms and SwiGLU run inside the matmuls they feed.
     const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
     float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
-    ops::matmul_shared_input(qkv, attn_norm, n_tokens, qkv_out, scratch_, pool_);
+    ops::matmul_shared_input(qkv, rmsnorm_rows(layer.attn_norm.data(), 0), n_tokens, qkv_out, scratch_, pool_);
     add_bias(q_.data(), layer.bq);
     add_bias(k_.data(), layer.bk);
     add_bias(v_.data(), layer.bv);
@@ -138,14 +142,10 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
     for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
 
     // Feed-forward block (SwiGLU).
-    auto ffn_norm = [&](int64_t t, float* buf) -> const float* {
-      ops::rmsnorm(&x_[t * n_embd], layer.ffn_norm.data(), buf, n_embd, hp.rms_eps);
-      return buf;
-    };
     const int64_t n_ff = layer.ffn_gate.n_out;
     const ops::Matrix* gate_up[] = {&layer.ffn_gate, &layer.ffn_up};
     float* gate_up_out[] = {gate_.data(), up_.data()};
-    ops::matmul_shared_input(gate_up, ffn_norm, n_tokens, gate_up_out, scratch_, pool_);
+    ops::matmul_shared_input(gate_up, rmsnorm_rows(layer.ffn_norm.data(), 0), n_tokens, gate_up_out, scratch_, pool_);
     add_bias(gate_.data(), layer.b_gate);
     add_bias(up_.data(), layer.b_up);
     auto swiglu = [&](int64_t t, float* buf) -> const float* {
@@ -162,13 +162,9 @@ void Session::forward(const int32_t* tokens, int n_tokens, bool all_logits) {
   // Final norm and output head, for every token or only the last.
   const int first = all_logits ? 0 : n_tokens - 1;
   const int n_out = n_tokens - first;
-  auto output_norm = [&](int64_t i, float* buf) -> const float* {
-    ops::rmsnorm(&x_[(first + i) * n_embd], m.output_norm().data(), buf, n_embd, hp.rms_eps);
-    return buf;
-  };
   const ops::Matrix* output[] = {&m.output()};
   float* logits_out[] = {logits_.data()};
-  ops::matmul_shared_input(output, output_norm, n_out, logits_out, scratch_, pool_);
+  ops::matmul_shared_input(output, rmsnorm_rows(m.output_norm().data(), first), n_out, logits_out, scratch_, pool_);
 }
 
 // Causal attention of the batch's queries over the cache (positions 0 .. n_past + t for token t).

@@ -217,11 +217,16 @@ int run_bench(const BenchOptions& opt) {
     for (int threads : thread_counts) {
       std::vector<engine::SpeedTest> tests;
       for (int fa : opt.flash_attn) {
+        auto add = [&](int n_prompt, int n_gen) {
+          engine::SpeedTest test{n_prompt, n_gen, threads, opt.batch, opt.repetitions};
+          test.flash_attn = fa == 1;
+          tests.push_back(test);
+        };
         for (int p : opt.n_prompt) {
-          if (p > 0) tests.push_back({p, 0, threads, opt.batch, opt.repetitions, 1, fa == 1});
+          if (p > 0) add(p, 0);
         }
         for (int n : opt.n_gen) {
-          if (n > 0) tests.push_back({0, n, threads, opt.batch, opt.repetitions, 1, fa == 1});
+          if (n > 0) add(0, n);
         }
       }
       for (const auto& test : tests) {

@@ -14,8 +14,8 @@
 // instantiation is its own code: no inline function (not even std::fill) is shared across files compiled
 // for different instruction sets, where the linker could keep the wrong one.
 //
-// Numerics: q is rounded through f16 (as the matrix path does), scores are f32, exp is a degree-7
-// polynomial after Cody-Waite range reduction (relative error ~1e-7).
+// Numerics: q is rounded through f16 (as the matrix path does), scores are f32, exp is
+// vec8::exp_nonpositive.
 #pragma once
 
 #include <cstddef>
@@ -23,28 +23,9 @@
 
 #include "core/fp16.h"
 #include "ops/attention.h"
+#include "ops/cpu/vec8_math_impl.h"
 
 namespace cria::ops::flash {
-
-// e^x for x <= 0 (anything below -87.3, where e^x leaves the normal floats, gives 0).
-template <class V>
-typename V::T exp_nonpositive(typename V::T x) {
-  using T = typename V::T;
-  const T floor = V::set1(-87.3f);
-  const T xc = V::max(x, floor);
-  const T n = V::round(V::mul(xc, V::set1(1.44269504088896341f)));
-  T r = V::fma(n, V::set1(-0.693145751953125f), xc);  // ln 2 split into an exact high part ...
-  r = V::fma(n, V::set1(-1.428606765330187045e-6f), r);  // ... and the rest
-  T p = V::set1(1.0f / 5040);
-  p = V::fma(p, r, V::set1(1.0f / 720));
-  p = V::fma(p, r, V::set1(1.0f / 120));
-  p = V::fma(p, r, V::set1(1.0f / 24));
-  p = V::fma(p, r, V::set1(1.0f / 6));
-  p = V::fma(p, r, V::set1(0.5f));
-  p = V::fma(p, r, V::set1(1.0f));
-  p = V::fma(p, r, V::set1(1.0f));
-  return V::select_ge(x, floor, V::mul(p, V::pow2i(n)), V::zero());
-}
 
 // Register blocking: B keys (scores) or B dimensions (outputs) at a time, times RV row vectors. V::kBlock
 // is 4 or 2 (it must divide 4: tiles and value rows are padded to multiples of 4).
@@ -95,11 +76,11 @@ void tile_softmax(int j0, int n_keys, float* p, const float* pos, float* m, floa
     for (int j = 0; j < n_keys; ++j) {
       float* pj = p + static_cast<size_t>(j) * kFlashRows + 8 * rv;
       const T e = V::select_ge(row_pos, V::set1(static_cast<float>(j0 + j)),
-                               exp_nonpositive<V>(V::sub(V::load(pj), m_new)), V::zero());
+                               vec8::exp_nonpositive<V>(V::sub(V::load(pj), m_new)), V::zero());
       V::store(pj, e);
       sum = V::add(sum, e);
     }
-    const T a = exp_nonpositive<V>(V::sub(m_old, m_new));
+    const T a = vec8::exp_nonpositive<V>(V::sub(m_old, m_new));
     V::store(alpha + 8 * rv, a);
     V::store(l + 8 * rv, V::fma(V::load(l + 8 * rv), a, sum));
     V::store(m + 8 * rv, m_new);
@@ -121,8 +102,8 @@ void exact_softmax(int n_keys, float* p, const float* pos) {
     T sum = V::zero();
     for (int j = 0; j < n_keys; ++j) {
       float* pj = p + static_cast<size_t>(j) * kFlashRows + 8 * rv;
-      const T e = V::select_ge(row_pos, V::set1(static_cast<float>(j)), exp_nonpositive<V>(V::sub(V::load(pj), max)),
-                               V::zero());
+      const T e = V::select_ge(row_pos, V::set1(static_cast<float>(j)),
+                               vec8::exp_nonpositive<V>(V::sub(V::load(pj), max)), V::zero());
       V::store(pj, e);
       sum = V::add(sum, e);
     }

@@ -3,7 +3,6 @@
 #include "ops/cpu/flash_attention_impl.h"
 #include "ops/cpu/x86/activation_quant_x86_impl.h"
 #include "ops/cpu/x86/attention_x86_impl.h"
-#include "ops/cpu/x86/swiglu_x86_impl.h"
 #include "ops/cpu/x86/gemm_x86_impl.h"
 
 namespace cria::ops {
@@ -11,5 +10,5 @@ GemmFn avx2_gemm(TensorType type) { return avx2::table(type); }
 AttentionFn avx2_attention() { return avx2::attention; }
 FlashAttentionFn avx2_flash_attention() { return flash::attention_job<avx2::Vec8>; }
 QuantizeActivationFn avx2_activation_quantizer(TensorType type) { return avx2::activation_quantizer(type); }
-SwigluFn avx2_swiglu() { return avx2::swiglu; }
+SwigluFn avx2_swiglu() { return vec8::swiglu<avx2::Vec8>; }
 }  // namespace cria::ops

@@ -5,7 +5,6 @@
 #include "ops/cpu/flash_attention_impl.h"
 #include "ops/cpu/x86/activation_quant_x86_impl.h"
 #include "ops/cpu/x86/attention_x86_impl.h"
-#include "ops/cpu/x86/swiglu_x86_impl.h"
 #include "ops/cpu/x86/gemm_x86_impl.h"
 
 namespace cria::ops {
@@ -13,5 +12,5 @@ GemmFn avx512_gemm(TensorType type) { return avx512::table(type); }
 AttentionFn avx512_attention() { return avx512::attention; }
 FlashAttentionFn avx512_flash_attention() { return flash::attention_job<avx512::Vec8>; }
 QuantizeActivationFn avx512_activation_quantizer(TensorType type) { return avx512::activation_quantizer(type); }
-SwigluFn avx512_swiglu() { return avx512::swiglu; }
+SwigluFn avx512_swiglu() { return vec8::swiglu<avx512::Vec8>; }
 }  // namespace cria::ops

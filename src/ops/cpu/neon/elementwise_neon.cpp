@@ -1,6 +1,6 @@
 // NEON activation quantizers and SwiGLU (base AArch64, one build for both NEON sets). The quantizers give
 // the scalar reference's bytes: the same products, and vcvtnq rounds half to even like nearbyint and
-// nearest_int. SwiGLU's exp is range reduction and a degree-7 polynomial, as on x86.
+// nearest_int. SwiGLU is vec8_math_impl.h's, on two float32x4_t.
 #include <arm_neon.h>
 
 #include <cmath>
@@ -10,6 +10,8 @@
 #include "core/fp16.h"
 #include "ops/activation_quant.h"
 #include "ops/basic_ops.h"
+#include "ops/cpu/neon/vec8_neon.h"
+#include "ops/cpu/vec8_math_impl.h"
 
 namespace cria::ops {
 
@@ -89,28 +91,6 @@ void quantize_q8_k(const float* x, void* out, int64_t n) {
   }
 }
 
-// e^x for x in [-87, 88] (callers clamp).
-float32x4_t exp4(float32x4_t x) {
-  const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
-  float32x4_t r = vfmaq_f32(x, n, vdupq_n_f32(-0.693145751953125f));
-  r = vfmaq_f32(r, n, vdupq_n_f32(-1.428606765330187045e-6f));
-  float32x4_t p = vdupq_n_f32(1.0f / 5040);
-  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = vfmaq_f32(vdupq_n_f32(c), p, r);
-  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23);
-  return vmulq_f32(p, vreinterpretq_f32_s32(e));
-}
-
-void swiglu_neon(const float* gate, const float* up, float* out, int64_t n) {
-  int64_t i = 0;
-  const float32x4_t lo = vdupq_n_f32(-87.0f), hi = vdupq_n_f32(88.0f), one = vdupq_n_f32(1.0f);
-  for (; i + 4 <= n; i += 4) {
-    const float32x4_t g = vld1q_f32(gate + i);
-    const float32x4_t e = exp4(vminq_f32(vmaxq_f32(vnegq_f32(g), lo), hi));
-    vst1q_f32(out + i, vmulq_f32(vdivq_f32(g, vaddq_f32(one, e)), vld1q_f32(up + i)));
-  }
-  for (; i < n; ++i) out[i] = (gate[i] / (1.0f + std::exp(-gate[i]))) * up[i];
-}
-
 }  // namespace
 
 QuantizeActivationFn neon_activation_quantizer(TensorType vec_dot_type) {
@@ -122,6 +102,6 @@ QuantizeActivationFn neon_activation_quantizer(TensorType vec_dot_type) {
   }
 }
 
-SwigluFn neon_swiglu() { return swiglu_neon; }
+SwigluFn neon_swiglu() { return vec8::swiglu<neon::Vec8>; }
 
 }  // namespace cria::ops
