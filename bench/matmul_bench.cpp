@@ -1,5 +1,6 @@
 // Matrix-vector (generation) and matrix-matrix (prompt) speed of the matmul kernels per weight type, at
-// TinyLlama's FFN shape (2048 x 5632), one thread. Reports weight bytes read per second.
+// TinyLlama's FFN shape (2048 x 5632): one thread on cached weights, and matvec_dram on weights streamed
+// from memory. Reports weight bytes read per second.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -52,11 +53,35 @@ void run(benchmark::State& state, TensorType type, int64_t tokens) {
                                                 benchmark::Counter::kIsRate);
 }
 
+// Generation from memory: enough copies of the matrix (about 400 MB in all) that each call reads its
+// weights from DRAM, not the cache, on 1 or 2 threads (the argument); weight_GB/s compares with `cria bench
+// --memory-bandwidth -t N`.
+void run_dram(benchmark::State& state, TensorType type) {
+  const int64_t n_in = 2048, n_out = 5632;
+  Fixture f = make(type, n_in, n_out, 1);
+  const int copies = static_cast<int>(400e6 / static_cast<double>(f.weights.size())) + 1;
+  std::vector<std::vector<uint8_t>> data(static_cast<size_t>(copies), f.weights);
+  std::vector<ops::Matrix> ms;
+  for (const auto& d : data) ms.push_back(ops::Matrix::make(type, n_in, n_out, d.data()).value());
+  ThreadPool pool(static_cast<int>(state.range(0)));
+  ops::MatmulScratch scratch;
+  std::vector<float> y(static_cast<size_t>(n_out));
+  size_t i = 0;
+  for (auto _ : state) {
+    ops::matmul(ms[i++ % ms.size()], f.x.data(), 1, y.data(), scratch, pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GB/s"] = benchmark::Counter(static_cast<double>(f.weights.size()) * state.iterations() / 1e9,
+                                                     benchmark::Counter::kIsRate);
+}
+
 #define CRIA_MATMUL_BENCH(TYPE)                                                             \
   void BM_matvec_##TYPE(benchmark::State& s) { run(s, TensorType::TYPE, 1); }               \
   BENCHMARK(BM_matvec_##TYPE)->Unit(benchmark::kMillisecond);                               \
   void BM_matmul64_##TYPE(benchmark::State& s) { run(s, TensorType::TYPE, 64); }            \
-  BENCHMARK(BM_matmul64_##TYPE)->Unit(benchmark::kMillisecond);
+  BENCHMARK(BM_matmul64_##TYPE)->Unit(benchmark::kMillisecond);                               \
+  void BM_matvec_dram_##TYPE(benchmark::State& s) { run_dram(s, TensorType::TYPE); }        \
+  BENCHMARK(BM_matvec_dram_##TYPE)->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(1)->Arg(2);
 
 CRIA_MATMUL_BENCH(Q4_0)
 CRIA_MATMUL_BENCH(Q8_0)

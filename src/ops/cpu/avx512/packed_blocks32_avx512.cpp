@@ -18,6 +18,7 @@
 
 #include "ops/cpu/avx512/packed_driver.h"
 #include "ops/packed_kernels.h"
+#include "ops/prefetch.h"
 
 namespace cria::ops {
 namespace {
@@ -100,8 +101,8 @@ struct PackedNibbles {
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
       const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
-      _mm_prefetch(reinterpret_cast<const char*>(g + 96 * kGroupBlockBytes), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(g + 96 * kGroupBlockBytes + 64), _MM_HINT_T0);
+      prefetch_weights(g);
+      prefetch_weights(g + 64);
       const __m512i packed = _mm512_loadu_si512(g + 8);
       const __m512i lo = D::values(_mm512_and_si512(packed, low4));
       const __m512i hi = D::values(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low4));
@@ -152,8 +153,8 @@ struct PackedQ8_0 {
     for (int t = 0; t < T; ++t) acc01[t] = acc23[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
       const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
-      _mm_prefetch(reinterpret_cast<const char*>(g + 24 * kGroupBlockBytes), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(g + 24 * kGroupBlockBytes + 64), _MM_HINT_T0);
+      prefetch_weights(g);
+      prefetch_weights(g + 64);
       const __m512i w01 = _mm512_loadu_si512(g + 8);
       const __m512i w23 = _mm512_loadu_si512(g + 72);
       const __m512 dw01 = row_scales(g, spread01), dw23 = row_scales(g, spread23);

@@ -4,9 +4,10 @@
 // chunk, 32 bytes per row (low nibbles: the chunk's first sub-block, high: its second), so that a zmm
 // holds two rows and an activation sub-block is broadcast to both 256-bit lanes.
 //
-// Per sub-block, vpmaddubsw multiplies nibbles by activations into int16 pairs and vpdpwssd multiplies
-// those by the sub-block scale and adds them to the row's int32 sum, so the super-block's
-// sum(scale * isum) is exact in integers, as in the reference; mins use the activations' sums per 16.
+// Per chunk, vpdpbusd sums nibble x activation products four at a time into int32 (at most 4 * 15 * 128,
+// so vpackssdw narrows the two sub-blocks' sums to int16 exactly), and one vpdpwssd multiplies those by
+// the sub-block scales and adds them to the row's int32 sum. The super-block's sum(scale * isum) is exact
+// in integers, as in the reference; mins use the activations' sums per 16.
 // GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -17,6 +18,7 @@
 
 #include "ops/cpu/avx512/packed_driver.h"
 #include "ops/packed_kernels.h"
+#include "ops/prefetch.h"
 
 namespace cria::ops {
 namespace {
@@ -78,11 +80,14 @@ void prepare_activations(int64_t n_super, const uint8_t* x, size_t x_row_bytes, 
   }
 }
 
-// int16 lanes 0-15 = lane `a` of v, lanes 16-31 = lane `b`: one sub-block scale per row of a zmm.
-inline __m512i pick_pair(__m512i v, int a, int b) {
-  const __m512i idx = _mm512_mask_set1_epi16(_mm512_set1_epi16(static_cast<int16_t>(a)), 0xffff0000u,
-                                             static_cast<int16_t>(b));
-  return _mm512_permutexvar_epi16(idx, v);
+// The scales for one chunk of rows (r, r + 1) in the int16 order vpackssdw leaves: 128-bit lane k holds
+// four sums of sub-block 2j of row r + k / 2, then four of sub-block 2j + 1. `scales` holds int16
+// [8 * row + sub-block].
+inline __m512i chunk_scales(__m512i scales, int r, int j) {
+  const __m512i base = _mm512_set_epi64(0x0009000900090009, 0x0008000800080008, 0x0009000900090009,
+                                        0x0008000800080008, 0x0001000100010001, 0, 0x0001000100010001, 0);
+  return _mm512_permutexvar_epi16(_mm512_add_epi16(base, _mm512_set1_epi16(static_cast<int16_t>(8 * r + 2 * j))),
+                                  scales);
 }
 
 template <int T>
@@ -96,28 +101,27 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
   for (int t = 0; t < T; ++t) acc01[t] = acc23[t] = acc_min[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_super; ++b) {
     const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
-    _mm_prefetch(reinterpret_cast<const char*>(g + 6 * kGroupBlockBytes), _MM_HINT_T0);
+    prefetch_weights(g);
     const __m512i scales = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales)));
     __m512i isum01[T], isum23[T];
     for (int t = 0; t < T; ++t) isum01[t] = isum23[t] = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
-      _mm_prefetch(reinterpret_cast<const char*>(g + 6 * kGroupBlockBytes + 64 + 128 * j), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(g + 6 * kGroupBlockBytes + 128 + 128 * j), _MM_HINT_T0);
+      prefetch_weights(g + 64 + 128 * j);
+      prefetch_weights(g + 128 + 128 * j);
       const __m512i v01 = _mm512_loadu_si512(g + kQuants + 128 * j);
       const __m512i v23 = _mm512_loadu_si512(g + kQuants + 128 * j + 64);
       const __m512i lo01 = _mm512_and_si512(v01, low4), hi01 = _mm512_and_si512(_mm512_srli_epi16(v01, 4), low4);
       const __m512i lo23 = _mm512_and_si512(v23, low4), hi23 = _mm512_and_si512(_mm512_srli_epi16(v23, 4), low4);
-      const int s = 2 * j;
-      const __m512i sc_lo01 = pick_pair(scales, s, 8 + s), sc_hi01 = pick_pair(scales, s + 1, 9 + s);
-      const __m512i sc_lo23 = pick_pair(scales, 16 + s, 24 + s), sc_hi23 = pick_pair(scales, 17 + s, 25 + s);
+      const __m512i sc01 = chunk_scales(scales, 0, j), sc23 = chunk_scales(scales, 2, j);
       for (int t = 0; t < T; ++t) {
         const uint8_t* xq = x[t] + static_cast<size_t>(b) * kActBytes + 4 + 64 * j;
         const __m512i xlo = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)));
         const __m512i xhi = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)));
-        isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(lo01, xlo), sc_lo01);
-        isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(hi01, xhi), sc_hi01);
-        isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(lo23, xlo), sc_lo23);
-        isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(hi23, xhi), sc_hi23);
+        const __m512i zero = _mm512_setzero_si512();
+        const __m512i p01 = _mm512_packs_epi32(_mm512_dpbusd_epi32(zero, lo01, xlo), _mm512_dpbusd_epi32(zero, hi01, xhi));
+        const __m512i p23 = _mm512_packs_epi32(_mm512_dpbusd_epi32(zero, lo23, xlo), _mm512_dpbusd_epi32(zero, hi23, xhi));
+        isum01[t] = _mm512_dpwssd_epi32(isum01[t], p01, sc01);
+        isum23[t] = _mm512_dpwssd_epi32(isum23[t], p23, sc23);
       }
     }
     const __m512 d4 = _mm512_zextps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g))));

@@ -16,6 +16,7 @@
 
 #include "ops/cpu/avx512/packed_driver.h"
 #include "ops/packed_kernels.h"
+#include "ops/prefetch.h"
 
 namespace cria::ops {
 namespace {
@@ -110,9 +111,7 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
   for (int t = 0; t < T; ++t) acc01[t] = acc23[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_super; ++b) {
     const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
-    for (size_t line = 0; line < kGroupBlockBytes; line += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(g + 4 * kGroupBlockBytes + line), _MM_HINT_T0);
-    }
+    for (size_t line = 0; line < kGroupBlockBytes; line += 64) prefetch_weights(g + line);
     const __m512i sc01 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales)));
     const __m512i sc23 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + kScales + 32)));
     const uint8_t* xq[T];

@@ -14,6 +14,7 @@
 
 #include "core/fp16.h"
 #include "ops/kernels.h"
+#include "ops/prefetch.h"
 
 namespace cria::ops::CRIA_X86_NAMESPACE {
 
@@ -176,9 +177,6 @@ constexpr bool kHaveVnni = true;
 constexpr bool kHaveVnni = false;
 #endif
 
-// How far ahead (in blocks) each weight row is prefetched: generation streams every row from memory once.
-constexpr int64_t kPrefetchBlocks = 16;
-
 template <class D, int R, int T>
 void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
   using A = Act32<D>;
@@ -193,7 +191,7 @@ void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x,
     float dw[R];
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w[r] + b * D::kBytes;
-      _mm_prefetch(reinterpret_cast<const char*>(wb + kPrefetchBlocks * D::kBytes), _MM_HINT_T0);
+      prefetch_weights(wb);
       if constexpr (kBiased) {
         q[r] = D::unsigned_quants(wb);
       } else {
@@ -422,9 +420,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
     const uint8_t* wb[R];
     for (int r = 0; r < R; ++r) {
       wb[r] = w[r] + b * block_bytes;
-      _mm_prefetch(reinterpret_cast<const char*>(wb[r] + 2 * block_bytes), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(wb[r] + 2 * block_bytes + 64), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(wb[r] + 2 * block_bytes + 128), _MM_HINT_T0);
+      for (size_t line = 0; line < block_bytes; line += 64) prefetch_weights(wb[r] + line);
       D::scales(wb[r], s[r]);
     }
     const uint8_t* xb[T];
