@@ -2,6 +2,7 @@
 
 #include "ops/activation_quant.h"
 #include "ops/packed_kernels.h"
+#include "ops/prefetch.h"
 
 #include <algorithm>
 #include <string>
@@ -73,12 +74,16 @@ const uint8_t* prepare_activations(const Matrix& w, const RowFn& make_row, int64
 }
 
 // Rows [begin, end) of the units of w (rows, or groups of packed rows) against every token, in token
-// blocks small enough to stay in cache while the rows stream past.
-void gemm_rows(const Matrix& w, int64_t begin, int64_t end, const uint8_t* act, size_t act_row_bytes,
+// blocks small enough to stay in cache while the rows stream past. `cold`: this thread was not just
+// reading the weights before `begin`, so nothing has prefetched them yet.
+void gemm_rows(const Matrix& w, int64_t begin, int64_t end, bool cold, const uint8_t* act, size_t act_row_bytes,
                int64_t n_tokens, float* y) {
   constexpr int64_t kTokenBlock = 64;
   const int64_t unit = w.rows_per_group;
   const size_t unit_bytes = unit > 1 ? w.group_bytes : w.row_bytes;
+  if (cold) {
+    prefetch_weights_start(w.data + static_cast<size_t>(begin) * unit_bytes, static_cast<size_t>(end - begin) * unit_bytes);
+  }
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
     const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
     w.gemm(w.n_in, w.data + static_cast<size_t>(begin) * unit_bytes, unit_bytes, (end - begin) * unit,
@@ -87,18 +92,28 @@ void gemm_rows(const Matrix& w, int64_t begin, int64_t end, const uint8_t* act, 
   }
 }
 
+// The matrices' units laid end to end and cut into chunks, about 16 per thread, handed out by
+// WorkShares: each thread streams its own contiguous share and then helps with the others'.
 void gemm_all(std::span<const Matrix* const> ws, const uint8_t* act, size_t act_row_bytes, int64_t n_tokens,
-              std::span<float* const> ys, ThreadPool& pool) {
-  // One split of the matrices' units, laid end to end, so that all threads stay busy and wait once.
+              std::span<float* const> ys, WorkShares& shares, ThreadPool& pool) {
   int64_t total = 0;
   for (const Matrix* w : ws) total += w->n_out / w->rows_per_group;
-  pool.parallel_for(total, [&](int64_t begin, int64_t end, int) {
-    int64_t first = 0;
-    for (size_t i = 0; i < ws.size(); ++i) {
-      const int64_t units = ws[i]->n_out / ws[i]->rows_per_group;
-      const int64_t b = std::max(begin, first), e = std::min(end, first + units);
-      if (b < e) gemm_rows(*ws[i], b - first, e - first, act, act_row_bytes, n_tokens, ys[i]);
-      first += units;
+  const int n_threads = pool.size();
+  const int64_t chunk = std::max<int64_t>(1, total / (int64_t{16} * n_threads));
+  shares.reset((total + chunk - 1) / chunk, n_threads);
+  pool.parallel_for(n_threads, [&](int64_t, int64_t, int thread) {
+    int64_t previous = -2;
+    for (int64_t c; (c = shares.next(thread)) >= 0; previous = c) {
+      const int64_t begin = c * chunk, end = std::min(total, begin + chunk);
+      int64_t first = 0;
+      for (size_t i = 0; i < ws.size(); ++i) {
+        const int64_t units = ws[i]->n_out / ws[i]->rows_per_group;
+        const int64_t b = std::max(begin, first), e = std::min(end, first + units);
+        // Each matrix is its own buffer: its first unit is cold even right after the previous matrix.
+        const bool cold = c != previous + 1 || b == first;
+        if (b < e) gemm_rows(*ws[i], b - first, e - first, cold, act, act_row_bytes, n_tokens, ys[i]);
+        first += units;
+      }
     }
   });
 }
@@ -118,7 +133,8 @@ void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int6
   bool all_f32 = true;
   for (const Matrix* w : ws) all_f32 = all_f32 && w->n_in == n_in && w->type->vec_dot_type == TensorType::F32;
   if (all_f32) {
-    gemm_all(ws, reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n_in) * sizeof(float), n_tokens, ys, pool);
+    gemm_all(ws, reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n_in) * sizeof(float), n_tokens, ys,
+             scratch.shares, pool);
     return;
   }
   matmul_shared_input(ws, [x, n_in](int64_t t, float*) { return x + t * n_in; }, n_tokens, ys, scratch, pool);
@@ -138,7 +154,7 @@ void matmul_shared_input(std::span<const Matrix* const> ws, const RowFn& make_ro
   }
   size_t act_row_bytes = 0;
   const uint8_t* act = prepare_activations(*ws[0], make_row, n_tokens, act_row_bytes, scratch, pool);
-  gemm_all(ws, act, act_row_bytes, n_tokens, ys, pool);
+  gemm_all(ws, act, act_row_bytes, n_tokens, ys, scratch.shares, pool);
 }
 
 }  // namespace cria::ops

@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "core/thread_pool.h"
+#include "core/work_shares.h"
 #include "ops/activation_quant.h"
 #include "ops/kernels.h"
 #include "quant/type_table.h"
@@ -38,11 +39,12 @@ struct Matrix {
                              Isa isa = selected_isa());
 };
 
-// Reused buffers, so that no call allocates once they have grown: quantized activations, and input
-// rows made by a RowFn (one per thread, or all of them for f32 input).
+// Reused buffers, so that no call allocates once they have grown: quantized activations, input rows made
+// by a RowFn (one per thread, or all of them for f32 input), and the threads' shares of the rows.
 struct MatmulScratch {
   std::vector<uint8_t> activations;
   std::vector<float> rows;
+  WorkShares shares;  // how the threads split the rows
 };
 
 // Input row t (n_in floats): written to buf and returned, or returned from elsewhere. Lets the operation
