@@ -64,6 +64,14 @@ bool one_line_error(const CommandResult& r) {
   return r.exit_code != 0 && r.err.rfind("cria: error: ", 0) == 0 && r.err.find('\n') == r.err.size() - 1;
 }
 
+// The lines of a command's output.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 // The trimmed cells of a markdown table row.
 std::vector<std::string> cells_of(const std::string& row) {
   std::vector<std::string> cells;
@@ -270,9 +278,7 @@ TEST_F(CliBench, FlashAttentionValuesGiveOneSetOfTestsEach) {
 TEST_F(CliBench, MarkdownHasLlamaBenchColumnsAndOneRowPerTest) {
   auto r = run_cria("bench -m '" + synth("Q4_K_M") + "' -p 8,16 -n 2 -r 2 -t 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> lines;
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 5u) << r.out;
   EXPECT_EQ(lines[0].rfind("| model ", 0), 0u);
   EXPECT_EQ(cells_of(lines[0]),
@@ -285,6 +291,29 @@ TEST_F(CliBench, MarkdownHasLlamaBenchColumnsAndOneRowPerTest) {
   EXPECT_NE(lines[4].find(" tg2 |"), std::string::npos);
   EXPECT_NE(lines[2].find(" ± "), std::string::npos);
   EXPECT_NE(lines[2].find("MiB"), std::string::npos);
+}
+
+TEST_F(CliBench, BandwidthColumnDividesByTheMeasurementsAroundEachGenerationTest) {
+  auto r = run_cria("bench -m '" + synth("Q8_0") + "' -p 4 -n 2 -r 1 -t 1 --bandwidth");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(cells_of(lines[0]).back(), "% bw");
+  EXPECT_TRUE(cells_of(lines[2]).back().empty());  // the prompt row has none
+  // Only the generation test is bracketed by bandwidth measurements, and its percentage uses their mean.
+  EXPECT_EQ(r.err.find("pp4: memory read bandwidth"), std::string::npos) << r.err;
+  const std::string key = "tg2: memory read bandwidth with 1 thread: ";
+  const size_t at = r.err.find(key);
+  ASSERT_NE(at, std::string::npos) << r.err;
+  double before = 0, after = 0;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + at + key.size(), "%lf GB/s before, %lf after", &before, &after), 2) << r.err;
+  EXPECT_GT(before, 0.1);
+  EXPECT_GT(after, 0.1);
+  const auto cells = cells_of(lines[3]);
+  const double gb_per_s = std::stod(cells[cells.size() - 2]);
+  const double percent = std::stod(cells.back());
+  EXPECT_EQ(cells.back().back(), '%');
+  EXPECT_NEAR(percent, 100.0 * gb_per_s / ((before + after) / 2), 1.0) << r.err << r.out;
 }
 
 TEST_F(CliBench, BadFlagsFailInOneLine) {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -185,18 +184,14 @@ int run_bench(const BenchOptions& opt) {
   std::vector<int> thread_counts = opt.threads;
   if (thread_counts.empty()) thread_counts.push_back(ThreadPool::physical_cores());
 
-  // With --bandwidth, what the memory delivers to each thread count (measured once, before the tests).
-  std::map<int, double> machine_bandwidth;
-  if (opt.bandwidth) {
-    for (int t : thread_counts) {
-      ThreadPool pool(t);
-      auto r = measure_read_bandwidth(pool);
-      if (!r) return report_error(r.error().message);
-      machine_bandwidth[t] = r->gb_per_s;
-      std::fprintf(stderr, "bench: memory read bandwidth with %d thread%s: %.2f GB/s\n", t, t == 1 ? "" : "s",
-                   r->gb_per_s);
-    }
-  }
+  // With --bandwidth, what the memory delivers to that many threads, measured right before and right
+  // after each generation test: on a shared machine it moves with the neighbours' load.
+  auto machine_bandwidth = [](int threads) -> Result<double> {
+    ThreadPool pool(threads);
+    auto r = measure_read_bandwidth(pool);
+    if (!r) return r.error();
+    return r->gb_per_s;
+  };
 
   std::vector<MarkdownTable::Column> columns = {{"model", -30}, {"size", 10},   {"params", 10}, {"backend", -10},
                                                 {"threads", 7}, {"test", 13},   {"t/s", 20},    {"GB/s", 8}};
@@ -230,12 +225,26 @@ int run_bench(const BenchOptions& opt) {
         }
       }
       for (const auto& test : tests) {
+        const bool is_tg = test.n_prompt == 0;
+        const bool measure = opt.bandwidth && is_tg;
+        double before = 0;
+        if (measure) {
+          auto b = machine_bandwidth(threads);
+          if (!b) return report_error(b.error().message);
+          before = *b;
+        }
         auto r = engine::run_speed_test(*model, test);
         if (!r) return report_error(path + ": " + test.name() + ": " + r.error().message);
         // Every generated token reads every weight once; prompt tokens share their reads.
         const double gb_per_s = static_cast<double>(weight_bytes) * r->avg_ts / 1e9;
-        const double machine = opt.bandwidth ? machine_bandwidth[threads] : 0;
-        const bool is_tg = test.n_prompt == 0;
+        double machine = 0;
+        if (measure) {
+          auto after = machine_bandwidth(threads);
+          if (!after) return report_error(after.error().message);
+          machine = (before + *after) / 2;
+          std::fprintf(stderr, "bench: %s: memory read bandwidth with %d thread%s: %.2f GB/s before, %.2f after\n",
+                       test.name().c_str(), threads, threads == 1 ? "" : "s", before, *after);
+        }
         if (markdown) {
           std::vector<std::string> cells = {summary.type, size_column(summary.n_bytes), params_column(summary.n_params),
                                             "CPU", std::to_string(threads), test.name(),
@@ -275,7 +284,7 @@ void add_bench_command(CLI::App& app, Action& run_action) {
   cmd->add_flag("--memory-bandwidth", opt->memory_bandwidth,
                 "Measure memory read bandwidth instead (1 GiB read by 1 and by -t threads, best of 8 passes)");
   cmd->add_flag("--bandwidth", opt->bandwidth,
-                "Also measure memory bandwidth and show each tg row's weight bandwidth as a percentage of it");
+                "Also show each tg row's weight bandwidth as a percentage of the memory read bandwidth (the mean of measurements just before and after the test)");
   cmd->callback([opt, &run_action] { run_action = [opt] { return run_bench(*opt); }; });
 }
 
