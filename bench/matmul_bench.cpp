@@ -3,9 +3,11 @@
 // from memory. Reports weight bytes read per second.
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <random>
 #include <vector>
 
+#include "core/memory_bandwidth.h"
 #include "core/thread_pool.h"
 #include "ops/matmul.h"
 #include "quant/type_table.h"
@@ -54,25 +56,56 @@ void run(benchmark::State& state, TensorType type, int64_t tokens) {
 }
 
 // Generation from memory: enough copies of the matrix (about 400 MB in all) that each call reads its
-// weights from DRAM, not the cache, on 1 or 2 threads (the argument); weight_GB/s compares with `cria bench
-// --memory-bandwidth -t N`.
-void run_dram(benchmark::State& state, TensorType type) {
-  const int64_t n_in = 2048, n_out = 5632;
-  Fixture f = make(type, n_in, n_out, 1);
-  const int copies = static_cast<int>(400e6 / static_cast<double>(f.weights.size())) + 1;
-  std::vector<std::vector<uint8_t>> data(static_cast<size_t>(copies), f.weights);
+// weights from DRAM, not the cache, on 1 or 2 threads (the argument). matvec_dram runs the kernel;
+// read_dram reads the same bytes with the same split across threads as `cria bench --memory-bandwidth`
+// reads its buffer, so weight_GB/s of the two compare the kernel with a plain read.
+struct DramFixture {
+  Fixture f;
+  std::vector<std::vector<uint8_t>> copies;
   std::vector<ops::Matrix> ms;
-  for (const auto& d : data) ms.push_back(ops::Matrix::make(type, n_in, n_out, d.data()).value());
+};
+
+DramFixture make_dram(TensorType type) {
+  DramFixture d{make(type, 2048, 5632, 1), {}, {}};
+  const auto n = static_cast<size_t>(400e6 / static_cast<double>(d.f.weights.size())) + 1;
+  d.copies.assign(n, d.f.weights);
+  for (const auto& c : d.copies) d.ms.push_back(ops::Matrix::make(type, 2048, 5632, c.data()).value());
+  return d;
+}
+
+void set_weight_rate(benchmark::State& state, size_t bytes) {
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(static_cast<double>(bytes) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+void run_dram(benchmark::State& state, TensorType type) {
+  DramFixture d = make_dram(type);
   ThreadPool pool(static_cast<int>(state.range(0)));
   ops::MatmulScratch scratch;
-  std::vector<float> y(static_cast<size_t>(n_out));
+  std::vector<float> y(5632);
   size_t i = 0;
   for (auto _ : state) {
-    ops::matmul(ms[i++ % ms.size()], f.x.data(), 1, y.data(), scratch, pool);
+    ops::matmul(d.ms[i++ % d.ms.size()], d.f.x.data(), 1, y.data(), scratch, pool);
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["weight_GB/s"] = benchmark::Counter(static_cast<double>(f.weights.size()) * state.iterations() / 1e9,
-                                                     benchmark::Counter::kIsRate);
+  set_weight_rate(state, d.f.weights.size());
+}
+
+void read_dram(benchmark::State& state, TensorType type) {
+  DramFixture d = make_dram(type);
+  ThreadPool pool(static_cast<int>(state.range(0)));
+  std::vector<uint64_t> sinks(static_cast<size_t>(pool.size()));
+  const int64_t blocks = static_cast<int64_t>(d.f.weights.size() / 256) - 1;  // leaves room to align
+  size_t i = 0;
+  for (auto _ : state) {
+    const uint8_t* base = d.ms[i++ % d.ms.size()].data;
+    base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+    pool.parallel_for(blocks, [&](int64_t begin, int64_t end, int thread) {
+      sinks[static_cast<size_t>(thread)] ^= read_memory(base + begin * 256, static_cast<size_t>(end - begin) * 256);
+    });
+  }
+  benchmark::DoNotOptimize(sinks.data());
+  set_weight_rate(state, static_cast<size_t>(blocks) * 256);
 }
 
 #define CRIA_MATMUL_BENCH(TYPE)                                                             \
@@ -81,7 +114,9 @@ void run_dram(benchmark::State& state, TensorType type) {
   void BM_matmul64_##TYPE(benchmark::State& s) { run(s, TensorType::TYPE, 64); }            \
   BENCHMARK(BM_matmul64_##TYPE)->Unit(benchmark::kMillisecond);                               \
   void BM_matvec_dram_##TYPE(benchmark::State& s) { run_dram(s, TensorType::TYPE); }        \
-  BENCHMARK(BM_matvec_dram_##TYPE)->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(1)->Arg(2);
+  BENCHMARK(BM_matvec_dram_##TYPE)->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(1)->Arg(2);   \
+  void BM_read_dram_##TYPE(benchmark::State& s) { read_dram(s, TensorType::TYPE); }         \
+  BENCHMARK(BM_read_dram_##TYPE)->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(1)->Arg(2);
 
 CRIA_MATMUL_BENCH(Q4_0)
 CRIA_MATMUL_BENCH(Q8_0)

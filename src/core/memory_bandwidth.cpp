@@ -131,4 +131,9 @@ Result<BandwidthResult> measure_read_bandwidth(ThreadPool& pool, const Bandwidth
   return r;
 }
 
+uint64_t read_memory(const uint8_t* p, size_t n) {
+  static const Reader reader = widest_reader();
+  return reader.fn(p, n);
+}
+
 }  // namespace cria

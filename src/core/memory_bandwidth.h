@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "core/result.h"
@@ -25,5 +26,10 @@ struct BandwidthResult {
 
 // Fails only when the buffer cannot be allocated.
 Result<BandwidthResult> measure_read_bandwidth(ThreadPool& pool, const BandwidthOptions& options = {});
+
+// One thread's part of the measurement: reads n bytes at p (64-byte aligned, n a multiple of 256) with
+// the widest loads and returns a value that depends on all of them. Benchmarks use it to read other
+// buffers the same way.
+uint64_t read_memory(const uint8_t* p, size_t n);
 
 }  // namespace cria
