@@ -1,7 +1,8 @@
 // Software prefetch for weights that generation streams from memory once. Each line is requested twice:
 // into L2 far ahead, so that enough lines are in flight to keep up with DRAM, and into L1 a little
-// ahead, so that the kernel's loads hit. With the L1 request alone (a few KB ahead) the matvec kernels
-// read at about 80% of the speed of a plain read of the same bytes; with both, 98-100% (docs/PERF.md).
+// ahead, so that the kernel's loads hit. With the L1 request alone (a few KB ahead) the packed Q4_0,
+// Q4_K and Q6_K kernels read at 79-82% of the speed of a plain read of the same bytes; with both,
+// Q4_0 and Q4_K reach 86-100% (matmul_bench's matvec_dram against read_dram, docs/PERF.md).
 // Prefetches past the end of the weights are harmless: they never fault.
 #pragma once
 
