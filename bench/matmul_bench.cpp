@@ -39,19 +39,25 @@ Fixture make(TensorType type, int64_t n_in, int64_t n_out, int64_t tokens) {
   return f;
 }
 
+// TinyLlama's FFN matrix: n_in x n_out.
+constexpr int64_t kNIn = 2048, kNOut = 5632;
+
+void set_weight_rate(benchmark::State& state, size_t bytes) {
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(static_cast<double>(bytes) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
 void run(benchmark::State& state, TensorType type, int64_t tokens) {
-  const int64_t n_in = 2048, n_out = 5632;
-  Fixture f = make(type, n_in, n_out, tokens);
+  Fixture f = make(type, kNIn, kNOut, tokens);
   ThreadPool pool(1);
   ops::MatmulScratch scratch;
-  std::vector<float> y(static_cast<size_t>(n_out * tokens));
+  std::vector<float> y(static_cast<size_t>(kNOut * tokens));
   for (auto _ : state) {
     ops::matmul(f.m, f.x.data(), tokens, y.data(), scratch, pool);
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["weight_GB/s"] = benchmark::Counter(static_cast<double>(f.weights.size()) * state.iterations() / 1e9,
-                                                     benchmark::Counter::kIsRate);
-  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(n_in * n_out * tokens) * state.iterations() / 1e9,
+  set_weight_rate(state, f.weights.size());
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(kNIn * kNOut * tokens) * state.iterations() / 1e9,
                                                 benchmark::Counter::kIsRate);
 }
 
@@ -66,23 +72,18 @@ struct DramFixture {
 };
 
 DramFixture make_dram(TensorType type) {
-  DramFixture d{make(type, 2048, 5632, 1), {}, {}};
+  DramFixture d{make(type, kNIn, kNOut, 1), {}, {}};
   const auto n = static_cast<size_t>(400e6 / static_cast<double>(d.f.weights.size())) + 1;
   d.copies.assign(n, d.f.weights);
-  for (const auto& c : d.copies) d.ms.push_back(ops::Matrix::make(type, 2048, 5632, c.data()).value());
+  for (const auto& c : d.copies) d.ms.push_back(ops::Matrix::make(type, kNIn, kNOut, c.data()).value());
   return d;
-}
-
-void set_weight_rate(benchmark::State& state, size_t bytes) {
-  state.counters["weight_GB/s"] =
-      benchmark::Counter(static_cast<double>(bytes) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 void run_dram(benchmark::State& state, TensorType type) {
   DramFixture d = make_dram(type);
   ThreadPool pool(static_cast<int>(state.range(0)));
   ops::MatmulScratch scratch;
-  std::vector<float> y(5632);
+  std::vector<float> y(static_cast<size_t>(kNOut));
   size_t i = 0;
   for (auto _ : state) {
     ops::matmul(d.ms[i++ % d.ms.size()], d.f.x.data(), 1, y.data(), scratch, pool);

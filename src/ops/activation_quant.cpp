@@ -9,15 +9,14 @@ namespace cria::ops {
 
 namespace {
 
-// Shared by Q8_0 (34-byte blocks: d, qs) and Q8_1 (36-byte blocks: d, s, qs).
+// Shared by Q8_0 and Q8_1 (Q8Block).
 template <bool kWithSum>
 void quantize_q8_runtime(const float* x, void* out, int64_t n) {
-  constexpr size_t kBlockBytes = kWithSum ? 36 : 34;
-  constexpr size_t kQuants = kWithSum ? 4 : 2;
+  using Block = Q8Block<kWithSum>;
   auto* blocks = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < n / 32; ++b) {
     const float* v = x + b * 32;
-    uint8_t* block = blocks + b * kBlockBytes;
+    uint8_t* block = blocks + b * Block::kBytes;
     float amax = 0;
     for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(v[i]));
     const float d = amax / 127.0f;
@@ -25,15 +24,10 @@ void quantize_q8_runtime(const float* x, void* out, int64_t n) {
     int32_t sum = 0;
     for (int i = 0; i < 32; ++i) {
       const auto q = static_cast<int8_t>(std::nearbyint(v[i] * id));  // round half to even
-      block[kQuants + i] = static_cast<uint8_t>(q);
+      block[Block::kQuants + i] = static_cast<uint8_t>(q);
       sum += q;
     }
-    const uint16_t dh = fp32_to_fp16(d);
-    std::memcpy(block, &dh, 2);
-    if constexpr (kWithSum) {
-      const uint16_t sh = fp32_to_fp16(d * static_cast<float>(sum));
-      std::memcpy(block + 2, &sh, 2);
-    }
+    Block::write_scales(block, d, sum);
   }
 }
 

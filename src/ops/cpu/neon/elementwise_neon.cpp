@@ -26,12 +26,11 @@ void store_int8x16(const int32x4_t q[4], uint8_t* out) {
 
 template <bool kWithSum>
 void quantize_q8(const float* x, void* out, int64_t n) {
-  constexpr size_t kBlockBytes = kWithSum ? 36 : 34;
-  constexpr size_t kQuants = kWithSum ? 4 : 2;
+  using Block = Q8Block<kWithSum>;
   auto* blocks = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < n / 32; ++b) {
     const float* v = x + b * 32;
-    uint8_t* block = blocks + b * kBlockBytes;
+    uint8_t* block = blocks + b * Block::kBytes;
     float32x4_t f[8];
     float32x4_t m = vdupq_n_f32(0.0f);
     for (int i = 0; i < 8; ++i) {
@@ -47,14 +46,9 @@ void quantize_q8(const float* x, void* out, int64_t n) {
       q[i] = vcvtnq_s32_f32(vmulq_f32(f[i], id));
       sum = vaddq_s32(sum, q[i]);
     }
-    store_int8x16(q, block + kQuants);
-    store_int8x16(q + 4, block + kQuants + 16);
-    const uint16_t dh = fp32_to_fp16(d);
-    std::memcpy(block, &dh, 2);
-    if constexpr (kWithSum) {
-      const uint16_t sh = fp32_to_fp16(d * static_cast<float>(vaddvq_s32(sum)));
-      std::memcpy(block + 2, &sh, 2);
-    }
+    store_int8x16(q, block + Block::kQuants);
+    store_int8x16(q + 4, block + Block::kQuants + 16);
+    Block::write_scales(block, d, vaddvq_s32(sum));
   }
 }
 

@@ -33,12 +33,11 @@ inline void store_int8x32(const __m256i q[4], uint8_t* out) {
 // Q8_0 (34-byte blocks: d, qs) and Q8_1 (36-byte blocks: d, s, qs) with 127/amax and half-to-even.
 template <bool kWithSum>
 void quantize_q8(const float* x, void* out, int64_t n) {
-  constexpr size_t kBlockBytes = kWithSum ? 36 : 34;
-  constexpr size_t kQuants = kWithSum ? 4 : 2;
+  using Block = Q8Block<kWithSum>;
   auto* blocks = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < n / 32; ++b) {
     const float* v = x + b * 32;
-    uint8_t* block = blocks + b * kBlockBytes;
+    uint8_t* block = blocks + b * Block::kBytes;
     __m256 f[4];
     for (int i = 0; i < 4; ++i) f[i] = _mm256_loadu_ps(v + 8 * i);
     const float amax = hmax_ps(_mm256_max_ps(_mm256_max_ps(abs_ps(f[0]), abs_ps(f[1])),
@@ -47,14 +46,12 @@ void quantize_q8(const float* x, void* out, int64_t n) {
     const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
     __m256i q[4];
     for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(f[i], id));
-    store_int8x32(q, block + kQuants);
-    const uint16_t dh = fp32_to_fp16(d);
-    std::memcpy(block, &dh, 2);
+    store_int8x32(q, block + Block::kQuants);
+    int32_t sum = 0;
     if constexpr (kWithSum) {
-      const int32_t sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
-      const uint16_t sh = fp32_to_fp16(d * static_cast<float>(sum));
-      std::memcpy(block + 2, &sh, 2);
+      sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
     }
+    Block::write_scales(block, d, sum);
   }
 }
 
