@@ -1,11 +1,14 @@
 #include "core/memory_bandwidth.h"
 
+#include "core/huge_pages.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -82,21 +85,21 @@ Reader widest_reader() {
   return {read_portable, "128-bit"};
 }
 
-struct FreeDeleter {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-
 }  // namespace
 
 Result<BandwidthResult> measure_read_bandwidth(ThreadPool& pool, const BandwidthOptions& options) {
   const size_t n_pages = std::max<size_t>(options.buffer_bytes / kPage, 1);
   const size_t bytes = n_pages * kPage;
-  std::unique_ptr<uint8_t, FreeDeleter> buffer(static_cast<uint8_t*>(std::aligned_alloc(kPage, bytes)));
-  if (!buffer) return make_error("cannot allocate a " + std::to_string(bytes) + "-byte buffer to measure bandwidth");
+  std::shared_ptr<uint8_t[]> buffer;
+  try {
+    buffer = allocate_huge_pages(bytes);
+  } catch (const std::bad_alloc&) {
+    return make_error("cannot allocate a " + std::to_string(bytes) + "-byte buffer to measure bandwidth");
+  }
   uint8_t* base = buffer.get();
-  // Ordinary pages, no huge-page advice: the weights are read through a file mapping with 4 KiB pages,
-  // so this is the ceiling a generated token can approach (on the development machine huge pages made
-  // no measurable difference).
+  // The same pages as the repacked weights (core/huge_pages.h): 2 MiB where the kernel grants them.
+  // Fewer page walks make a plain read faster too, so the ceiling a generated token is compared with
+  // rises with the weights' speed (docs/PERF.md, round 7).
 
   // Each thread first touches the pages it will read, so that on NUMA machines they are local to it and
   // no pass pays for page faults. Non-zero bytes: a zero page could be shared and never reach memory.

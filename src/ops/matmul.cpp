@@ -1,5 +1,6 @@
 #include "ops/matmul.h"
 
+#include "core/huge_pages.h"
 #include "ops/activation_quant.h"
 #include "ops/packed_kernels.h"
 #include "ops/prefetch.h"
@@ -26,12 +27,12 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
     const int64_t n_groups = n_out / packed->rows;
     m.rows_per_group = packed->rows;
     m.group_bytes = packed->group_bytes(n_in);
-    auto storage = std::make_shared<std::vector<uint8_t>>(m.group_bytes * static_cast<size_t>(n_groups));
+    std::shared_ptr<uint8_t[]> storage = allocate_huge_pages(m.group_bytes * static_cast<size_t>(n_groups));
     for (int64_t g = 0; g < n_groups; ++g) {
       packed->pack(n_in, data + static_cast<size_t>(g * packed->rows) * m.row_bytes, m.row_bytes,
-                   storage->data() + static_cast<size_t>(g) * m.group_bytes);
+                   storage.get() + static_cast<size_t>(g) * m.group_bytes);
     }
-    m.data = storage->data();
+    m.data = storage.get();
     m.packed = std::move(storage);
     m.gemm = packed->gemm;
   }

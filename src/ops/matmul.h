@@ -30,7 +30,7 @@ struct Matrix {
   // `packed`: groups of rows_per_group rows, group_bytes each, and `gemm` is the packed kernel.
   int rows_per_group = 1;
   size_t group_bytes = 0;
-  std::shared_ptr<const std::vector<uint8_t>> packed;
+  std::shared_ptr<const uint8_t[]> packed;  // on huge pages where possible (core/huge_pages.h)
 
   // Fails with "tensor type Q8_K is not supported yet" for types without a kernel. `isa` chooses the
   // instruction set (default: the one selected for this CPU). Repacks the weights when that set has a

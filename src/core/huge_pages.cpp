@@ -1,0 +1,37 @@
+#include "core/huge_pages.h"
+
+#include <new>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace cria {
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+}  // namespace
+
+std::shared_ptr<uint8_t[]> allocate_huge_pages(size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (bytes >= kHugePage) {
+    // Map one huge page more than needed, then unmap the unaligned head and the tail past `bytes`.
+    const size_t mapped = bytes + kHugePage;
+    void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    auto* raw = static_cast<uint8_t*>(p);
+    const uintptr_t address = reinterpret_cast<uintptr_t>(raw);
+    uint8_t* aligned = raw + (kHugePage - address % kHugePage) % kHugePage;
+    if (aligned > raw) munmap(raw, static_cast<size_t>(aligned - raw));
+    uint8_t* end = aligned + bytes;
+    const size_t page = 4096;
+    uint8_t* tail = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(end) + page - 1) / page * page);
+    if (tail < raw + mapped) munmap(tail, static_cast<size_t>(raw + mapped - tail));
+    madvise(aligned, bytes, MADV_HUGEPAGE);  // advice only: without it the pages are ordinary
+    return std::shared_ptr<uint8_t[]>(aligned, [bytes](uint8_t* q) { munmap(q, bytes); });
+  }
+#endif
+  return std::shared_ptr<uint8_t[]>(new uint8_t[bytes]());
+}
+
+}  // namespace cria
