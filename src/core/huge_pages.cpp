@@ -1,5 +1,7 @@
 #include "core/huge_pages.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <new>
 
 #if defined(__linux__)
@@ -10,11 +12,17 @@ namespace cria {
 
 namespace {
 constexpr size_t kHugePage = size_t{2} << 20;
+
+// CRIA_HUGE_PAGES=0 gives ordinary pages, to compare (read at each call, so one process can hold both).
+bool huge_pages_wanted() {
+  const char* env = std::getenv("CRIA_HUGE_PAGES");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}
 }  // namespace
 
 std::shared_ptr<uint8_t[]> allocate_huge_pages(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (bytes >= kHugePage) {
+  if (bytes >= kHugePage && huge_pages_wanted()) {
     // Map one huge page more than needed, then unmap the unaligned head and the tail past `bytes`.
     const size_t mapped = bytes + kHugePage;
     void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

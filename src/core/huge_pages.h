@@ -1,6 +1,7 @@
 // Large read-mostly buffers (repacked weights) placed on 2 MiB pages where the kernel allows it.
 // Streaming hundreds of megabytes through 4 KiB pages costs a page walk every 4 KiB; transparent huge
-// pages cut that 512-fold. The buffer works the same when huge pages are unavailable.
+// pages cut that 512-fold. The buffer works the same when huge pages are unavailable; CRIA_HUGE_PAGES=0
+// asks for ordinary pages.
 #pragma once
 
 #include <cstddef>

@@ -12,7 +12,9 @@
 
 namespace cria::ops {
 
-constexpr size_t kPrefetchNearBytes = 2048;
+// Chosen by in-process A/B of generation (docs/PERF.md, round 7): near 4 KB beat 2 KB by 0-2.4% and
+// 8 KB by 0-1%; far 32 KB beat 16 KB and 64 KB by about 1%; dropping either request cost 4-12%.
+constexpr size_t kPrefetchNearBytes = 4096;
 constexpr size_t kPrefetchFarBytes = 32768;
 
 // Call once per 64-byte line of weights as the kernel reaches it.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <numeric>
 
 #include "core/huge_pages.h"
@@ -35,6 +36,13 @@ TEST(HugePages, SmallBuffersAreOrdinaryMemory) {
     auto buffer = allocate_huge_pages(bytes);
     expect_zeroed_and_writable(buffer.get(), bytes);
   }
+}
+
+TEST(HugePages, OrdinaryPagesWhenTurnedOff) {
+  setenv("CRIA_HUGE_PAGES", "0", 1);
+  auto buffer = allocate_huge_pages(3 * kHugePage + 5);
+  unsetenv("CRIA_HUGE_PAGES");
+  expect_zeroed_and_writable(buffer.get(), 3 * kHugePage + 5);
 }
 
 TEST(HugePages, BuffersAreIndependentAndOutliveCopiesOfTheHandle) {
