@@ -12,6 +12,7 @@ namespace cria {
 
 namespace {
 constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kPage = 4096;
 
 // CRIA_HUGE_PAGES=0 gives ordinary pages, to compare (read at each call, so one process can hold both).
 bool huge_pages_wanted() {
@@ -32,14 +33,16 @@ std::shared_ptr<uint8_t[]> allocate_huge_pages(size_t bytes) {
     uint8_t* aligned = raw + (kHugePage - address % kHugePage) % kHugePage;
     if (aligned > raw) munmap(raw, static_cast<size_t>(aligned - raw));
     uint8_t* end = aligned + bytes;
-    const size_t page = 4096;
-    uint8_t* tail = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(end) + page - 1) / page * page);
+    uint8_t* tail = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(end) + kPage - 1) / kPage * kPage);
     if (tail < raw + mapped) munmap(tail, static_cast<size_t>(raw + mapped - tail));
     madvise(aligned, bytes, MADV_HUGEPAGE);  // advice only: without it the pages are ordinary
     return std::shared_ptr<uint8_t[]>(aligned, [bytes](uint8_t* q) { munmap(q, bytes); });
   }
 #endif
-  return std::shared_ptr<uint8_t[]>(new uint8_t[bytes]());
+  // Ordinary memory, still page-aligned: the bandwidth reader's aligned loads rely on it.
+  auto* p = static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{kPage}));
+  std::memset(p, 0, bytes);
+  return std::shared_ptr<uint8_t[]>(p, [](uint8_t* q) { ::operator delete[](q, std::align_val_t{kPage}); });
 }
 
 }  // namespace cria

@@ -10,8 +10,8 @@
 
 namespace cria {
 
-// `bytes` of zeroed memory, 2 MiB-aligned when it is at least 2 MiB, advised to use transparent huge
-// pages. Throws std::bad_alloc when the memory cannot be had.
+// `bytes` of zeroed memory, 4 KiB-aligned; when it is at least 2 MiB, 2 MiB-aligned and advised to use
+// transparent huge pages. Throws std::bad_alloc when the memory cannot be had.
 std::shared_ptr<uint8_t[]> allocate_huge_pages(size_t bytes);
 
 }  // namespace cria

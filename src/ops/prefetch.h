@@ -17,7 +17,8 @@ namespace cria::ops {
 constexpr size_t kPrefetchNearBytes = 4096;
 constexpr size_t kPrefetchFarBytes = 32768;
 
-// Call once per 64-byte line of weights as the kernel reaches it.
+// Call about once per 64-byte line of weights as the kernel reaches it (packed Q4_0: once per 72-byte
+// block, which measured faster than exactly once per line).
 inline void prefetch_weights(const uint8_t* line) {
   __builtin_prefetch(line + kPrefetchNearBytes, 0, 3);  // into L1
   __builtin_prefetch(line + kPrefetchFarBytes, 0, 2);   // into L2

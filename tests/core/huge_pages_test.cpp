@@ -1,5 +1,5 @@
 // allocate_huge_pages hands out zeroed, writable memory of the asked size, 2 MiB-aligned when it is
-// large enough for a huge page, and ordinary memory below that.
+// large enough for a huge page, and ordinary page-aligned memory below that or when turned off.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -34,6 +34,7 @@ TEST(HugePages, LargeBuffersAreAlignedToHugePages) {
 TEST(HugePages, SmallBuffersAreOrdinaryMemory) {
   for (size_t bytes : {size_t{1}, size_t{4096}, kHugePage - 1}) {
     auto buffer = allocate_huge_pages(bytes);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.get()) % 4096, 0u) << bytes << " bytes";
     expect_zeroed_and_writable(buffer.get(), bytes);
   }
 }
@@ -42,6 +43,7 @@ TEST(HugePages, OrdinaryPagesWhenTurnedOff) {
   setenv("CRIA_HUGE_PAGES", "0", 1);
   auto buffer = allocate_huge_pages(3 * kHugePage + 5);
   unsetenv("CRIA_HUGE_PAGES");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.get()) % 4096, 0u);
   expect_zeroed_and_writable(buffer.get(), 3 * kHugePage + 5);
 }
 
