@@ -1,18 +1,17 @@
-// A Session runs the forward pass of a loaded model over a token sequence: it owns the KV cache (f16, as
-// llama.cpp) and every work buffer, sized once for the context and batch, so decoding never allocates.
+// A Session is one sequence on its own Runner and KvCache (sequence 0): the shape that the CLI's
+// completion, chat, perplexity and bench need. It runs on the same batched forward pass as everything
+// else; programs with many sequences use Runner, KvCache and Batch directly.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <vector>
 
 #include "core/result.h"
-#include "core/thread_pool.h"
+#include "model/batch.h"
+#include "model/kv_cache.h"
 #include "model/llama_model.h"
-#include "ops/attention.h"
-#include "ops/basic_ops.h"
-#include "ops/matmul.h"
+#include "model/runner.h"
 
 namespace cria::model {
 
@@ -31,38 +30,27 @@ class Session {
   // all_logits, logits(i) holds the i-th token's logits (tokens.size() <= n_batch); otherwise only the
   // last token's logits are computed, at logits(0).
   Status decode(std::span<const int32_t> tokens, bool all_logits = false);
-  const float* logits(int64_t i = 0) const { return logits_.data() + i * model_->n_vocab(); }
+  const float* logits(int64_t i = 0) const { return runner_->logits(static_cast<int>(all_logits_ ? i : last_ - 1)); }
 
-  int n_past() const { return n_past_; }
-  int n_ctx() const { return n_ctx_; }
-  bool flash_attn() const { return flash_attn_; }
-  int n_batch() const { return n_batch_; }
-  int n_threads() const { return pool_.size(); }
+  int n_past() const { return cache_.seq_pos_max(0) + 1; }
+  int n_ctx() const { return cache_.n_cells(); }
+  bool flash_attn() const { return runner_->flash_attn(); }
+  int n_batch() const { return runner_->n_batch(); }
+  int n_threads() const { return runner_->n_threads(); }
   // Forgets tokens from position `pos` on (0 clears the sequence).
-  void truncate(int pos) { n_past_ = pos < n_past_ ? pos : n_past_; }
-  const LlamaModel& model() const { return *model_; }
+  void truncate(int pos) { (void)cache_.seq_rm(0, pos, -1); }
+  const LlamaModel& model() const { return runner_->model(); }
+  Runner& runner() { return *runner_; }
+  KvCache& cache() { return cache_; }
 
  private:
-  Session(std::shared_ptr<const LlamaModel> model, int n_ctx, int n_batch, int n_threads, bool flash_attn);
-  void forward(const int32_t* tokens, int n_tokens, bool all_logits);
-  void attention(int layer, int n_tokens);
+  Session(std::unique_ptr<Runner> runner, KvCache cache) : runner_(std::move(runner)), cache_(std::move(cache)) {}
 
-  std::shared_ptr<const LlamaModel> model_;
-  int n_ctx_, n_batch_;
-  bool flash_attn_;
-  int n_past_ = 0;
-  ThreadPool pool_;
-  ops::MatmulScratch scratch_;
-
-  // KV cache: [layer][position][kv_head * head_dim] in f16.
-  std::vector<uint16_t> k_cache_, v_cache_;
-  int64_t kv_row_ = 0;  // n_head_kv * head_dim
-
-  // Work buffers for n_batch tokens.
-  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
-  std::vector<float> rope_cos_, rope_sin_;  // per token of the batch
-  std::vector<float> attention_scratch_;    // per thread: ops::attention_scratch_floats
-  ops::SwigluFn swiglu_ = nullptr;          // the model's instruction set's
+  std::unique_ptr<Runner> runner_;
+  KvCache cache_;
+  Batch batch_;
+  bool all_logits_ = false;
+  int last_ = 1;  // tokens in the last forward pass
 };
 
 }  // namespace cria::model

@@ -1,6 +1,7 @@
 #include "ops/attention.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace cria::ops {
 
@@ -45,45 +46,75 @@ size_t attention_scratch_floats(int head_dim, int n_ctx) {
   return (n + 15) / 16 * 16;
 }
 
+namespace {
+
+// How a segment's work is cut: per (token, head) with the per-head kernel, or into grouped jobs of
+// `tokens` tokens, in `blocks` token blocks.
+struct SegmentPlan {
+  bool per_head;
+  int tokens, blocks;
+};
+
+}  // namespace
+
 void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span<float> scratch) {
   const size_t stride = scratch.size() / static_cast<size_t>(pool.size());
   const int group = b.n_head / b.n_head_kv;
-  const int heads = std::min(group, kFlashRows);            // query heads per job
-  const int chunks = (group + heads - 1) / heads;            // jobs per KV head and token block
-  const int tokens = std::min(b.n_tokens, std::max(1, kFlashRows / heads));  // tokens per job
+  const int heads = std::min(group, kFlashRows);  // query heads per job
+  const int chunks = (group + heads - 1) / heads;  // jobs per KV head and token block
 
-  if (heads * tokens < kFlashMinRows) {
-    const AttentionFn kernel = attention_kernel(isa);
-    pool.parallel_for(static_cast<int64_t>(b.n_tokens) * b.n_head, [&](int64_t begin, int64_t end, int thread) {
-      float* scores = scratch.data() + static_cast<size_t>(thread) * stride;
-      for (int64_t job = begin; job < end; ++job) {
-        const int t = static_cast<int>(job / b.n_head), head = static_cast<int>(job % b.n_head);
-        const size_t row = (static_cast<size_t>(t) * b.n_head + head) * b.head_dim;
-        const size_t kv = static_cast<size_t>(head / group) * b.head_dim;
-        kernel(b.q + row, b.k + kv, b.v + kv, b.kv_stride, b.n_past + t + 1, b.head_dim, b.scale, scores,
-               b.out + row);
-      }
-    });
-    return;
+  // Every segment's items numbered one after the other, so that one parallel_for runs them all. The
+  // vectors live on (per calling thread) so that decoding does not allocate.
+  thread_local std::vector<SegmentPlan> calling_thread_plans;
+  thread_local std::vector<int64_t> calling_thread_first_item;
+  // References, so that the pool's threads see the calling thread's vectors rather than their own.
+  std::vector<SegmentPlan>& plans = calling_thread_plans;
+  std::vector<int64_t>& first_item = calling_thread_first_item;
+  plans.clear();
+  first_item.assign(1, 0);
+  for (const AttentionSegment& seg : b.segments) {
+    const int tokens = std::min(seg.n_tokens, std::max(1, kFlashRows / heads));  // tokens per job
+    // Batch invariance fixes the kernel by the model's shape alone, not by the segment's length.
+    const bool per_head = b.batch_invariant ? group < kFlashMinRows : heads * tokens < kFlashMinRows;
+    SegmentPlan plan{per_head, tokens, (seg.n_tokens + tokens - 1) / tokens};
+    const int64_t items = plan.per_head ? static_cast<int64_t>(seg.n_tokens) * b.n_head
+                                        : static_cast<int64_t>(plan.blocks) * b.n_head_kv * chunks;
+    plans.push_back(plan);
+    first_item.push_back(first_item.back() + items);
   }
 
-  // Later tokens see more keys, and parallel_for hands out contiguous ranges, so token blocks are
-  // ordered first, last, second, second to last, ...: every range gets cheap and costly blocks alike.
-  const FlashAttentionFn kernel = flash_attention_kernel(isa);
-  const int blocks = (b.n_tokens + tokens - 1) / tokens;
-  const int per_block = b.n_head_kv * chunks;
-  pool.parallel_for(static_cast<int64_t>(blocks) * per_block, [&](int64_t begin, int64_t end, int thread) {
+  const AttentionFn per_head = attention_kernel(isa);
+  const FlashAttentionFn grouped = flash_attention_kernel(isa);
+  pool.parallel_for(first_item.back(), [&](int64_t begin, int64_t end, int thread) {
     float* s = scratch.data() + static_cast<size_t>(thread) * stride;
+    size_t si = static_cast<size_t>(std::upper_bound(first_item.begin(), first_item.end(), begin) - first_item.begin()) - 1;
     for (int64_t i = begin; i < end; ++i) {
-      const int slot = static_cast<int>(i / per_block), rest = static_cast<int>(i % per_block);
-      const int block = slot % 2 == 0 ? slot / 2 : blocks - 1 - slot / 2;
+      while (i >= first_item[si + 1]) ++si;
+      const AttentionSegment& seg = b.segments[si];
+      const SegmentPlan& plan = plans[si];
+      const int64_t item = i - first_item[si];
+      if (plan.per_head) {
+        const int t = seg.t0 + static_cast<int>(item / b.n_head), head = static_cast<int>(item % b.n_head);
+        const size_t row = (static_cast<size_t>(t) * b.n_head + head) * b.head_dim;
+        const size_t kv = static_cast<size_t>(head / group) * b.head_dim;
+        per_head(b.q + row, b.k + kv, b.v + kv, seg.cells, b.kv_stride, seg.n_past + (t - seg.t0) + 1, b.head_dim,
+                 b.scale, s, b.out + row);
+        continue;
+      }
+      // Later tokens see more keys, and parallel_for hands out contiguous ranges, so token blocks are
+      // ordered first, last, second, second to last, ...: every range gets cheap and costly blocks alike.
+      const int per_block = b.n_head_kv * chunks;
+      const int slot = static_cast<int>(item / per_block), rest = static_cast<int>(item % per_block);
+      const int block = slot % 2 == 0 ? slot / 2 : plan.blocks - 1 - slot / 2;
       AttentionJob job;
+      job.cells = seg.cells;
       job.kv_head = rest / chunks;
       job.head0 = job.kv_head * group + (rest % chunks) * heads;
       job.n_heads = std::min(heads, (job.kv_head + 1) * group - job.head0);
-      job.t0 = block * tokens;
-      job.n_tokens = std::min(tokens, b.n_tokens - job.t0);
-      kernel(b, job, s);
+      job.t0 = seg.t0 + block * plan.tokens;
+      job.p0 = seg.n_past + block * plan.tokens;
+      job.n_tokens = std::min(plan.tokens, seg.t0 + seg.n_tokens - job.t0);
+      grouped(b, job, s);
     }
   });
 }

@@ -22,10 +22,10 @@ namespace cria::ops {
 // The largest head dimension the kernels take (the loader refuses larger ones; real models use <= 256).
 constexpr int kMaxHeadDim = 512;
 
-// k and v point at key/value row 0 of this head; rows are kv_stride elements apart. scores holds n_keys
-// floats of scratch; out receives head_dim values.
-using AttentionFn = void (*)(const float* q, const uint16_t* k, const uint16_t* v, size_t kv_stride, int n_keys,
-                             int head_dim, float scale, float* scores, float* out);
+// k and v point at this head's part of cache row 0; key j is cache row cells[j], rows kv_stride elements
+// apart. scores holds n_keys floats of scratch; out receives head_dim values.
+using AttentionFn = void (*)(const float* q, const uint16_t* k, const uint16_t* v, const int32_t* cells,
+                             size_t kv_stride, int n_keys, int head_dim, float scale, float* scores, float* out);
 
 AttentionFn attention_kernel(Isa isa);
 
@@ -34,21 +34,37 @@ AttentionFn avx2_attention();
 AttentionFn avx512_attention();
 AttentionFn neon_attention();  // the same kernel for Neon and NeonDot
 
-// One decode step's attention: token t (position n_past + t) attends to cache rows 0 .. n_past + t.
+// Consecutive tokens of a batch that belong to one sequence: token t0 + i is key n_past + i of the
+// sequence's key list `cells` (cache rows in position order) and attends to keys 0 .. n_past + i.
+struct AttentionSegment {
+  const int32_t* cells;
+  int t0, n_tokens, n_past;
+};
+
+// One forward pass's attention, for every segment of the batch.
 struct AttentionBatch {
   const float* q;        // [n_tokens][n_head][head_dim]
-  const uint16_t* k;     // this layer's cache: KV head h of position p at [p * kv_stride + h * head_dim]
+  const uint16_t* k;     // this layer's cache: KV head h of cache row c at [c * kv_stride + h * head_dim]
   const uint16_t* v;
   size_t kv_stride;
   float* out;            // [n_tokens][n_head][head_dim]
-  int n_tokens, n_past, n_head, n_head_kv, head_dim;
+  std::span<const AttentionSegment> segments;
+  int n_head, n_head_kv, head_dim;
   float scale;
   bool online_softmax = false;  // flash attention's online softmax (f32 probabilities), see below
+  // The kernel is chosen by the model's GQA group alone (per head below kFlashMinRows heads per KV
+  // head, grouped otherwise), so that a token's result does not depend on how many tokens of its
+  // sequence share the batch (the two kernels sum in different orders). Otherwise a segment with few
+  // tokens runs per head and a longer one grouped, which is faster for prompts of models without GQA.
+  bool batch_invariant = false;
 };
 
-// The rows of one flash job: query heads head0 .. head0 + n_heads - 1 (all sharing kv_head) of tokens
-// t0 .. t0 + n_tokens - 1; n_heads * n_tokens <= kFlashRows.
+// The rows of one flash job: query heads head0 .. head0 + n_heads - 1 (all sharing kv_head) of batch
+// tokens t0 .. t0 + n_tokens - 1, which are keys p0 .. p0 + n_tokens - 1 of the key list `cells`;
+// n_heads * n_tokens <= kFlashRows.
 struct AttentionJob {
+  const int32_t* cells;
+  int p0;
   int kv_head, head0, n_heads, t0, n_tokens;
 };
 constexpr int kFlashRows = 32;     // query rows per job (four vectors of 8)
@@ -70,7 +86,7 @@ FlashAttentionFn avx2_flash_attention();
 FlashAttentionFn avx512_flash_attention();  // the same 8-lane code, with 32 vector registers
 FlashAttentionFn neon_flash_attention();
 
-// Floats of scratch run_attention needs per thread for a context of n_ctx positions.
+// Floats of scratch run_attention needs per thread for key lists of up to n_ctx keys.
 size_t attention_scratch_floats(int head_dim, int n_ctx);
 
 // Runs the batch on the pool; scratch holds pool.size() * attention_scratch_floats(...) floats.

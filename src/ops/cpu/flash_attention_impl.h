@@ -148,7 +148,7 @@ void tile_accumulate(const float* p, const float* vf, int hd4, int n_keys, const
 template <class V, int RV, bool kOnline>
 void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   const int hd = b.head_dim;
-  const FlashLayout lay(hd, kOnline ? 0 : b.n_past + job.t0 + job.n_tokens);
+  const FlashLayout lay(hd, kOnline ? 0 : job.p0 + job.n_tokens);
   float* qt = scratch + lay.qt;
   float* ot = scratch + lay.ot;
   float* p = scratch + lay.p;
@@ -165,7 +165,7 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   for (int r = 0; r < 8 * RV; ++r) {
     const bool real = r < rows;
     const int t = job.t0 + r / job.n_heads, head = job.head0 + r % job.n_heads;
-    pos[r] = real ? static_cast<float>(b.n_past + t) : -1.0f;
+    pos[r] = real ? static_cast<float>(job.p0 + r / job.n_heads) : -1.0f;
     m[r] = -1e30f;
     l[r] = 0;
     float* q16 = kf;
@@ -181,14 +181,14 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   }
   for (size_t i = 0; i < static_cast<size_t>(lay.hd4) * kFlashRows; ++i) ot[i] = 0.0f;
 
-  const int n_keys = b.n_past + job.t0 + job.n_tokens;  // the last row sees this many keys
+  const int n_keys = job.p0 + job.n_tokens;  // the last row sees this many keys
   const size_t head_offset = static_cast<size_t>(job.kv_head) * hd;
   // Converts rows j0 .. j0 + kt - 1 of the keys (zeros up to kt4) or of the values (zero-padded to hd4).
   auto load_keys = [&](int j0, int kt, int kt4) {
     for (int j = 0; j < kt4; ++j) {
       float* kj = kf + static_cast<size_t>(j) * hd;
       if (j < kt) {
-        V::f16_to_f32(b.k + static_cast<size_t>(j0 + j) * b.kv_stride + head_offset, kj, hd);
+        V::f16_to_f32(b.k + static_cast<size_t>(job.cells[j0 + j]) * b.kv_stride + head_offset, kj, hd);
       } else {
         for (int d = 0; d < hd; ++d) kj[d] = 0.0f;
       }
@@ -197,7 +197,7 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   auto load_values = [&](int j0, int kt) {
     for (int j = 0; j < kt; ++j) {
       float* vj = vf + static_cast<size_t>(j) * lay.hd4;
-      V::f16_to_f32(b.v + static_cast<size_t>(j0 + j) * b.kv_stride + head_offset, vj, hd);
+      V::f16_to_f32(b.v + static_cast<size_t>(job.cells[j0 + j]) * b.kv_stride + head_offset, vj, hd);
       for (int d = hd; d < lay.hd4; ++d) vj[d] = 0.0f;
     }
   };

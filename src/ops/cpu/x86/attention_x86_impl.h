@@ -23,10 +23,10 @@ inline __m256 load_f16x8(const uint16_t* p) {
 }
 
 // Head dimensions that are multiples of 8 run on vectors; others use the scalar kernel.
-inline void attention(const float* q, const uint16_t* k, const uint16_t* v, size_t kv_stride, int n_keys,
+inline void attention(const float* q, const uint16_t* k, const uint16_t* v, const int32_t* cells, size_t kv_stride, int n_keys,
                       int head_dim, float scale, float* scores, float* out) {
   if (head_dim % 8 != 0 || head_dim > kMaxHeadDim) {
-    scalar_attention()(q, k, v, kv_stride, n_keys, head_dim, scale, scores, out);
+    scalar_attention()(q, k, v, cells, kv_stride, n_keys, head_dim, scale, scores, out);
     return;
   }
   const int nv = head_dim / 8;
@@ -36,7 +36,7 @@ inline void attention(const float* q, const uint16_t* k, const uint16_t* v, size
     _mm256_store_ps(q16 + 8 * i, _mm256_cvtph_ps(h));
   }
   for (int j = 0; j < n_keys; ++j) {
-    const uint16_t* kj = k + static_cast<size_t>(j) * kv_stride;
+    const uint16_t* kj = k + static_cast<size_t>(cells[j]) * kv_stride;
     __m256 acc = _mm256_mul_ps(_mm256_load_ps(q16), load_f16x8(kj));
     for (int i = 1; i < nv; ++i) acc = _mm256_fmadd_ps(_mm256_load_ps(q16 + 8 * i), load_f16x8(kj + 8 * i), acc);
     scores[j] = hsum8(acc) * scale;
@@ -46,7 +46,7 @@ inline void attention(const float* q, const uint16_t* k, const uint16_t* v, size
   for (int i = 0; i < nv; ++i) o[i] = _mm256_setzero_ps();
   for (int j = 0; j < n_keys; ++j) {
     const __m256 p = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(scores[j], _MM_FROUND_TO_NEAREST_INT)));
-    const uint16_t* vj = v + static_cast<size_t>(j) * kv_stride;
+    const uint16_t* vj = v + static_cast<size_t>(cells[j]) * kv_stride;
     for (int i = 0; i < nv; ++i) o[i] = _mm256_fmadd_ps(p, load_f16x8(vj + 8 * i), o[i]);
   }
   for (int i = 0; i < nv; ++i) _mm256_storeu_ps(out + 8 * i, o[i]);

@@ -1,0 +1,286 @@
+#include "model/kv_cache.h"
+
+#include <algorithm>
+#include <limits>
+#include <new>
+#include <string>
+
+namespace cria::model {
+
+namespace {
+constexpr int32_t kEnd = std::numeric_limits<int32_t>::max();
+}
+
+Result<KvCache> KvCache::create(const LlamaHparams& hp, int n_cells, int n_seq_max) {
+  if (n_cells < 1) return make_error("KV cache size " + std::to_string(n_cells) + " must be at least 1 token");
+  if (n_seq_max < 1 || n_seq_max > 65536) {
+    return make_error("sequence count " + std::to_string(n_seq_max) + " must be between 1 and 65536");
+  }
+  uint32_t max_kv_heads = 0;
+  for (uint32_t h : hp.n_head_kv) max_kv_heads = std::max(max_kv_heads, h);
+  KvCache cache;
+  cache.n_layer_ = static_cast<int>(hp.n_layer);
+  cache.row_ = static_cast<int64_t>(max_kv_heads) * hp.head_dim;
+  const double elements = static_cast<double>(hp.n_layer) * n_cells * static_cast<double>(cache.row_);
+  if (elements * 4 > static_cast<double>(std::numeric_limits<size_t>::max() / 2)) {
+    return make_error("a KV cache of " + std::to_string(n_cells) + " tokens is too large to allocate");
+  }
+  try {
+    cache.k_.assign(static_cast<size_t>(elements), 0);
+    cache.v_.assign(static_cast<size_t>(elements), 0);
+  } catch (const std::bad_alloc&) {
+    return make_error("cannot allocate " + std::to_string(static_cast<uint64_t>(elements * 4)) + " bytes for a KV cache of " +
+                      std::to_string(n_cells) + " tokens");
+  }
+  const size_t n = static_cast<size_t>(n_cells);
+  cache.cell_refs_.assign(n, 0);
+  cache.cell_retained_.assign(n, 0);
+  cache.cell_pos_.assign(n, -1);
+  cache.cell_token_.assign(n, -1);
+  cache.cell_shift_.assign(n, 0);
+  cache.seqs_.resize(static_cast<size_t>(n_seq_max));
+  cache.clear();
+  return cache;
+}
+
+size_t KvCache::bytes() const {
+  return (k_.size() + v_.size()) * sizeof(uint16_t) + cell_pos_.size() * 5 * sizeof(int32_t);
+}
+
+int KvCache::n_available() const {
+  int n = n_free();
+  for (size_t c = 0; c < cell_refs_.size(); ++c) n += cell_refs_[c] == 0 && cell_retained_[c] > 0;
+  return n;
+}
+
+int32_t KvCache::seq_pos_max(int seq) const {
+  const auto& cells = seqs_[static_cast<size_t>(seq)];
+  return cells.empty() ? -1 : cell_pos_[static_cast<size_t>(cells.back())];
+}
+
+Status KvCache::check_seq(int seq) const {
+  if (seq < 0 || seq >= n_seq_max()) {
+    return make_error("sequence id " + std::to_string(seq) + " is out of range (0.." + std::to_string(n_seq_max() - 1) +
+                      ")");
+  }
+  return Ok{};
+}
+
+int32_t KvCache::append(std::span<const int32_t> seqs, int32_t token, int32_t pos) {
+  while (free_.empty() && evict_one()) {
+  }
+  const int32_t cell = free_.back();
+  free_.pop_back();
+  const size_t c = static_cast<size_t>(cell);
+  cell_pos_[c] = pos;
+  cell_token_[c] = token;
+  cell_shift_[c] = 0;
+  cell_refs_[c] = static_cast<int32_t>(seqs.size());
+  for (int32_t s : seqs) seqs_[static_cast<size_t>(s)].push_back(cell);
+  return cell;
+}
+
+void KvCache::release(int32_t cell) {
+  const size_t c = static_cast<size_t>(cell);
+  if (--cell_refs_[c] == 0 && cell_retained_[c] == 0) {
+    cell_shift_[c] = 0;
+    free_.push_back(cell);
+  }
+}
+
+void KvCache::release_retained(int32_t cell) {
+  const size_t c = static_cast<size_t>(cell);
+  if (--cell_retained_[c] == 0 && cell_refs_[c] == 0) {
+    cell_shift_[c] = 0;
+    free_.push_back(cell);
+  }
+}
+
+bool KvCache::evict_one() {
+  if (retained_.empty()) return false;
+  for (int32_t cell : retained_.back()) release_retained(cell);
+  retained_.pop_back();
+  return true;
+}
+
+Status KvCache::seq_rm(int seq, int32_t p0, int32_t p1) {
+  if (seq < 0) {
+    for (int s = 0; s < n_seq_max(); ++s) (void)seq_rm(s, p0, p1);
+    return Ok{};
+  }
+  if (auto s = check_seq(seq); !s) return s;
+  if (p1 < 0) p1 = kEnd;
+  auto& cells = seqs_[static_cast<size_t>(seq)];
+  auto kept = cells.begin();
+  for (int32_t cell : cells) {
+    const int32_t pos = cell_pos_[static_cast<size_t>(cell)];
+    if (pos >= p0 && pos < p1) {
+      release(cell);
+    } else {
+      *kept++ = cell;
+    }
+  }
+  cells.erase(kept, cells.end());
+  return Ok{};
+}
+
+Status KvCache::seq_cp(int src, int dst, int32_t p0, int32_t p1) {
+  if (auto s = check_seq(src); !s) return s;
+  if (auto s = check_seq(dst); !s) return s;
+  if (src == dst) return Ok{};
+  if (p1 < 0) p1 = kEnd;
+  (void)seq_rm(dst, p0, p1);
+  std::vector<int32_t> shared;
+  for (int32_t cell : seqs_[static_cast<size_t>(src)]) {
+    const int32_t pos = cell_pos_[static_cast<size_t>(cell)];
+    if (pos >= p0 && pos < p1) {
+      shared.push_back(cell);
+      ++cell_refs_[static_cast<size_t>(cell)];
+    }
+  }
+  auto& cells = seqs_[static_cast<size_t>(dst)];
+  std::vector<int32_t> merged(cells.size() + shared.size());
+  std::merge(cells.begin(), cells.end(), shared.begin(), shared.end(), merged.begin(),
+             [this](int32_t a, int32_t b) { return cell_pos_[static_cast<size_t>(a)] < cell_pos_[static_cast<size_t>(b)]; });
+  cells = std::move(merged);
+  return Ok{};
+}
+
+Status KvCache::seq_keep(int seq) {
+  if (auto s = check_seq(seq); !s) return s;
+  for (int s = 0; s < n_seq_max(); ++s) {
+    if (s != seq) (void)seq_rm(s, 0, -1);
+  }
+  return Ok{};
+}
+
+void KvCache::clear() {
+  for (auto& cells : seqs_) cells.clear();
+  retained_.clear();
+  std::fill(cell_refs_.begin(), cell_refs_.end(), 0);
+  std::fill(cell_retained_.begin(), cell_retained_.end(), 0);
+  std::fill(cell_shift_.begin(), cell_shift_.end(), 0);
+  free_.resize(cell_pos_.size());
+  for (size_t i = 0; i < free_.size(); ++i) free_[i] = static_cast<int32_t>(free_.size() - 1 - i);
+  pending_shift_ = false;
+}
+
+Result<int32_t> KvCache::copy_cell(int32_t cell) {
+  while (free_.empty() && evict_one()) {
+  }
+  if (free_.empty()) return make_error("the KV cache is full: no cell to copy a shared token into");
+  const int32_t copy = free_.back();
+  free_.pop_back();
+  const size_t from = static_cast<size_t>(cell), to = static_cast<size_t>(copy);
+  for (int l = 0; l < n_layer_; ++l) {
+    std::copy_n(k(l) + from * row_, row_, k(l) + to * row_);
+    std::copy_n(v(l) + from * row_, row_, v(l) + to * row_);
+  }
+  cell_pos_[to] = cell_pos_[from];
+  cell_token_[to] = cell_token_[from];
+  cell_shift_[to] = cell_shift_[from];
+  cell_refs_[to] = 1;
+  release(cell);
+  return copy;
+}
+
+Status KvCache::seq_add(int seq, int32_t p0, int32_t p1, int32_t delta) {
+  if (auto s = check_seq(seq); !s) return s;
+  if (p1 < 0) p1 = kEnd;
+  auto& cells = seqs_[static_cast<size_t>(seq)];
+  auto in_range = [&](int32_t cell) {
+    const int32_t pos = cell_pos_[static_cast<size_t>(cell)];
+    return pos >= p0 && pos < p1;
+  };
+  // Check first: positions stay non-negative and rising, and shared cells can be copied.
+  int64_t previous = -1;
+  int shared = 0;
+  for (int32_t cell : cells) {
+    const int64_t pos = cell_pos_[static_cast<size_t>(cell)] + (in_range(cell) ? int64_t{delta} : 0);
+    if (pos <= previous || pos > std::numeric_limits<int32_t>::max() - 1) {
+      return make_error("shifting positions [" + std::to_string(p0) + ", " + std::to_string(p1) + ") of sequence " +
+                        std::to_string(seq) + " by " + std::to_string(delta) +
+                        " would leave its positions out of order or negative");
+    }
+    previous = pos;
+    const size_t c = static_cast<size_t>(cell);
+    shared += in_range(cell) && (cell_refs_[c] > 1 || cell_retained_[c] > 0);
+  }
+  if (delta == 0) return Ok{};
+  if (shared > n_available()) {
+    return make_error("the KV cache is full: shifting sequence " + std::to_string(seq) + " needs " +
+                      std::to_string(shared) + " cells to copy shared tokens into, " + std::to_string(n_available()) +
+                      " are available");
+  }
+  for (int32_t& cell : cells) {
+    if (!in_range(cell)) continue;
+    const size_t c = static_cast<size_t>(cell);
+    if (cell_refs_[c] > 1 || cell_retained_[c] > 0) cell = copy_cell(cell).value();
+    cell_pos_[static_cast<size_t>(cell)] += delta;
+    cell_shift_[static_cast<size_t>(cell)] += delta;
+    pending_shift_ = true;
+  }
+  return Ok{};
+}
+
+void KvCache::shift_applied() {
+  std::fill(cell_shift_.begin(), cell_shift_.end(), 0);
+  pending_shift_ = false;
+}
+
+Status KvCache::retain(int seq) {
+  if (auto s = check_seq(seq); !s) return s;
+  const auto& cells = seqs_[static_cast<size_t>(seq)];
+  size_t n = 0;
+  while (n < cells.size() && cell_pos_[static_cast<size_t>(cells[n])] == static_cast<int32_t>(n)) ++n;
+  if (n > 0) {
+    std::vector<int32_t> prefix(cells.begin(), cells.begin() + static_cast<std::ptrdiff_t>(n));
+    // A retained prefix that this one extends (the sequence reused it) is no longer needed.
+    for (auto it = retained_.begin(); it != retained_.end();) {
+      if (it->size() <= prefix.size() && std::equal(it->begin(), it->end(), prefix.begin())) {
+        for (int32_t cell : *it) release_retained(cell);
+        it = retained_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (int32_t cell : prefix) ++cell_retained_[static_cast<size_t>(cell)];
+    retained_.push_front(std::move(prefix));
+  }
+  return seq_rm(seq, 0, -1);
+}
+
+Result<int> KvCache::reuse_prefix(int seq, std::span<const int32_t> tokens) {
+  if (auto s = check_seq(seq); !s) return s.error();
+  if (!seqs_[static_cast<size_t>(seq)].empty()) {
+    return make_error("sequence " + std::to_string(seq) + " is not empty: a prefix can only start a sequence");
+  }
+  const size_t limit = tokens.empty() ? 0 : tokens.size() - 1;
+  // How many of tokens these cells hold at positions 0, 1, 2, ...
+  auto common = [&](const std::vector<int32_t>& cells) {
+    size_t n = 0;
+    while (n < limit && n < cells.size()) {
+      const size_t c = static_cast<size_t>(cells[n]);
+      if (cell_pos_[c] != static_cast<int32_t>(n) || cell_token_[c] != tokens[n]) break;
+      ++n;
+    }
+    return n;
+  };
+  const std::vector<int32_t>* best = nullptr;
+  size_t best_n = 0;
+  for (const auto& cells : seqs_) {
+    if (const size_t n = common(cells); n > best_n) best = &cells, best_n = n;
+  }
+  auto best_retained = retained_.end();
+  for (auto it = retained_.begin(); it != retained_.end(); ++it) {
+    if (const size_t n = common(*it); n > best_n) best = &*it, best_n = n, best_retained = it;
+  }
+  if (best == nullptr) return 0;
+  auto& cells = seqs_[static_cast<size_t>(seq)];
+  cells.assign(best->begin(), best->begin() + static_cast<std::ptrdiff_t>(best_n));
+  for (int32_t cell : cells) ++cell_refs_[static_cast<size_t>(cell)];
+  if (best_retained != retained_.end()) retained_.splice(retained_.begin(), retained_, best_retained);
+  return static_cast<int>(best_n);
+}
+
+}  // namespace cria::model

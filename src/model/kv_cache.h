@@ -1,0 +1,105 @@
+// The KV cache that all sequences of a Runner share (llama.cpp's unified cache): a fixed number of cells,
+// each holding one token's keys and values for every layer (f16), and per sequence the list of its cells
+// in position order. A cell can belong to several sequences at once (a forked or shared prompt); it is
+// counted, and freed when the last sequence lets go of it.
+//
+// Finished sequences can leave their cells behind as a prefix for later ones (retain); such prefixes are
+// reused by reuse_prefix and evicted least recently used first when cells run out. Running out of cells
+// otherwise is an error (decode refuses the batch); nothing is ever overwritten.
+//
+// Positions of a sequence rise strictly along its list, so the keys a token at position p sees are a
+// prefix of the list. Shifting positions (seq_add) is recorded per cell; the Runner re-rotates those keys
+// before its next forward pass (pending_shift).
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <span>
+#include <vector>
+
+#include "core/result.h"
+#include "model/llama_hparams.h"
+
+namespace cria::model {
+
+class KvCache {
+ public:
+  // n_cells tokens in all, for sequence ids 0 .. n_seq_max - 1. Every layer's row is sized for the layer
+  // with the most KV heads.
+  static Result<KvCache> create(const LlamaHparams& hp, int n_cells, int n_seq_max);
+
+  int n_cells() const { return static_cast<int>(cell_pos_.size()); }
+  int n_seq_max() const { return static_cast<int>(seqs_.size()); }
+  int64_t row_elements() const { return row_; }  // f16 values per cell and layer (K or V)
+  // This layer's keys/values: cell c at [c * row_elements()].
+  uint16_t* k(int layer) { return k_.data() + static_cast<size_t>(layer) * layer_stride(); }
+  uint16_t* v(int layer) { return v_.data() + static_cast<size_t>(layer) * layer_stride(); }
+  const uint16_t* k(int layer) const { return k_.data() + static_cast<size_t>(layer) * layer_stride(); }
+  const uint16_t* v(int layer) const { return v_.data() + static_cast<size_t>(layer) * layer_stride(); }
+  // Bytes allocated: the K/V storage and the per-cell bookkeeping.
+  size_t bytes() const;
+
+  // Cells that no sequence and no retained prefix holds.
+  int n_free() const { return static_cast<int>(free_.size()); }
+  // Cells that can be had for new tokens: the free ones and those only retained prefixes hold.
+  int n_available() const;
+  int n_retained_prefixes() const { return static_cast<int>(retained_.size()); }
+
+  // One sequence's cells in position order, and their positions and tokens.
+  std::span<const int32_t> seq_cells(int seq) const { return seqs_[static_cast<size_t>(seq)]; }
+  int seq_length(int seq) const { return static_cast<int>(seqs_[static_cast<size_t>(seq)].size()); }
+  int32_t seq_pos_max(int seq) const;  // -1 for an empty sequence
+  int32_t cell_pos(int32_t cell) const { return cell_pos_[static_cast<size_t>(cell)]; }
+  int32_t cell_token(int32_t cell) const { return cell_token_[static_cast<size_t>(cell)]; }
+
+  // Takes a free cell (evicting retained prefixes, least recently used first, if none is free) for a
+  // token at `pos` and appends it to each listed sequence. The caller has checked n_available() and the
+  // sequences' positions (Runner::decode does).
+  int32_t append(std::span<const int32_t> seqs, int32_t token, int32_t pos);
+
+  // llama.cpp's sequence operations. p1 < 0 means "to the end"; seq < 0 in seq_rm means every sequence.
+  Status seq_rm(int seq, int32_t p0, int32_t p1);  // forgets positions [p0, p1)
+  // dst's positions [p0, p1) become src's cells there (shared, not copied).
+  Status seq_cp(int src, int dst, int32_t p0, int32_t p1);
+  Status seq_keep(int seq);  // every other sequence is cleared
+  void clear();              // every sequence and retained prefix
+  // Adds delta to the positions in [p0, p1); the keys are re-rotated at the next decode. A cell another
+  // sequence shares is first copied. Fails, changing nothing, if positions would not stay rising and
+  // non-negative, or if there is no cell for a copy.
+  Status seq_add(int seq, int32_t p0, int32_t p1, int32_t delta);
+
+  // Prefix reuse. retain(seq) ends the sequence but keeps its cells from position 0 on as a prefix that
+  // later sequences may reuse; reuse_prefix(seq, tokens) gives the empty sequence seq the longest prefix
+  // of tokens (at most tokens.size() - 1, so that one token is left to evaluate) that a live sequence or a
+  // retained prefix holds at positions 0, 1, 2, ..., and returns how many tokens it reused.
+  Status retain(int seq);
+  Result<int> reuse_prefix(int seq, std::span<const int32_t> tokens);
+
+  // Whether some cells' keys must be rotated by shift(cell) (non-zero) before the next forward pass;
+  // the Runner does it and then calls shift_applied().
+  bool pending_shift() const { return pending_shift_; }
+  int32_t shift(int32_t cell) const { return cell_shift_[static_cast<size_t>(cell)]; }
+  void shift_applied();
+
+  Status check_seq(int seq) const;
+
+ private:
+  size_t layer_stride() const { return cell_pos_.size() * static_cast<size_t>(row_); }
+  void release(int32_t cell);           // one live holder fewer
+  void release_retained(int32_t cell);  // one retained holder fewer
+  bool evict_one();
+  Result<int32_t> copy_cell(int32_t cell);
+
+  int n_layer_ = 0;
+  int64_t row_ = 0;
+  std::vector<uint16_t> k_, v_;          // [layer][cell][row_]
+  std::vector<int32_t> cell_refs_;       // live sequences holding the cell
+  std::vector<int32_t> cell_retained_;   // retained prefixes holding it
+  std::vector<int32_t> cell_pos_, cell_token_, cell_shift_;
+  std::vector<int32_t> free_;            // a stack
+  std::vector<std::vector<int32_t>> seqs_;
+  std::list<std::vector<int32_t>> retained_;  // most recently used first
+  bool pending_shift_ = false;
+};
+
+}  // namespace cria::model

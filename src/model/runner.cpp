@@ -1,0 +1,282 @@
+// The Llama forward pass (FORMATS.md 5.3), written as the paper reads: for each layer, norm, project,
+// rope, attend, add, norm, gate, project, add. Numerics follow llama.cpp's CPU backend where they decide
+// tokens: activations quantized per weight type (ops::matmul), K/V stored as f16, Q and the softmax
+// probabilities rounded to f16 for the two attention products.
+#include "model/runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/fp16.h"
+
+namespace cria::model {
+
+Result<std::unique_ptr<Runner>> Runner::create(std::shared_ptr<const LlamaModel> model, RunnerOptions options) {
+  if (options.n_batch < 1) return make_error("batch size " + std::to_string(options.n_batch) + " must be at least 1");
+  if (options.n_threads < 0) return make_error("thread count " + std::to_string(options.n_threads) + " is negative");
+  if (options.max_keys < 1) return make_error("context size " + std::to_string(options.max_keys) + " must be at least 1");
+  const int n_threads = options.n_threads == 0 ? ThreadPool::physical_cores() : options.n_threads;
+  return std::unique_ptr<Runner>(new Runner(std::move(model), options, n_threads));
+}
+
+Runner::Runner(std::shared_ptr<const LlamaModel> model, const RunnerOptions& options, int n_threads)
+    : model_(std::move(model)),
+      n_batch_(options.n_batch),
+      max_keys_(options.max_keys),
+      flash_attn_(options.flash_attn),
+      batch_invariant_(options.batch_invariant),
+      pool_(n_threads) {
+  const auto& hp = model_->hparams();
+  const int64_t hd = hp.head_dim;
+  // Layers may differ in head counts: every buffer is sized for the largest.
+  const int64_t n_q = static_cast<int64_t>(*std::max_element(hp.n_head.begin(), hp.n_head.end())) * hd;
+  const int64_t n_kv = static_cast<int64_t>(*std::max_element(hp.n_head_kv.begin(), hp.n_head_kv.end())) * hd;
+  const int64_t n_ff = *std::max_element(hp.n_ff.begin(), hp.n_ff.end());
+  const size_t b = static_cast<size_t>(n_batch_);
+  x_.resize(b * hp.n_embd);
+  h_.resize(b * std::max<int64_t>(hp.n_embd, n_q));
+  q_.resize(b * n_q);
+  k_.resize(b * n_kv);
+  v_.resize(b * n_kv);
+  attn_.resize(b * n_q);
+  gate_.resize(b * n_ff);
+  up_.resize(b * n_ff);
+  logits_.resize(b * model_->n_vocab());
+  rope_cos_.resize(b * hp.n_rot / 2);
+  rope_sin_.resize(b * hp.n_rot / 2);
+  cells_.reserve(b);
+  segments_.reserve(b);
+  output_tokens_.reserve(b);
+  logits_row_.reserve(b);
+  swiglu_ = ops::swiglu_kernel(model_->isa());
+  attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
+                            ops::attention_scratch_floats(static_cast<int>(hd), max_keys_));
+}
+
+const float* Runner::logits(int i) const {
+  if (i < 0 || i >= static_cast<int>(logits_row_.size()) || logits_row_[static_cast<size_t>(i)] < 0) return nullptr;
+  return logits_.data() + static_cast<size_t>(logits_row_[static_cast<size_t>(i)]) * model_->n_vocab();
+}
+
+Status Runner::check(const Batch& batch, const KvCache& cache) const {
+  if (batch.empty()) return make_error("decode: the batch has no tokens");
+  if (batch.size() > n_batch_) {
+    return make_error("decode: " + std::to_string(batch.size()) + " tokens exceed the batch size " +
+                      std::to_string(n_batch_));
+  }
+  // Each sequence's next position and length, for the sequences this batch touches.
+  std::vector<std::pair<int32_t, int32_t>> seen;  // (sequence, index into next)
+  std::vector<int64_t> next, length;
+  for (int i = 0; i < batch.size(); ++i) {
+    const int32_t token = batch.token(i), pos = batch.pos(i);
+    const std::string where = "decode: batch token " + std::to_string(i);
+    if (token < 0 || token >= model_->n_vocab()) {
+      return make_error(where + ": token id " + std::to_string(token) + " is outside the vocabulary (" +
+                        std::to_string(model_->n_vocab()) + ")");
+    }
+    if (batch.seqs(i).empty()) return make_error(where + " belongs to no sequence");
+    for (size_t j = 0; j < batch.seqs(i).size(); ++j) {
+      const int32_t seq = batch.seqs(i)[j];
+      if (auto s = cache.check_seq(seq); !s) return make_error(where + ": " + s.error().message);
+      if (std::find(batch.seqs(i).begin(), batch.seqs(i).begin() + static_cast<std::ptrdiff_t>(j), seq) !=
+          batch.seqs(i).begin() + static_cast<std::ptrdiff_t>(j)) {
+        return make_error(where + " lists sequence " + std::to_string(seq) + " twice");
+      }
+      auto it = std::find_if(seen.begin(), seen.end(), [seq](const auto& p) { return p.first == seq; });
+      if (it == seen.end()) {
+        seen.emplace_back(seq, static_cast<int32_t>(next.size()));
+        next.push_back(cache.seq_pos_max(seq) + int64_t{1});
+        length.push_back(cache.seq_length(seq));
+        it = seen.end() - 1;
+      }
+      const size_t k = static_cast<size_t>(it->second);
+      if (pos < next[k]) {
+        return make_error(where + ": position " + std::to_string(pos) + " of sequence " + std::to_string(seq) +
+                          " is not after its previous position " + std::to_string(next[k] - 1));
+      }
+      next[k] = int64_t{pos} + 1;
+      if (++length[k] > max_keys_) {
+        return make_error("the context is full: sequence " + std::to_string(seq) + " would hold more than " +
+                          std::to_string(max_keys_) + " tokens");
+      }
+    }
+  }
+  if (batch.size() > cache.n_available()) {
+    return make_error("the KV cache is full: the batch needs " + std::to_string(batch.size()) + " cells and " +
+                      std::to_string(cache.n_available()) + " of " + std::to_string(cache.n_cells()) +
+                      " are free");
+  }
+  return Ok{};
+}
+
+Status Runner::decode(const Batch& batch, KvCache& cache) {
+  if (auto s = check(batch, cache); !s) return s;
+  apply_shift(cache);
+  place(batch, cache);
+  forward(batch, cache);
+  return Ok{};
+}
+
+// Gives every token its cell and cuts the batch into attention segments.
+void Runner::place(const Batch& batch, KvCache& cache) {
+  cells_.clear();
+  segments_.clear();
+  output_tokens_.clear();
+  logits_row_.assign(static_cast<size_t>(batch.size()), -1);
+  for (int i = 0; i < batch.size(); ++i) {
+    const int32_t seq = batch.seqs(i)[0];  // attention runs over the first sequence's keys, as in llama.cpp
+    const int key = cache.seq_length(seq);
+    cells_.push_back(cache.append(batch.seqs(i), batch.token(i), batch.pos(i)));
+    if (!segments_.empty() && batch.seqs(i - 1)[0] == seq) {
+      ++segments_.back().n_tokens;
+    } else {
+      segments_.push_back({nullptr, i, 1, key});
+    }
+    if (batch.wants_logits(i)) {
+      logits_row_[static_cast<size_t>(i)] = static_cast<int32_t>(output_tokens_.size());
+      output_tokens_.push_back(i);
+    }
+  }
+  // The lists stop growing once every token is placed.
+  for (auto& segment : segments_) segment.cells = cache.seq_cells(batch.seqs(segment.t0)[0]).data();
+}
+
+// Rotates the keys of shifted cells by their shift (RoPE angles add up), as llama.cpp's K-shift.
+void Runner::apply_shift(KvCache& cache) {
+  if (!cache.pending_shift()) return;
+  const auto& hp = model_->hparams();
+  ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_freq_base, hp.rope_freq_scale, 1.0f,
+                       model_->rope_freq_factors().empty() ? nullptr : model_->rope_freq_factors().data()};
+  const int64_t row = cache.row_elements();
+  for (int32_t cell = 0; cell < cache.n_cells(); ++cell) {
+    if (cache.shift(cell) == 0) continue;
+    ops::rope_cos_sin(rope, cache.shift(cell), rope_cos_.data(), rope_sin_.data());
+    for (size_t l = 0; l < hp.n_layer; ++l) {
+      uint16_t* k = cache.k(static_cast<int>(l)) + static_cast<size_t>(cell) * row;
+      for (int64_t i = 0; i < row; ++i) h_[i] = fp16_to_fp32(k[i]);
+      ops::rope_norm(h_.data(), static_cast<int>(hp.n_head_kv[l]), static_cast<int>(hp.head_dim),
+                     static_cast<int>(hp.n_rot), rope_cos_.data(), rope_sin_.data());
+      for (int64_t i = 0; i < row; ++i) k[i] = fp32_to_fp16(h_[i]);
+    }
+  }
+  cache.shift_applied();
+}
+
+void Runner::forward(const Batch& batch, KvCache& cache) {
+  const LlamaModel& m = *model_;
+  const auto& hp = m.hparams();
+  const int n_tokens = batch.size();
+  const int64_t n_embd = hp.n_embd;
+  const int half_rot = static_cast<int>(hp.n_rot / 2);
+  const int64_t cache_row = cache.row_elements();
+
+  // Token embeddings: rows of token_embd decoded exactly.
+  const auto& embd = m.token_embd();
+  for (int t = 0; t < n_tokens; ++t) {
+    embd.traits().dequantize(embd.data + static_cast<size_t>(batch.token(t)) * embd.row_bytes(), &x_[t * n_embd],
+                             n_embd);
+  }
+  // RoPE angles for each token's position.
+  ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_freq_base, hp.rope_freq_scale, hp.rope_attn_factor,
+                       m.rope_freq_factors().empty() ? nullptr : m.rope_freq_factors().data()};
+  for (int t = 0; t < n_tokens; ++t) {
+    ops::rope_cos_sin(rope, batch.pos(t), &rope_cos_[t * half_rot], &rope_sin_[t * half_rot]);
+  }
+
+  auto add_bias = [n_tokens](float* y, const std::vector<float>& bias) {
+    if (bias.empty()) return;
+    const size_t n = bias.size();
+    for (int t = 0; t < n_tokens; ++t) {
+      for (size_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
+    }
+  };
+
+  // Input rows RMSNorm(x_[token(t)]) * weight, made inside the matmul they feed (ops::RowFn).
+  auto rmsnorm_rows = [&](const float* weight, const int32_t* tokens) {
+    return [this, weight, tokens, n_embd, eps = hp.rms_eps](int64_t t, float* buf) -> const float* {
+      const int64_t row = tokens == nullptr ? t : tokens[t];
+      ops::rmsnorm(&x_[row * n_embd], weight, buf, n_embd, eps);
+      return buf;
+    };
+  };
+
+  for (size_t l = 0; l < m.layers().size(); ++l) {
+    const LlamaLayer& layer = m.layers()[l];
+    const int n_head = static_cast<int>(hp.n_head[l]), n_head_kv = static_cast<int>(hp.n_head_kv[l]);
+    const int hd = static_cast<int>(hp.head_dim);
+    const int64_t kv_row = layer.wk.n_out;
+
+    // Attention block. The norms and SwiGLU run inside the matmuls they feed.
+    const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
+    float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
+    ops::matmul_shared_input(qkv, rmsnorm_rows(layer.attn_norm.data(), nullptr), n_tokens, qkv_out, scratch_, pool_);
+    add_bias(q_.data(), layer.bq);
+    add_bias(k_.data(), layer.bk);
+    add_bias(v_.data(), layer.bv);
+    for (int t = 0; t < n_tokens; ++t) {
+      ops::rope_norm(&q_[t * layer.wq.n_out], n_head, hd, static_cast<int>(hp.n_rot), &rope_cos_[t * half_rot],
+                     &rope_sin_[t * half_rot]);
+      ops::rope_norm(&k_[t * kv_row], n_head_kv, hd, static_cast<int>(hp.n_rot), &rope_cos_[t * half_rot],
+                     &rope_sin_[t * half_rot]);
+      // Store K and V in the token's cache cell as f16.
+      const size_t cell = static_cast<size_t>(cells_[static_cast<size_t>(t)]) * cache_row;
+      uint16_t* k = cache.k(static_cast<int>(l)) + cell;
+      uint16_t* v = cache.v(static_cast<int>(l)) + cell;
+      for (int64_t i = 0; i < kv_row; ++i) {
+        k[i] = fp32_to_fp16(k_[t * kv_row + i]);
+        v[i] = fp32_to_fp16(v_[t * kv_row + i]);
+      }
+    }
+    attention(static_cast<int>(l), cache);
+    ops::matmul(layer.wo, attn_.data(), n_tokens, h_.data(), scratch_, pool_);
+    add_bias(h_.data(), layer.bo);
+    for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
+
+    // Feed-forward block (SwiGLU).
+    const int64_t n_ff = layer.ffn_gate.n_out;
+    const ops::Matrix* gate_up[] = {&layer.ffn_gate, &layer.ffn_up};
+    float* gate_up_out[] = {gate_.data(), up_.data()};
+    ops::matmul_shared_input(gate_up, rmsnorm_rows(layer.ffn_norm.data(), nullptr), n_tokens, gate_up_out, scratch_,
+                             pool_);
+    add_bias(gate_.data(), layer.b_gate);
+    add_bias(up_.data(), layer.b_up);
+    auto swiglu = [&](int64_t t, float* buf) -> const float* {
+      swiglu_(&gate_[t * n_ff], &up_[t * n_ff], buf, n_ff);
+      return buf;
+    };
+    const ops::Matrix* down[] = {&layer.ffn_down};
+    float* down_out[] = {h_.data()};
+    ops::matmul_shared_input(down, swiglu, n_tokens, down_out, scratch_, pool_);
+    add_bias(h_.data(), layer.b_down);
+    for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
+  }
+
+  // Final norm and output head, for the tokens that want logits.
+  if (output_tokens_.empty()) return;
+  const ops::Matrix* output[] = {&m.output()};
+  float* logits_out[] = {logits_.data()};
+  ops::matmul_shared_input(output, rmsnorm_rows(m.output_norm().data(), output_tokens_.data()),
+                           static_cast<int64_t>(output_tokens_.size()), logits_out, scratch_, pool_);
+}
+
+// Causal attention of each segment's queries over its sequence's cells.
+void Runner::attention(int layer, KvCache& cache) {
+  const auto& hp = model_->hparams();
+  ops::AttentionBatch batch;
+  batch.q = q_.data();
+  batch.k = cache.k(layer);
+  batch.v = cache.v(layer);
+  batch.kv_stride = static_cast<size_t>(cache.row_elements());
+  batch.out = attn_.data();
+  batch.segments = segments_;
+  batch.n_head = static_cast<int>(hp.n_head[layer]);
+  batch.n_head_kv = static_cast<int>(hp.n_head_kv[layer]);
+  batch.head_dim = static_cast<int>(hp.head_dim);
+  batch.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  batch.online_softmax = flash_attn_;
+  batch.batch_invariant = batch_invariant_;
+  ops::run_attention(batch, model_->isa(), pool_, attention_scratch_);
+}
+
+}  // namespace cria::model

@@ -1,0 +1,83 @@
+// A Runner runs the forward pass of a loaded model over a Batch of tokens from any number of sequences,
+// with their keys and values in a KvCache: the matmuls see all tokens as one matrix (each weight is read
+// once per pass), RoPE uses each token's own position, and attention runs per sequence over that
+// sequence's cells only. It owns what the sequences share: the thread pool, the matmul scratch and the
+// work buffers, sized once for n_batch tokens, so decoding does not allocate.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "model/batch.h"
+#include "model/kv_cache.h"
+#include "model/llama_model.h"
+#include "ops/attention.h"
+#include "ops/basic_ops.h"
+#include "ops/matmul.h"
+
+namespace cria::model {
+
+struct RunnerOptions {
+  int n_batch = 512;        // most tokens in one decode call
+  int n_threads = 0;        // 0: physical cores
+  int max_keys = 4096;      // the longest sequence attention must handle (the cache's size)
+  bool flash_attn = false;  // online-softmax attention with f32 probabilities (llama.cpp's -fa); see ops/attention.h
+  // A token's logits are bitwise the same whatever else shares its batch and however its sequence's
+  // prompt is split into batches (ops::AttentionBatch::batch_invariant; the matmul kernels reduce each
+  // weight row and token in one order whatever the tile). Models with fewer than 4 query heads per KV
+  // head then run prompt attention per head as well.
+  bool batch_invariant = true;
+};
+
+class Runner {
+ public:
+  static Result<std::unique_ptr<Runner>> create(std::shared_ptr<const LlamaModel> model, RunnerOptions options);
+
+  // Runs one forward pass over the batch (at most n_batch tokens). Each token takes a new cell of the
+  // cache for its keys and values and is appended to each of its sequences; a sequence's positions must
+  // rise, within the batch and after what the cache holds. On error nothing has changed.
+  Status decode(const Batch& batch, KvCache& cache);
+
+  // Logits of batch token i of the last decode, or nullptr if it did not ask for them.
+  const float* logits(int i) const;
+  int64_t n_vocab() const { return model_->n_vocab(); }
+
+  int n_batch() const { return n_batch_; }
+  int n_threads() const { return pool_.size(); }
+  int max_keys() const { return max_keys_; }
+  bool flash_attn() const { return flash_attn_; }
+  bool batch_invariant() const { return batch_invariant_; }
+  const LlamaModel& model() const { return *model_; }
+  std::shared_ptr<const LlamaModel> model_ptr() const { return model_; }
+
+ private:
+  Runner(std::shared_ptr<const LlamaModel> model, const RunnerOptions& options, int n_threads);
+  Status check(const Batch& batch, const KvCache& cache) const;
+  void place(const Batch& batch, KvCache& cache);
+  void forward(const Batch& batch, KvCache& cache);
+  void attention(int layer, KvCache& cache);
+  void apply_shift(KvCache& cache);
+
+  std::shared_ptr<const LlamaModel> model_;
+  int n_batch_, max_keys_;
+  bool flash_attn_, batch_invariant_;
+  ThreadPool pool_;
+  ops::MatmulScratch scratch_;
+
+  // Where the last batch's tokens went: each token's cache cell, the attention segments (runs of
+  // consecutive tokens of one sequence), and which tokens have a logits row.
+  std::vector<int32_t> cells_;
+  std::vector<ops::AttentionSegment> segments_;
+  std::vector<int32_t> output_tokens_, logits_row_;
+
+  // Work buffers for n_batch tokens.
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
+  std::vector<float> rope_cos_, rope_sin_;  // per token of the batch
+  std::vector<float> attention_scratch_;    // per thread: ops::attention_scratch_floats
+  ops::SwigluFn swiglu_ = nullptr;          // the model's instruction set's
+};
+
+}  // namespace cria::model
