@@ -14,6 +14,7 @@ void add_tokenize_command(CLI::App& app, Action& run);
 void add_run_command(CLI::App& app, Action& run);
 void add_perplexity_command(CLI::App& app, Action& run);
 void add_bench_command(CLI::App& app, Action& run);
+void add_batched_bench_command(CLI::App& app, Action& run);
 void add_synth_command(CLI::App& app, Action& run);
 void add_quantize_command(CLI::App& app, Action& run);
 void add_quant_report_command(CLI::App& app, Action& run);

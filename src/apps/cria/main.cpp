@@ -28,7 +28,9 @@ std::vector<std::string> with_default_subcommand(int argc, char** argv) {
 // llama.cpp's flags that are several letters after one dash, which CLI11 cannot name: spelled long here.
 void expand_multi_letter_flags(std::vector<std::string>& args) {
   for (auto& a : args) {
-    if (a == "-fa") a = "--flash-attn";
+    if (a == "-fa" || a == "-ub" || a == "-npp" || a == "-ntg" || a == "-npl" || a == "-pps") {
+      a = a == "-fa" ? "--flash-attn" : a == "-ub" ? "--ubatch-size" : "-" + a;
+    }
   }
 }
 
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   cria::cli::add_perplexity_command(app, action);
   cria::cli::add_info_command(app, action);
   cria::cli::add_bench_command(app, action);
+  cria::cli::add_batched_bench_command(app, action);
   cria::cli::add_synth_command(app, action);
   cria::cli::add_quantize_command(app, action);
   cria::cli::add_quant_report_command(app, action);
