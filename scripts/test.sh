@@ -17,7 +17,7 @@ echo "== sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j"$jobs" --target cria_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:ModelPerLayer*:*BatchedDecode*' --gtest_brief=1
+  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:*BatchedDecode*' --gtest_brief=1
 
 echo "== fuzzing the GGUF reader for ${FUZZ_SECONDS:-60} s"
 bash fuzz/run.sh "${FUZZ_SECONDS:-60}"

@@ -59,44 +59,49 @@ const float* Runner::logits(int i) const {
   return logits_.data() + static_cast<size_t>(logits_row_[static_cast<size_t>(i)]) * model_->n_vocab();
 }
 
-Status Runner::check(const Batch& batch, const KvCache& cache) const {
+Status Runner::check(const Batch& batch, const KvCache& cache) {
   if (batch.empty()) return make_error("decode: the batch has no tokens");
   if (batch.size() > n_batch_) {
     return make_error("decode: " + std::to_string(batch.size()) + " tokens exceed the batch size " +
                       std::to_string(n_batch_));
   }
-  // Each sequence's next position and length, for the sequences this batch touches.
-  std::vector<std::pair<int32_t, int32_t>> seen;  // (sequence, index into next)
-  std::vector<int64_t> next, length;
+  // Each touched sequence's next free position and length, indexed by sequence id; a stamp marks the
+  // entries this call has set, so nothing is cleared or allocated per call once the vectors have grown.
+  const size_t n_seq = static_cast<size_t>(cache.n_seq_max());
+  if (seq_stamp_.size() < n_seq) {
+    seq_stamp_.resize(n_seq, 0);
+    seq_next_.resize(n_seq);
+    seq_length_.resize(n_seq);
+  }
+  ++stamp_;
   for (int i = 0; i < batch.size(); ++i) {
     const int32_t token = batch.token(i), pos = batch.pos(i);
-    const std::string where = "decode: batch token " + std::to_string(i);
+    const auto seqs = batch.seqs(i);
+    auto where = [i] { return "decode: batch token " + std::to_string(i); };
     if (token < 0 || token >= model_->n_vocab()) {
-      return make_error(where + ": token id " + std::to_string(token) + " is outside the vocabulary (" +
+      return make_error(where() + ": token id " + std::to_string(token) + " is outside the vocabulary (" +
                         std::to_string(model_->n_vocab()) + ")");
     }
-    if (batch.seqs(i).empty()) return make_error(where + " belongs to no sequence");
-    for (size_t j = 0; j < batch.seqs(i).size(); ++j) {
-      const int32_t seq = batch.seqs(i)[j];
-      if (auto s = cache.check_seq(seq); !s) return make_error(where + ": " + s.error().message);
-      if (std::find(batch.seqs(i).begin(), batch.seqs(i).begin() + static_cast<std::ptrdiff_t>(j), seq) !=
-          batch.seqs(i).begin() + static_cast<std::ptrdiff_t>(j)) {
-        return make_error(where + " lists sequence " + std::to_string(seq) + " twice");
+    if (seqs.empty()) return make_error(where() + " belongs to no sequence");
+    for (size_t j = 0; j < seqs.size(); ++j) {
+      const int32_t seq = seqs[j];
+      if (auto s = cache.check_seq(seq); !s) return make_error(where() + ": " + s.error().message);
+      if (std::find(seqs.begin(), seqs.begin() + static_cast<std::ptrdiff_t>(j), seq) !=
+          seqs.begin() + static_cast<std::ptrdiff_t>(j)) {
+        return make_error(where() + " lists sequence " + std::to_string(seq) + " twice");
       }
-      auto it = std::find_if(seen.begin(), seen.end(), [seq](const auto& p) { return p.first == seq; });
-      if (it == seen.end()) {
-        seen.emplace_back(seq, static_cast<int32_t>(next.size()));
-        next.push_back(cache.seq_pos_max(seq) + int64_t{1});
-        length.push_back(cache.seq_length(seq));
-        it = seen.end() - 1;
+      const size_t k = static_cast<size_t>(seq);
+      if (seq_stamp_[k] != stamp_) {
+        seq_stamp_[k] = stamp_;
+        seq_next_[k] = cache.seq_pos_max(seq) + int64_t{1};
+        seq_length_[k] = cache.seq_length(seq);
       }
-      const size_t k = static_cast<size_t>(it->second);
-      if (pos < next[k]) {
-        return make_error(where + ": position " + std::to_string(pos) + " of sequence " + std::to_string(seq) +
-                          " is not after its previous position " + std::to_string(next[k] - 1));
+      if (pos < seq_next_[k]) {
+        return make_error(where() + ": position " + std::to_string(pos) + " of sequence " + std::to_string(seq) +
+                          " is not after its previous position " + std::to_string(seq_next_[k] - 1));
       }
-      next[k] = int64_t{pos} + 1;
-      if (++length[k] > max_keys_) {
+      seq_next_[k] = int64_t{pos} + 1;
+      if (++seq_length_[k] > max_keys_) {
         return make_error("the context is full: sequence " + std::to_string(seq) + " would hold more than " +
                           std::to_string(max_keys_) + " tokens");
       }

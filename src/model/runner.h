@@ -55,7 +55,7 @@ class Runner {
 
  private:
   Runner(std::shared_ptr<const LlamaModel> model, const RunnerOptions& options, int n_threads);
-  Status check(const Batch& batch, const KvCache& cache) const;
+  Status check(const Batch& batch, const KvCache& cache);
   void place(const Batch& batch, KvCache& cache);
   void forward(const Batch& batch, KvCache& cache);
   void attention(int layer, KvCache& cache);
@@ -72,6 +72,10 @@ class Runner {
   std::vector<int32_t> cells_;
   std::vector<ops::AttentionSegment> segments_;
   std::vector<int32_t> output_tokens_, logits_row_;
+  // check()'s per-sequence state, by sequence id (see there).
+  std::vector<uint64_t> seq_stamp_;
+  std::vector<int64_t> seq_next_, seq_length_;
+  uint64_t stamp_ = 0;
 
   // Work buffers for n_batch tokens.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;

@@ -1,0 +1,95 @@
+// Runner::decode refuses bad batches with a message naming the problem, and changes nothing: the bundled
+// model, a small cache, and every kind of bad request.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "model/batch.h"
+#include "model/kv_cache.h"
+#include "model/llama_model.h"
+#include "model/runner.h"
+
+namespace cria::model {
+namespace {
+
+class RunnerErrors : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto model = LlamaModel::load(std::string(CRIA_SOURCE_DIR) + "/models/kjv-Q8_0.gguf");
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    RunnerOptions options;
+    options.n_batch = 8;
+    options.n_threads = 1;
+    options.max_keys = 10;
+    runner_ = Runner::create(*model, options).value();
+    cache_ = std::make_unique<KvCache>(KvCache::create((*model)->hparams(), 12, 2).value());
+    Batch ok;
+    ok.add_sequence(std::vector<int32_t>{1, 100, 200}, 0, 0);
+    ASSERT_TRUE(runner_->decode(ok, *cache_).ok());
+  }
+
+  // Decodes the batch, expects an error containing `want`, and checks that the cache did not change.
+  void expect_refused(const Batch& batch, const std::string& want) {
+    const int free = cache_->n_free(), len0 = cache_->seq_length(0), len1 = cache_->seq_length(1);
+    auto s = runner_->decode(batch, *cache_);
+    ASSERT_FALSE(s.ok()) << want;
+    EXPECT_NE(s.error().message.find(want), std::string::npos) << s.error().message;
+    EXPECT_EQ(cache_->n_free(), free);
+    EXPECT_EQ(cache_->seq_length(0), len0);
+    EXPECT_EQ(cache_->seq_length(1), len1);
+  }
+
+  std::unique_ptr<Runner> runner_;
+  std::unique_ptr<KvCache> cache_;
+};
+
+TEST_F(RunnerErrors, EachBadBatchIsRefusedWithItsReason) {
+  Batch b;
+  expect_refused(b, "the batch has no tokens");
+  b.add(5000, 3, {0}, true);
+  expect_refused(b, "batch token 0: token id 5000 is outside the vocabulary (4096)");
+  b.clear();
+  b.add(7, 3, {0, 0}, true);
+  expect_refused(b, "lists sequence 0 twice");
+  b.clear();
+  b.add(7, 0, {2}, true);
+  expect_refused(b, "sequence id 2 is out of range (0..1)");
+  b.clear();
+  b.add(7, 2, {0}, true);
+  expect_refused(b, "position 2 of sequence 0 is not after its previous position 2");
+  b.clear();
+  b.add(7, 3, {0}, false);
+  b.add(8, 3, {0}, true);
+  expect_refused(b, "batch token 1: position 3 of sequence 0 is not after its previous position 3");
+  b.clear();
+  b.add(7, 0, std::span<const int32_t>(), true);
+  expect_refused(b, "belongs to no sequence");
+  b.clear();
+  for (int i = 0; i < 9; ++i) b.add(7, 3 + i, {0}, false);
+  expect_refused(b, "9 tokens exceed the batch size 8");
+  b.clear();
+  for (int i = 0; i < 8; ++i) b.add(7, 3 + i, {0}, false);
+  expect_refused(b, "the context is full: sequence 0 would hold more than 10 tokens");
+  // 3 cells used; 8 for sequence 1 and 2 more for sequence 0 need 10 of the 9 left.
+  b.clear();
+  for (int i = 0; i < 8; ++i) b.add(7, i, {1}, false);
+  ASSERT_TRUE(runner_->decode(b, *cache_).ok());
+  b.clear();
+  b.add(7, 3, {0}, false);
+  b.add(7, 4, {0}, true);
+  expect_refused(b, "the KV cache is full: the batch needs 2 cells and 1 of 12 are free");
+}
+
+TEST_F(RunnerErrors, LogitsOnlyForTokensThatAskedForThem) {
+  Batch b;
+  b.add(7, 3, {0}, false);
+  b.add(8, 0, {1}, true);
+  ASSERT_TRUE(runner_->decode(b, *cache_).ok());
+  EXPECT_EQ(runner_->logits(0), nullptr);
+  EXPECT_NE(runner_->logits(1), nullptr);
+  EXPECT_EQ(runner_->logits(2), nullptr);
+  EXPECT_EQ(runner_->logits(-1), nullptr);
+}
+
+}  // namespace
+}  // namespace cria::model
