@@ -68,6 +68,10 @@ int run_batched_bench(const BatchedBenchOptions& o) {
   auto cache = model::KvCache::create((*model)->hparams(), o.n_kv_max, n_seq_max);
   if (!cache) return fail(cache.error().message);
   if (auto s = engine::warm_up(**runner, *cache); !s) return fail(s.error().message);
+  const double kv_bytes = static_cast<double>((*model)->hparams().n_layer) * o.n_kv_max * 2 *
+                          static_cast<double>(cache->row_elements()) * 2;
+  std::fprintf(stderr, "batched-bench: KV cache of %d cells for %d sequences: %.2f MiB (keys and values %.2f MiB)\n",
+               o.n_kv_max, n_seq_max, static_cast<double>(cache->bytes()) / 1048576.0, kv_bytes / 1048576.0);
 
   const int threads = (*runner)->n_threads();
   const bool md = o.output == "md";
