@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
+  cmake ninja-build pkg-config gcc g++ binutils clang libclang-rt-14-dev
   libcli11-dev nlohmann-json3-dev libpcre2-dev libzip-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -12,6 +12,7 @@ echo "== release build and tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$jobs"
 ctest --preset release -j"$jobs"
+bash scripts/test-install.sh build/release
 
 echo "== sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache and batches"
 cmake --preset debug >/dev/null
