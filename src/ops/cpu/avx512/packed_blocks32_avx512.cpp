@@ -5,9 +5,15 @@
 //
 // vpdpbusd multiplies unsigned weight bytes by signed activations, so the weights are held with a bias:
 // Q4_0's raw nibbles are q + 8, IQ4_NL's table gives value + 128 and Q8_0's bytes are stored as q + 128.
-// Each row's integer sum starts at -bias * (sum of the activation block), which takes the bias off
-// exactly. Per block the arithmetic is the reference's, d_w * d_x * sum(q_w * q_x) with exact integer
-// sums; only the float summation order differs.
+// Each int32 lane starts at -bias * (sum of its own four activations), which takes the bias off exactly
+// in every lane. (Starting only the first lane of a row at -bias * the block's sum gives the same integer
+// total but lanes far from it, whose float sums then cancel at the end: that lost precision and changed
+// greedy tokens.)
+//
+// Every (row, token) result is the row-major AVX-512 kernel's bit for bit (gemm_x86_impl.h, tile_32):
+// the same exact int32 sums of four products per lane, eight lanes per row (nibble types keep elements
+// 0-15 and 16-31 in two accumulators for that), each times d_w * d_x in f32 and added with one FMA per
+// block, and the eight lanes summed in hsum's order at the end.
 // GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -26,30 +32,34 @@ namespace {
 constexpr int kRows = 4;
 constexpr size_t kActBlockBytes = 34;  // Q8_0 activations: f16 d, 32 int8
 
-// Per activation block: its scale as float and -bias times the sum of its quants.
+// Per activation block: -bias times the sums of its quants in groups of four (the int32 lanes of a
+// 256-bit dot product: elements 4k..4k+3 in lane k), and its scale as float.
 struct ActBlock {
+  alignas(32) int32_t bias[8];
   float d;
-  int32_t bias;
 };
 
 void prepare_activations(int64_t n_blocks, const uint8_t* x, size_t x_row_bytes, int64_t n_tokens, int bias,
                          std::vector<ActBlock>& out) {
   out.resize(static_cast<size_t>(n_blocks * n_tokens));
   const __m256i ones = _mm256_set1_epi8(1);
+  const __m256i minus_bias = _mm256_set1_epi32(-bias);
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t b = 0; b < n_blocks; ++b) {
       const uint8_t* xb = x + static_cast<size_t>(t) * x_row_bytes + static_cast<size_t>(b) * kActBlockBytes;
+      ActBlock& a = out[static_cast<size_t>(t * n_blocks + b)];
       uint16_t h;
       std::memcpy(&h, xb, 2);
+      a.d = _cvtsh_ss(h);
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
       const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-      __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
-      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-      out[static_cast<size_t>(t * n_blocks + b)] = {_cvtsh_ss(h), -bias * _mm_cvtsi128_si32(s)};
+      _mm256_store_si256(reinterpret_cast<__m256i*>(a.bias), _mm256_mullo_epi32(sums, minus_bias));
     }
   }
 }
+
+// A row's eight lane sums added as hsum in gemm_x86_impl.h adds them: ((0+4)+(2+6)) + ((1+5)+(3+7)).
+inline float sum8(const float* l) { return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])); }
 
 // The four rows' scales of a group block, each repeated over its row's lanes (4 or 8 lanes per row).
 inline __m512 row_scales(const uint8_t* g, __m512i spread) {
@@ -97,8 +107,10 @@ struct PackedNibbles {
                    float* out, int64_t out_stride) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    // Lane k of a row: elements 4k..4k+3 in acc_lo, 16 + 4k..16 + 4k + 3 in acc_hi (the row-major
+    // kernel's lanes k and k + 4).
+    __m512 acc_lo[T], acc_hi[T];
+    for (int t = 0; t < T; ++t) acc_lo[t] = acc_hi[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
       const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
       // One request per 72-byte block (8 per 9 lines): a second one per block made generation 5%
@@ -110,19 +122,25 @@ struct PackedNibbles {
       const __m512 dw = row_scales(g, spread);
       for (int t = 0; t < T; ++t) {
         const uint8_t* xb = x[t] + static_cast<size_t>(b) * kActBlockBytes;
+        const ActBlock& a = act[t][b];
         const __m512i xlo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb + 2)));
         const __m512i xhi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb + 18)));
-        __m512i isum = _mm512_maskz_set1_epi32(0x1111, act[t][b].bias);
-        isum = _mm512_dpbusd_epi32(isum, lo, xlo);
-        isum = _mm512_dpbusd_epi32(isum, hi, xhi);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(act[t][b].d)), acc[t]);
+        const __m512i bias_lo = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(a.bias)));
+        const __m512i bias_hi = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(a.bias + 4)));
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(a.d));
+        acc_lo[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias_lo, lo, xlo)), scale, acc_lo[t]);
+        acc_hi[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias_hi, hi, xhi)), scale, acc_hi[t]);
       }
     }
     for (int t = 0; t < T; ++t) {
-      alignas(64) float lanes[16];  // four partial sums per row
-      _mm512_store_ps(lanes, acc[t]);
+      alignas(64) float lo_lanes[16], hi_lanes[16];
+      _mm512_store_ps(lo_lanes, acc_lo[t]);
+      _mm512_store_ps(hi_lanes, acc_hi[t]);
       for (int r = 0; r < kRows; ++r) {
-        out[t * out_stride + r] = (lanes[4 * r] + lanes[4 * r + 1]) + (lanes[4 * r + 2] + lanes[4 * r + 3]);
+        float l[8];
+        std::memcpy(l, lo_lanes + 4 * r, 16);
+        std::memcpy(l + 4, hi_lanes + 4 * r, 16);
+        out[t * out_stride + r] = sum8(l);
       }
     }
   }
@@ -162,7 +180,7 @@ struct PackedQ8_0 {
       for (int t = 0; t < T; ++t) {
         const uint8_t* xb = x[t] + static_cast<size_t>(b) * kActBlockBytes;
         const __m512i xq = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2)));
-        const __m512i bias = _mm512_maskz_set1_epi32(0x0101, act[t][b].bias);
+        const __m512i bias = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(act[t][b].bias)));
         const __m512 dx = _mm512_set1_ps(act[t][b].d);
         acc01[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w01, xq)), _mm512_mul_ps(dw01, dx),
                                    acc01[t]);
@@ -175,10 +193,7 @@ struct PackedQ8_0 {
       alignas(64) float lanes[32];
       _mm512_store_ps(lanes, acc01[t]);
       _mm512_store_ps(lanes + 16, acc23[t]);
-      for (int r = 0; r < kRows; ++r) {
-        const float* l = lanes + 8 * r;
-        out[t * out_stride + r] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-      }
+      for (int r = 0; r < kRows; ++r) out[t * out_stride + r] = sum8(lanes + 8 * r);
     }
   }
 };
