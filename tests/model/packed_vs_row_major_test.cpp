@@ -31,12 +31,11 @@ std::shared_ptr<const LlamaModel> load(const gguf::File& file, bool repack) {
 
 struct Case {
   const char* file;
-  // Largest logit difference allowed between the layouts. The packed Q4_0, IQ4_NL and Q8_0 kernels give
-  // the row-major kernel's bits, so a file of those alone gives the same logits; llama-quantize's Q4_0
-  // and IQ4_NL mixes make output.weight Q6_K, which differs only in the last matmul. The packed K-quant
-  // kernels sum the same exact integers per super-block in another float order, and the f16 rounding of
-  // K and V (and of attention probabilities) turns such differences into jumps that later layers and
-  // tokens carry: measured up to 0.14 on these files.
+  // Largest logit difference allowed between the layouts. The packed Q8_0 kernel gives the row-major
+  // kernel's bits, so the Q8_0 file gives the same logits. The other packed kernels sum the same exact
+  // integers per block or super-block in another float order, and the f16 rounding of K and V (and of
+  // attention probabilities) turns such differences into jumps that later layers and tokens carry:
+  // measured up to 0.14 on these files.
   float tolerance;
 };
 
@@ -111,8 +110,8 @@ TEST_P(PackedVsRowMajor, LogitsAgreeOnReferencePrompts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(KjvFiles, PackedVsRowMajor,
-                         testing::Values(Case{"kjv-Q8_0.gguf", 0}, Case{"kjv-Q4_0.gguf", 1e-4f},
-                                         Case{"kjv-IQ4_NL.gguf", 1e-4f}, Case{"kjv-Q4_K_M.gguf", 0.3f},
+                         testing::Values(Case{"kjv-Q8_0.gguf", 0}, Case{"kjv-Q4_0.gguf", 0.3f},
+                                         Case{"kjv-IQ4_NL.gguf", 0.3f}, Case{"kjv-Q4_K_M.gguf", 0.3f},
                                          Case{"kjv-Q6_K.gguf", 0.3f}),
                          [](const testing::TestParamInfo<Case>& info) {
                            std::string n = info.param.file;

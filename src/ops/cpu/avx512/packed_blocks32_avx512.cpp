@@ -10,10 +10,12 @@
 // total but lanes far from it, whose float sums then cancel at the end: that lost precision and changed
 // greedy tokens.)
 //
-// Every (row, token) result is the row-major AVX-512 kernel's bit for bit (gemm_x86_impl.h, tile_32):
-// the same exact int32 sums of four products per lane, eight lanes per row (nibble types keep elements
-// 0-15 and 16-31 in two accumulators for that), each times d_w * d_x in f32 and added with one FMA per
-// block, and the eight lanes summed in hsum's order at the end.
+// Q8_0's results are the row-major AVX-512 kernel's bit for bit (gemm_x86_impl.h, tile_32): the same
+// exact int32 sums of four products per lane, eight lanes per row, each times d_w * d_x in f32 and added
+// with one FMA per block, the lanes summed in hsum's order at the end. The nibble types add elements
+// 4k..4k+3 and 16+4k..16+4k+3 in one int32 lane (the row-major kernel's lanes k and k + 4) before the
+// FMA: the same exact integers in another float order. Keeping them apart gives the row-major bits too,
+// but its second convert and FMA per block made prompt processing about 25% slower.
 // GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -33,14 +35,16 @@ constexpr int kRows = 4;
 constexpr size_t kActBlockBytes = 34;  // Q8_0 activations: f16 d, 32 int8
 
 // Per activation block: -bias times the sums of its quants in groups of four (the int32 lanes of a
-// 256-bit dot product: elements 4k..4k+3 in lane k), and its scale as float.
+// 256-bit dot product: elements 4k..4k+3 in lane k; with `halves` lanes k and k + 4 added into lane k),
+// and its scale as float. Unaligned, to keep the array small: a token block's entries are read once per
+// group of rows and should stay in L2 beside the activations.
 struct ActBlock {
-  alignas(32) int32_t bias[8];
+  int32_t bias[8];
   float d;
 };
 
 void prepare_activations(int64_t n_blocks, const uint8_t* x, size_t x_row_bytes, int64_t n_tokens, int bias,
-                         std::vector<ActBlock>& out) {
+                         bool halves, std::vector<ActBlock>& out) {
   out.resize(static_cast<size_t>(n_blocks * n_tokens));
   const __m256i ones = _mm256_set1_epi8(1);
   const __m256i minus_bias = _mm256_set1_epi32(-bias);
@@ -53,7 +57,9 @@ void prepare_activations(int64_t n_blocks, const uint8_t* x, size_t x_row_bytes,
       a.d = _cvtsh_ss(h);
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
       const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(a.bias), _mm256_mullo_epi32(sums, minus_bias));
+      __m256i v = _mm256_mullo_epi32(sums, minus_bias);
+      if (halves) v = _mm256_add_epi32(v, _mm256_permute2x128_si256(v, v, 0x01));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bias), v);
     }
   }
 }
@@ -91,6 +97,7 @@ template <class D>
 struct PackedNibbles {
   static constexpr size_t kGroupBlockBytes = 8 + 4 * 16;
   static constexpr int kBias = D::kBias;
+  static constexpr bool kHalves = true;  // one int32 lane per four low and four high nibbles
   static size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 32) * kGroupBlockBytes; }
   static void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
     for (int64_t b = 0; b < n / 32; ++b) {
@@ -107,10 +114,8 @@ struct PackedNibbles {
                    float* out, int64_t out_stride) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    // Lane k of a row: elements 4k..4k+3 in acc_lo, 16 + 4k..16 + 4k + 3 in acc_hi (the row-major
-    // kernel's lanes k and k + 4).
-    __m512 acc_lo[T], acc_hi[T];
-    for (int t = 0; t < T; ++t) acc_lo[t] = acc_hi[t] = _mm512_setzero_ps();
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
       const uint8_t* g = group + static_cast<size_t>(b) * kGroupBlockBytes;
       // One request per 72-byte block (8 per 9 lines): a second one per block made generation 5%
@@ -125,22 +130,18 @@ struct PackedNibbles {
         const ActBlock& a = act[t][b];
         const __m512i xlo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb + 2)));
         const __m512i xhi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb + 18)));
-        const __m512i bias_lo = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(a.bias)));
-        const __m512i bias_hi = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(a.bias + 4)));
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(a.d));
-        acc_lo[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias_lo, lo, xlo)), scale, acc_lo[t]);
-        acc_hi[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias_hi, hi, xhi)), scale, acc_hi[t]);
+        __m512i isum = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bias)));
+        isum = _mm512_dpbusd_epi32(isum, lo, xlo);
+        isum = _mm512_dpbusd_epi32(isum, hi, xhi);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc[t]);
       }
     }
     for (int t = 0; t < T; ++t) {
-      alignas(64) float lo_lanes[16], hi_lanes[16];
-      _mm512_store_ps(lo_lanes, acc_lo[t]);
-      _mm512_store_ps(hi_lanes, acc_hi[t]);
+      alignas(64) float lanes[16];  // four lane sums per row, summed as hsum's last two steps
+      _mm512_store_ps(lanes, acc[t]);
       for (int r = 0; r < kRows; ++r) {
-        float l[8];
-        std::memcpy(l, lo_lanes + 4 * r, 16);
-        std::memcpy(l + 4, hi_lanes + 4 * r, 16);
-        out[t * out_stride + r] = sum8(l);
+        const float* l = lanes + 4 * r;
+        out[t * out_stride + r] = (l[0] + l[2]) + (l[1] + l[3]);
       }
     }
   }
@@ -152,6 +153,7 @@ struct PackedQ8_0 {
   static constexpr size_t kBlockBytes = 34;
   static constexpr size_t kGroupBlockBytes = 8 + 4 * 32;
   static constexpr int kBias = 128;
+  static constexpr bool kHalves = false;
   static size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 32) * kGroupBlockBytes; }
   static void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
     for (int64_t b = 0; b < n / 32; ++b) {
@@ -180,7 +182,7 @@ struct PackedQ8_0 {
       for (int t = 0; t < T; ++t) {
         const uint8_t* xb = x[t] + static_cast<size_t>(b) * kActBlockBytes;
         const __m512i xq = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2)));
-        const __m512i bias = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(act[t][b].bias)));
+        const __m512i bias = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t][b].bias)));
         const __m512 dx = _mm512_set1_ps(act[t][b].d);
         acc01[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w01, xq)), _mm512_mul_ps(dw01, dx),
                                    acc01[t]);
@@ -203,7 +205,7 @@ void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int64_t n_rows, const
           int64_t n_tokens, float* out, int64_t out_stride) {
   const int64_t n_blocks = n / 32;
   thread_local std::vector<ActBlock> act;
-  prepare_activations(n_blocks, x, x_row_bytes, n_tokens, P::kBias, act);
+  prepare_activations(n_blocks, x, x_row_bytes, n_tokens, P::kBias, P::kHalves, act);
   for_each_group_and_token_tile<kRows, 8>(n_blocks, w, group_bytes, n_rows, x, x_row_bytes, n_tokens, act.data(), out,
                                           out_stride, []<int T>(auto... args) { P::template tile<T>(args...); });
 }
