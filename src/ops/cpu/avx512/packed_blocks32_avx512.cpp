@@ -3,12 +3,16 @@
 // brings the block of all four rows (nibble types: one 128-bit lane per row; Q8_0: two loads, one
 // 256-bit lane per row) and each activation piece is broadcast to the lanes once for all four rows.
 //
-// vpdpbusd multiplies unsigned weight bytes by signed activations, so the weights are held with a bias:
-// Q4_0's raw nibbles are q + 8, IQ4_NL's table gives value + 128 and Q8_0's bytes are stored as q + 128.
-// Each int32 lane starts at -bias * (sum of its own four activations), which takes the bias off exactly
-// in every lane. (Starting only the first lane of a row at -bias * the block's sum gives the same integer
-// total but lanes far from it, whose float sums then cancel at the end: that lost precision and changed
-// greedy tokens.)
+// vpdpbusd multiplies unsigned bytes by signed bytes. The weights are the signed operand, as their
+// values (Q4_0's nibble - 8, IQ4_NL's table value, Q8_0's byte); the activations are the unsigned one,
+// held as q + 128 in a copy made per call. So each int32 lane's products come out 128 * (the sum of
+// that lane's weights) too high: the lane starts at -128 times that sum, computed once per group block
+// from the weights (one vpdpbusd against 128s) for all tokens of the tile, which takes the bias off
+// exactly in every lane. (Starting only the first lane of a row at the whole block's correction gives
+// the same integer total but lanes far from it, whose float sums then cancel at the end: that lost
+// precision and changed greedy tokens. Correcting by -bias * the activations' sums with unsigned
+// weights instead needs those sums per token, lane and block: carried beside the activations they made
+// prompt processing 12-15% slower, computed in the tile loop they would cost per token and row group.)
 //
 // Q8_0's results are the row-major AVX-512 kernel's bit for bit (gemm_x86_impl.h, tile_32): the same
 // exact int32 sums of four products per lane, eight lanes per row, each times d_w * d_x in f32 and added
@@ -34,34 +38,42 @@ namespace {
 constexpr int kRows = 4;
 constexpr size_t kActBlockBytes = 34;  // Q8_0 activations: f16 d, 32 int8
 
-// Per activation block: -bias times the sums of its quants in groups of four (the int32 lanes of a
-// 256-bit dot product: elements 4k..4k+3 in lane k; with `halves` lanes k and k + 4 added into lane k),
-// and its scale as float. Unaligned, to keep the array small: a token block's entries are read once per
-// group of rows and should stay in L2 beside the activations.
-struct ActBlock {
-  int32_t bias[8];
-  float d;
+// The activations as the tiles read them: per token, its blocks' quants + 128 (32 bytes each, aligned,
+// so no load splits a cache line) and, apart, their scales as float. 36 bytes per token and block.
+struct alignas(32) Quants32 {
+  uint8_t q[32];
+};
+struct PreparedActivations {
+  std::vector<Quants32> quants;  // [token][block]
+  std::vector<float> d;          // [token][block]
 };
 
-void prepare_activations(int64_t n_blocks, const uint8_t* x, size_t x_row_bytes, int64_t n_tokens, int bias,
-                         bool halves, std::vector<ActBlock>& out) {
-  out.resize(static_cast<size_t>(n_blocks * n_tokens));
-  const __m256i ones = _mm256_set1_epi8(1);
-  const __m256i minus_bias = _mm256_set1_epi32(-bias);
+void prepare_activations(int64_t n_blocks, const uint8_t* x, size_t x_row_bytes, int64_t n_tokens,
+                         PreparedActivations& out) {
+  const size_t n = static_cast<size_t>(n_blocks * n_tokens);
+  if (out.quants.size() < n) {
+    out.quants.resize(n);
+    out.d.resize(n);
+  }
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t t = 0; t < n_tokens; ++t) {
+    const uint8_t* xt = x + static_cast<size_t>(t) * x_row_bytes;
+    Quants32* q = out.quants.data() + t * n_blocks;
+    float* d = out.d.data() + t * n_blocks;
     for (int64_t b = 0; b < n_blocks; ++b) {
-      const uint8_t* xb = x + static_cast<size_t>(t) * x_row_bytes + static_cast<size_t>(b) * kActBlockBytes;
-      ActBlock& a = out[static_cast<size_t>(t * n_blocks + b)];
+      const uint8_t* xb = xt + static_cast<size_t>(b) * kActBlockBytes;
       uint16_t h;
       std::memcpy(&h, xb, 2);
-      a.d = _cvtsh_ss(h);
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
-      const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-      __m256i v = _mm256_mullo_epi32(sums, minus_bias);
-      if (halves) v = _mm256_add_epi32(v, _mm256_permute2x128_si256(v, v, 0x01));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bias), v);
+      d[b] = _cvtsh_ss(h);
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q[b].q), _mm256_xor_si256(v, flip));
     }
   }
+}
+
+// 128 times the sum of each int32 lane's four weights (signed bytes), added to `sums`.
+inline __m512i add_128_lane_sums(__m512i sums, __m512i w) {
+  return _mm512_dpbusd_epi32(sums, _mm512_set1_epi8(static_cast<char>(0x80)), w);
 }
 
 // A row's eight lane sums added as hsum in gemm_x86_impl.h adds them: ((0+4)+(2+6)) + ((1+5)+(3+7)).
@@ -75,29 +87,34 @@ inline __m512 row_scales(const uint8_t* g, __m512i spread) {
 
 // ---- nibble types: 16 bytes per row and block, low nibbles = elements 0-15, high = 16-31 -------------
 
+// values: the signed weights of the nibbles. corrections: -128 times the sum of each int32 lane's
+// eight weights (four low and four high nibbles).
 struct NibblesQ4_0 {
   static constexpr size_t kBlockBytes = 18;
-  static constexpr int kBias = 8;
-  static __m512i values(__m512i nibbles) { return nibbles; }
+  static __m512i values(__m512i nibbles) { return _mm512_sub_epi8(nibbles, _mm512_set1_epi8(8)); }
+  // From the raw nibbles (q + 8, unsigned) times -128 as the signed operand: -128 * sum(q + 8) + 8192,
+  // one instruction less than from the values.
+  static __m512i corrections(__m512i nib_lo, __m512i nib_hi, __m512i, __m512i) {
+    const __m512i minus128 = _mm512_set1_epi8(static_cast<char>(0x80));
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_set1_epi32(8192), nib_lo, minus128), nib_hi, minus128);
+  }
 };
 struct NibblesIq4Nl {
   static constexpr size_t kBlockBytes = 18;
-  static constexpr int kBias = 128;
   static __m512i values(__m512i nibbles) {
-    // The IQ4_NL table plus 128, as unsigned bytes.
     const __m512i table = _mm512_broadcast_i32x4(
-        _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, static_cast<char>(129), static_cast<char>(141),
-                      static_cast<char>(153), static_cast<char>(166), static_cast<char>(181), static_cast<char>(197),
-                      static_cast<char>(217), static_cast<char>(241)));
+        _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
     return _mm512_shuffle_epi8(table, nibbles);
+  }
+  static __m512i corrections(__m512i, __m512i, __m512i lo, __m512i hi) {
+    const __m512i zero = _mm512_setzero_si512();
+    return _mm512_sub_epi32(zero, add_128_lane_sums(add_128_lane_sums(zero, lo), hi));
   }
 };
 
 template <class D>
 struct PackedNibbles {
   static constexpr size_t kGroupBlockBytes = 8 + 4 * 16;
-  static constexpr int kBias = D::kBias;
-  static constexpr bool kHalves = true;  // one int32 lane per four low and four high nibbles
   static size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 32) * kGroupBlockBytes; }
   static void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
     for (int64_t b = 0; b < n / 32; ++b) {
@@ -109,8 +126,9 @@ struct PackedNibbles {
       }
     }
   }
+  // x: prepared quants (32 bytes per block), d: their scales.
   template <int T>
-  static void tile(int64_t n_blocks, const uint8_t* group, const uint8_t* const* x, const ActBlock* const* act,
+  static void tile(int64_t n_blocks, const uint8_t* group, const uint8_t* const* x, const float* const* d,
                    float* out, int64_t out_stride) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -122,18 +140,19 @@ struct PackedNibbles {
       // slower, one per line exactly was no faster, one per two blocks 20% slower (docs/PERF.md, round 7).
       prefetch_weights(g);
       const __m512i packed = _mm512_loadu_si512(g + 8);
-      const __m512i lo = D::values(_mm512_and_si512(packed, low4));
-      const __m512i hi = D::values(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low4));
+      const __m512i nib_lo = _mm512_and_si512(packed, low4);
+      const __m512i nib_hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
+      const __m512i lo = D::values(nib_lo), hi = D::values(nib_hi);
+      // Lane k of a row adds elements 4k..4k+3 (low nibbles) and 16+4k..16+4k+3 (high nibbles).
+      const __m512i corr = D::corrections(nib_lo, nib_hi, lo, hi);
       const __m512 dw = row_scales(g, spread);
       for (int t = 0; t < T; ++t) {
-        const uint8_t* xb = x[t] + static_cast<size_t>(b) * kActBlockBytes;
-        const ActBlock& a = act[t][b];
-        const __m512i xlo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb + 2)));
-        const __m512i xhi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb + 18)));
-        __m512i isum = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bias)));
-        isum = _mm512_dpbusd_epi32(isum, lo, xlo);
-        isum = _mm512_dpbusd_epi32(isum, hi, xhi);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc[t]);
+        const uint8_t* xb = x[t] + static_cast<size_t>(b) * 32;
+        const __m512i xlo = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(xb)));
+        const __m512i xhi = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(xb + 16)));
+        __m512i isum = _mm512_dpbusd_epi32(corr, xlo, lo);
+        isum = _mm512_dpbusd_epi32(isum, xhi, hi);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(d[t][b])), acc[t]);
       }
     }
     for (int t = 0; t < T; ++t) {
@@ -147,13 +166,11 @@ struct PackedNibbles {
   }
 };
 
-// ---- Q8_0: 32 bytes per row and block, stored as q + 128 ---------------------------------------------
+// ---- Q8_0: 32 bytes per row and block, the file's signed bytes ---------------------------------------
 
 struct PackedQ8_0 {
   static constexpr size_t kBlockBytes = 34;
   static constexpr size_t kGroupBlockBytes = 8 + 4 * 32;
-  static constexpr int kBias = 128;
-  static constexpr bool kHalves = false;
   static size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 32) * kGroupBlockBytes; }
   static void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
     for (int64_t b = 0; b < n / 32; ++b) {
@@ -161,12 +178,12 @@ struct PackedQ8_0 {
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
         std::memcpy(out + 2 * r, block, 2);
-        for (int i = 0; i < 32; ++i) out[8 + 32 * r + i] = static_cast<uint8_t>(block[2 + i] ^ 0x80);
+        std::memcpy(out + 8 + 32 * r, block + 2, 32);
       }
     }
   }
   template <int T>
-  static void tile(int64_t n_blocks, const uint8_t* group, const uint8_t* const* x, const ActBlock* const* act,
+  static void tile(int64_t n_blocks, const uint8_t* group, const uint8_t* const* x, const float* const* d,
                    float* out, int64_t out_stride) {
     const __m512i spread01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const __m512i spread23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
@@ -178,15 +195,16 @@ struct PackedQ8_0 {
       prefetch_weights(g + 64);
       const __m512i w01 = _mm512_loadu_si512(g + 8);
       const __m512i w23 = _mm512_loadu_si512(g + 72);
+      const __m512i corr01 = _mm512_sub_epi32(_mm512_setzero_si512(), add_128_lane_sums(_mm512_setzero_si512(), w01));
+      const __m512i corr23 = _mm512_sub_epi32(_mm512_setzero_si512(), add_128_lane_sums(_mm512_setzero_si512(), w23));
       const __m512 dw01 = row_scales(g, spread01), dw23 = row_scales(g, spread23);
       for (int t = 0; t < T; ++t) {
-        const uint8_t* xb = x[t] + static_cast<size_t>(b) * kActBlockBytes;
-        const __m512i xq = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2)));
-        const __m512i bias = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t][b].bias)));
-        const __m512 dx = _mm512_set1_ps(act[t][b].d);
-        acc01[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w01, xq)), _mm512_mul_ps(dw01, dx),
+        const __m512i xq = _mm512_broadcast_i64x4(
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(x[t] + static_cast<size_t>(b) * 32)));
+        const __m512 dx = _mm512_set1_ps(d[t][b]);
+        acc01[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr01, xq, w01)), _mm512_mul_ps(dw01, dx),
                                    acc01[t]);
-        acc23[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w23, xq)), _mm512_mul_ps(dw23, dx),
+        acc23[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr23, xq, w23)), _mm512_mul_ps(dw23, dx),
                                    acc23[t]);
       }
     }
@@ -204,10 +222,12 @@ template <class P>
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
           int64_t n_tokens, float* out, int64_t out_stride) {
   const int64_t n_blocks = n / 32;
-  thread_local std::vector<ActBlock> act;
-  prepare_activations(n_blocks, x, x_row_bytes, n_tokens, P::kBias, P::kHalves, act);
-  for_each_group_and_token_tile<kRows, 8>(n_blocks, w, group_bytes, n_rows, x, x_row_bytes, n_tokens, act.data(), out,
-                                          out_stride, []<int T>(auto... args) { P::template tile<T>(args...); });
+  thread_local PreparedActivations act;
+  prepare_activations(n_blocks, x, x_row_bytes, n_tokens, act);
+  for_each_group_and_token_tile<kRows, 8>(n_blocks, w, group_bytes, n_rows,
+                                          reinterpret_cast<const uint8_t*>(act.quants.data()),
+                                          static_cast<size_t>(n_blocks) * sizeof(Quants32), n_tokens, act.d.data(),
+                                          out, out_stride, []<int T>(auto... args) { P::template tile<T>(args...); });
 }
 
 template <class P>
