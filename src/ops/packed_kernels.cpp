@@ -1,16 +1,26 @@
 #include "ops/packed_kernels.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 namespace cria::ops {
 
-const PackedKernel* packed_kernel(Isa isa, TensorType type) {
-  static const bool enabled = [] {
+namespace {
+std::atomic<bool>& repacking() {
+  static std::atomic<bool> enabled = [] {
     const char* env = std::getenv("CRIA_REPACK");
     return env == nullptr || std::strcmp(env, "0") != 0;
   }();
-  if (!enabled) return nullptr;
+  return enabled;
+}
+}  // namespace
+
+bool repacking_enabled() { return repacking().load(std::memory_order_relaxed); }
+void set_repacking(bool enabled) { repacking().store(enabled, std::memory_order_relaxed); }
+
+const PackedKernel* packed_kernel(Isa isa, TensorType type) {
+  if (!repacking_enabled()) return nullptr;
 #if defined(__x86_64__) || defined(_M_X64)
   if (isa == Isa::Avx512) return avx512_packed_kernel(type);
 #endif

@@ -21,8 +21,13 @@ struct PackedKernel {
   GemmFn gemm;
 };
 
-// nullptr where no packed kernel exists, or when CRIA_REPACK=0 turns repacking off.
+// nullptr where no packed kernel exists, or when repacking is off.
 const PackedKernel* packed_kernel(Isa isa, TensorType type);
+
+// Whether Matrix::make repacks: on unless CRIA_REPACK=0. Switchable so that one process can load a model
+// both ways and compare (tests, A/B measurements); matrices already made keep their layout.
+bool repacking_enabled();
+void set_repacking(bool enabled);
 
 // Per-ISA tables, defined in ops/cpu/<isa>/.
 const PackedKernel* avx512_packed_kernel(TensorType type);
