@@ -120,6 +120,10 @@ typedef struct cria_context_params {
   int32_t n_seq_max; /* sequence ids 0 .. n_seq_max - 1; default 1 */
   int32_t n_threads; /* 0: the physical cores */
   bool flash_attn;   /* online-softmax attention with f32 probabilities (llama.cpp's -fa) */
+  /* Batch-invariant decoding: a sequence's logits are bitwise the same whatever else shares its batch
+   * and however its prompt is split. Free for models with 4 or more query heads per KV head (invariant
+   * anyway); slower prompts for the others. Default false. */
+  bool deterministic;
 } cria_context_params;
 
 CRIA_API cria_context_params cria_context_default_params(void);

@@ -29,6 +29,7 @@ cria_context_params cria_context_default_params(void) {
   p.n_seq_max = 1;
   p.n_threads = 0;
   p.flash_attn = false;
+  p.deterministic = false;
   return p;
 }
 
@@ -52,6 +53,7 @@ cria_status cria_context_create(const cria_model* model, const cria_context_para
     ro.n_batch = std::min(p.n_batch > 0 ? p.n_batch : 512, n_ctx);
     ro.n_threads = p.n_threads;
     ro.max_keys = n_ctx;
+    ro.batch_invariant = p.deterministic;
     ro.flash_attn = p.flash_attn;
     auto runner = cria::model::Runner::create(model->model, ro);
     if (!runner) return invalid(fn, runner.error().message);

@@ -85,9 +85,8 @@ cria_status copy_out(const char* function, const int32_t* data, size_t size, int
 cria_status copy_text(const char* function, const std::string& text, char* buf, size_t capacity,
                       size_t* n_out) noexcept;
 
-// The status a Status from the engine maps to: running out of KV cells is CRIA_ERROR_CONTEXT_FULL
-// (Runner::check and KvCache begin those messages with "the context is full" / "the KV cache is
-// full"); every other refusal is about the caller's arguments.
+// The status a Status from the engine maps to: running out of KV cells or context (ErrorKind::kFull)
+// is CRIA_ERROR_CONTEXT_FULL; every other refusal is about the caller's arguments.
 cria_status engine_status(const Error& error) noexcept;
 
 }  // namespace cria::api

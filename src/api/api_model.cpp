@@ -86,9 +86,7 @@ cria_status copy_text(const char* function, const std::string& text, char* buf, 
 }
 
 cria_status engine_status(const Error& error) noexcept {
-  const std::string& m = error.message;
-  const bool full = m.starts_with("the context is full") || m.starts_with("the KV cache is full");
-  return fail(full ? CRIA_ERROR_CONTEXT_FULL : CRIA_ERROR_INVALID_ARGUMENT, m);
+  return fail(error.kind == ErrorKind::kFull ? CRIA_ERROR_CONTEXT_FULL : CRIA_ERROR_INVALID_ARGUMENT, error.message);
 }
 
 }  // namespace cria::api

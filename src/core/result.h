@@ -7,11 +7,18 @@
 
 namespace cria {
 
+// What a caller may do about an error, where that differs from "the input is wrong": a full KV cache or
+// context (free some sequences, or wait) is told apart from a bad request.
+enum class ErrorKind { kInvalid, kFull };
+
 struct Error {
   std::string message;
+  ErrorKind kind = ErrorKind::kInvalid;
 };
 
-inline Error make_error(std::string message) { return Error{std::move(message)}; }
+inline Error make_error(std::string message, ErrorKind kind = ErrorKind::kInvalid) {
+  return Error{std::move(message), kind};
+}
 
 template <class T>
 class [[nodiscard]] Result {

@@ -168,7 +168,8 @@ void KvCache::clear() {
 Result<int32_t> KvCache::copy_cell(int32_t cell) {
   while (free_.empty() && evict_one()) {
   }
-  if (free_.empty()) return make_error("the KV cache is full: no cell to copy a shared token into");
+  if (free_.empty()) return make_error("the KV cache is full: no cell to copy a shared token into",
+                      ErrorKind::kFull);
   const int32_t copy = free_.back();
   free_.pop_back();
   const size_t from = static_cast<size_t>(cell), to = static_cast<size_t>(copy);
@@ -210,7 +211,8 @@ Status KvCache::seq_add(int seq, int32_t p0, int32_t p1, int32_t delta) {
   if (shared > n_available()) {
     return make_error("the KV cache is full: shifting sequence " + std::to_string(seq) + " needs " +
                       std::to_string(shared) + " cells to copy shared tokens into, " + std::to_string(n_available()) +
-                      " are available");
+                      " are available",
+                      ErrorKind::kFull);
   }
   for (int32_t& cell : cells) {
     if (!in_range(cell)) continue;

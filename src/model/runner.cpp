@@ -103,14 +103,16 @@ Status Runner::check(const Batch& batch, const KvCache& cache) {
       seq_next_[k] = int64_t{pos} + 1;
       if (++seq_length_[k] > max_keys_) {
         return make_error("the context is full: sequence " + std::to_string(seq) + " would hold more than " +
-                          std::to_string(max_keys_) + " tokens");
+                          std::to_string(max_keys_) + " tokens",
+                      ErrorKind::kFull);
       }
     }
   }
   if (batch.size() > cache.n_available()) {
     return make_error("the KV cache is full: the batch needs " + std::to_string(batch.size()) + " cells and " +
                       std::to_string(cache.n_available()) + " of " + std::to_string(cache.n_cells()) +
-                      " are free");
+                      " are free",
+                      ErrorKind::kFull);
   }
   return Ok{};
 }

@@ -27,9 +27,10 @@ struct RunnerOptions {
   bool flash_attn = false;  // online-softmax attention with f32 probabilities (llama.cpp's -fa); see ops/attention.h
   // A token's logits are bitwise the same whatever else shares its batch and however its sequence's
   // prompt is split into batches (ops::AttentionBatch::batch_invariant; the matmul kernels reduce each
-  // weight row and token in one order whatever the tile). Models with fewer than 4 query heads per KV
-  // head then run prompt attention per head as well.
-  bool batch_invariant = true;
+  // weight row and token in one order whatever the tile). Free for models with 4 or more query heads per
+  // KV head, which are invariant either way; with fewer, prompt attention runs per head as well, which
+  // halves prompt speed on the KJV model (docs/PERF.md), so it is an option (serve --deterministic).
+  bool batch_invariant = false;
 };
 
 class Runner {

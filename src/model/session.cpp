@@ -33,7 +33,8 @@ Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
   }
   if (n_past() + static_cast<int64_t>(tokens.size()) > n_ctx()) {
     return make_error("the context is full: " + std::to_string(n_past()) + " + " + std::to_string(tokens.size()) +
-                      " tokens exceed the context size " + std::to_string(n_ctx()));
+                      " tokens exceed the context size " + std::to_string(n_ctx()),
+                      ErrorKind::kFull);
   }
   for (size_t start = 0; start < tokens.size(); start += n_batch) {
     const size_t n = std::min(n_batch, tokens.size() - start);

@@ -173,6 +173,34 @@ TEST_F(CApi, TwoSequencesInOneBatchGenerateWhatTheyGenerateAlone) {
   EXPECT_EQ(got_b, alone_b);
 }
 
+// With `deterministic`, a prompt decoded in one batch or split 8 + 1 gives bitwise the same logits for
+// its last token (the KJV model has 2 query heads per KV head: without it the lone ninth token would
+// take the per-head attention kernel and the nine-token batch the grouped one).
+TEST_F(CApi, DeterministicContextsDoNotDependOnTheSplit) {
+  auto m = load();
+  const auto prompt = tokenize(m.get(), "And it came to pass in those days, that there went out");
+  ASSERT_GE(prompt.size(), 9u);
+  auto last_logits = [&](bool deterministic, size_t first_batch) {
+    cria_context_params p = cria_context_default_params();
+    p.n_ctx = 64;
+    p.n_threads = kThreads;
+    p.deterministic = deterministic;
+    cria_context* raw = nullptr;
+    EXPECT_EQ(cria_context_create(m.get(), &p, &raw), CRIA_OK) << cria_last_error();
+    Context c(raw);
+    auto b = batch();
+    for (size_t start = 0; start < 9; start = first_batch, first_batch = 9) {
+      cria_batch_clear(b.get());
+      for (size_t i = start; i < first_batch; ++i) add(b.get(), prompt[i], static_cast<cria_pos>(i), 0, i == 8);
+      EXPECT_EQ(cria_decode(c.get(), b.get()), CRIA_OK) << cria_last_error();
+    }
+    const float* logits = cria_get_logits(c.get(), -1);
+    return std::vector<float>(logits, logits + cria_model_n_vocab(m.get()));
+  };
+  EXPECT_EQ(last_logits(true, 9), last_logits(true, 8));
+  EXPECT_NE(last_logits(false, 9), last_logits(false, 8)) << "the split matters without it (else this test proves nothing)";
+}
+
 TEST_F(CApi, KvSequenceOperations) {
   auto m = load();
   auto c = context(m.get(), 64, 3);

@@ -82,6 +82,7 @@ std::vector<Trace> run_together(const Fixture& f, const std::vector<int>& seqs, 
   options.n_batch = n_batch;
   options.n_threads = 2;
   options.max_keys = 256;
+  options.batch_invariant = true;  // the KJV model has 2 query heads per KV head
   auto runner = Runner::create(f.model, options).value();
   auto cache = KvCache::create(f.model->hparams(), 256 * static_cast<int>(seqs.size()), static_cast<int>(seqs.size())).value();
   const size_t n = seqs.size();
@@ -191,6 +192,7 @@ std::unique_ptr<Runner> make_runner(const Fixture& f) {
   RunnerOptions options;
   options.n_threads = 2;
   options.max_keys = 256;
+  options.batch_invariant = true;
   return Runner::create(f.model, options).value();
 }
 

@@ -28,12 +28,13 @@ class RunnerErrors : public testing::Test {
     ASSERT_TRUE(runner_->decode(ok, *cache_).ok());
   }
 
-  // Decodes the batch, expects an error containing `want`, and checks that the cache did not change.
-  void expect_refused(const Batch& batch, const std::string& want) {
+  // Decodes the batch, expects an error containing `want` of that kind, and checks that the cache did not change.
+  void expect_refused(const Batch& batch, const std::string& want, ErrorKind kind = ErrorKind::kInvalid) {
     const int free = cache_->n_free(), len0 = cache_->seq_length(0), len1 = cache_->seq_length(1);
     auto s = runner_->decode(batch, *cache_);
     ASSERT_FALSE(s.ok()) << want;
     EXPECT_NE(s.error().message.find(want), std::string::npos) << s.error().message;
+    EXPECT_EQ(s.error().kind, kind) << s.error().message;
     EXPECT_EQ(cache_->n_free(), free);
     EXPECT_EQ(cache_->seq_length(0), len0);
     EXPECT_EQ(cache_->seq_length(1), len1);
@@ -69,7 +70,7 @@ TEST_F(RunnerErrors, EachBadBatchIsRefusedWithItsReason) {
   expect_refused(b, "9 tokens exceed the batch size 8");
   b.clear();
   for (int i = 0; i < 8; ++i) b.add(7, 3 + i, {0}, false);
-  expect_refused(b, "the context is full: sequence 0 would hold more than 10 tokens");
+  expect_refused(b, "the context is full: sequence 0 would hold more than 10 tokens", ErrorKind::kFull);
   // 3 cells used; 8 for sequence 1 and 2 more for sequence 0 need 10 of the 9 left.
   b.clear();
   for (int i = 0; i < 8; ++i) b.add(7, i, {1}, false);
@@ -77,7 +78,7 @@ TEST_F(RunnerErrors, EachBadBatchIsRefusedWithItsReason) {
   b.clear();
   b.add(7, 3, {0}, false);
   b.add(7, 4, {0}, true);
-  expect_refused(b, "the KV cache is full: the batch needs 2 cells and 1 of 12 are free");
+  expect_refused(b, "the KV cache is full: the batch needs 2 cells and 1 of 12 are free", ErrorKind::kFull);
 }
 
 TEST_F(RunnerErrors, LogitsOnlyForTokensThatAskedForThem) {

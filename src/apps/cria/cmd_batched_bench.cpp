@@ -25,7 +25,7 @@ struct BatchedBenchOptions {
   int threads = 0;
   bool flash_attn = false;
   bool shared_prompt = false;
-  bool no_batch_invariance = false;
+  bool deterministic = false;
   std::vector<int> n_prompt{128, 256, 512};
   std::vector<int> n_gen{128, 256};
   std::vector<int> n_parallel{1, 2, 4, 8, 16, 32};
@@ -62,7 +62,7 @@ int run_batched_bench(const BatchedBenchOptions& o) {
   runner_options.n_threads = o.threads;
   runner_options.max_keys = o.n_kv_max;
   runner_options.flash_attn = o.flash_attn;
-  runner_options.batch_invariant = !o.no_batch_invariance;
+  runner_options.batch_invariant = o.deterministic;
   auto runner = model::Runner::create(*model, runner_options);
   if (!runner) return fail(runner.error().message);
   auto cache = model::KvCache::create((*model)->hparams(), o.n_kv_max, n_seq_max);
@@ -130,9 +130,9 @@ void add_batched_bench_command(CLI::App& app, Action& run_action) {
   cmd->add_option("--npl", opt->n_parallel, "Parallel sequences, comma-separated (-npl, default 1,2,4,8,16,32)")
       ->delimiter(',');
   cmd->add_option("--output-format", opt->output, "md (a table) or jsonl (one JSON object per line)");
-  cmd->add_flag("--no-batch-invariance", opt->no_batch_invariance,
-                "Let attention pick its kernel by the tokens per sequence (faster prompts without GQA; a "
-                "sequence's logits may then depend on its batch)");
+  cmd->add_flag("--deterministic", opt->deterministic,
+                "Batch-invariant decoding: a sequence's logits do not depend on what shares its batch (slower "
+                "prompts on models with fewer than 4 query heads per KV head)");
   cmd->callback([opt, &run_action] { run_action = [opt] { return run_batched_bench(*opt); }; });
 }
 
