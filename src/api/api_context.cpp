@@ -18,6 +18,16 @@ constexpr int kMaxSequences = 65536;  // KvCache::create's limit
 
 std::string number(int64_t v) { return std::to_string(v); }
 
+// A token the sampler's vocabulary has, or the error for `function`.
+cria_status check_token(const char* function, const cria_sampler* sampler, cria_token token) {
+  if (sampler == nullptr) return invalid(function, "sampler is NULL");
+  if (token < 0 || token >= sampler->n_vocab) {
+    return invalid(function, "token id " + number(token) + " is outside the vocabulary (" +
+                                 number(sampler->n_vocab) + ")");
+  }
+  return CRIA_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -304,10 +314,7 @@ cria_status cria_sampler_sample(cria_sampler* sampler, cria_context* ctx, int32_
 cria_status cria_sampler_accept(cria_sampler* sampler, cria_token token) {
   constexpr const char* fn = "cria_sampler_accept";
   return guarded(fn, [&]() -> cria_status {
-    if (sampler == nullptr) return invalid(fn, "sampler is NULL");
-    if (token < 0 || token >= sampler->n_vocab) {
-      return invalid(fn, "token id " + number(token) + " is outside the vocabulary (" + number(sampler->n_vocab) + ")");
-    }
+    if (auto bad = check_token(fn, sampler, token); bad != CRIA_OK) return bad;
     sampler->sampler.accept(token);
     return CRIA_OK;
   });
@@ -322,10 +329,7 @@ cria_status cria_sampler_reset(cria_sampler* sampler) {
 cria_status cria_sampler_ban(cria_sampler* sampler, cria_token token) {
   constexpr const char* fn = "cria_sampler_ban";
   return guarded(fn, [&]() -> cria_status {
-    if (sampler == nullptr) return invalid(fn, "sampler is NULL");
-    if (token < 0 || token >= sampler->n_vocab) {
-      return invalid(fn, "token id " + number(token) + " is outside the vocabulary (" + number(sampler->n_vocab) + ")");
-    }
+    if (auto bad = check_token(fn, sampler, token); bad != CRIA_OK) return bad;
     sampler->sampler.ban(token);
     return CRIA_OK;
   });
