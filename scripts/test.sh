@@ -7,23 +7,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs="$(nproc)"
+# Each stage's heading shows the seconds since the start, so a slow CI run shows where its time went.
+stage() { echo "== [${SECONDS} s] $*"; }
 
-echo "== release build and tests"
+stage "release build and tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$jobs"
 ctest --preset release -j"$jobs"
 bash scripts/test-install.sh build/release
 
-echo "== sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache and batches"
+stage "sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache and batches"
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j"$jobs" --target cria_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:*BatchedDecode*' --gtest_brief=1
 
-echo "== fuzzing the GGUF reader for ${FUZZ_SECONDS:-60} s"
+stage "fuzzing the GGUF reader for ${FUZZ_SECONDS:-60} s"
 bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
 
 if [ "${ARM64:-1}" != 0 ]; then
-  echo "== arm64 cross build: NEON kernels, quantization and model tests under qemu-user"
+  stage "arm64 cross build: NEON kernels, quantization and model tests under qemu-user"
   bash scripts/test-arm64.sh
 fi
+stage "done"
