@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds cria and runs every test: the unit and fixture tests (release build), the GGUF tests again under
+# Builds cria and runs every test: the unit and fixture tests (release build), the C example built against
+# an installed package (scripts/test-install.sh), the GGUF, kernel, cache and batch tests again under
 # AddressSanitizer and UndefinedBehaviorSanitizer, and a one-minute fuzzing run of the GGUF reader.
 # Then the ARM build under qemu-user (scripts/test-arm64.sh).
 # Usage: bash scripts/test.sh    (FUZZ_SECONDS=0 skips the fuzzing run, ARM64=0 the ARM build)
