@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/api_internal.h"
+#include "model/session.h"
 
 using cria::api::engine_status;
 using cria::api::fail;
@@ -57,8 +58,7 @@ cria_status cria_context_create(const cria_model* model, const cria_context_para
       return invalid(fn, "n_seq_max " + number(p.n_seq_max) + " is not between 1 and " + number(kMaxSequences));
     }
     const auto& hp = model->model->hparams();
-    // The defaults Session uses, so that a context and `cria run` agree.
-    const int n_ctx = p.n_ctx > 0 ? p.n_ctx : std::max(1, static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 4096)));
+    const int n_ctx = p.n_ctx > 0 ? p.n_ctx : cria::model::default_context_size(hp);
     cria::model::RunnerOptions ro;
     ro.n_batch = std::min(p.n_batch > 0 ? p.n_batch : 512, n_ctx);
     ro.n_threads = p.n_threads;

@@ -44,7 +44,6 @@ class Batch {
     const int32_t begin = i == 0 ? 0 : seq_end_[static_cast<size_t>(i) - 1];
     return {seq_ids_.data() + begin, static_cast<size_t>(seq_end_[static_cast<size_t>(i)] - begin)};
   }
-  std::span<const int32_t> tokens() const { return tokens_; }
 
  private:
   std::vector<int32_t> tokens_, positions_;

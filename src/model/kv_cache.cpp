@@ -44,7 +44,9 @@ Result<KvCache> KvCache::create(const LlamaHparams& hp, int n_cells, int n_seq_m
 }
 
 size_t KvCache::bytes() const {
-  return (k_.size() + v_.size()) * sizeof(uint16_t) + cell_pos_.size() * 5 * sizeof(int32_t);
+  const size_t per_cell = cell_refs_.size() + cell_retained_.size() + cell_pos_.size() + cell_token_.size() +
+                          cell_shift_.size();
+  return (k_.size() + v_.size()) * sizeof(uint16_t) + per_cell * sizeof(int32_t);
 }
 
 int KvCache::n_available() const {

@@ -52,7 +52,6 @@ class Runner {
   bool flash_attn() const { return flash_attn_; }
   bool batch_invariant() const { return batch_invariant_; }
   const LlamaModel& model() const { return *model_; }
-  std::shared_ptr<const LlamaModel> model_ptr() const { return model_; }
 
  private:
   Runner(std::shared_ptr<const LlamaModel> model, const RunnerOptions& options, int n_threads);

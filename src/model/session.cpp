@@ -5,12 +5,15 @@
 
 namespace cria::model {
 
+int default_context_size(const LlamaHparams& hp) {
+  return std::max(1, static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 4096)));
+}
+
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const LlamaModel> model, SessionOptions options) {
   const auto& hp = model->hparams();
   int n_ctx = options.n_ctx;
   if (n_ctx < 0) return make_error("context size " + std::to_string(n_ctx) + " is negative");
-  if (n_ctx == 0) n_ctx = static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 4096));
-  if (n_ctx < 1) n_ctx = 1;
+  if (n_ctx == 0) n_ctx = default_context_size(hp);
   if (options.n_batch < 1) return make_error("batch size " + std::to_string(options.n_batch) + " must be at least 1");
   RunnerOptions runner_options;
   runner_options.n_batch = std::min(options.n_batch, n_ctx);

@@ -15,6 +15,10 @@
 
 namespace cria::model {
 
+// The context size used when none is asked for: the model's training context, capped at 4096 (and at
+// least 1). Session and the C API's contexts share it, so that both agree with `cria run`.
+int default_context_size(const LlamaHparams& hp);
+
 struct SessionOptions {
   int n_ctx = 0;      // 0: the model's training context, capped at 4096
   int n_batch = 512;  // most tokens evaluated in one forward pass
