@@ -1,6 +1,7 @@
-// Matrix-vector (generation) and matrix-matrix (prompt) speed of the matmul kernels per weight type, at
-// TinyLlama's FFN shape (2048 x 5632): one thread on cached weights, and matvec_dram on weights streamed
-// from memory. Reports weight bytes read per second.
+// Matrix-vector (generation), 8-token (a step of eight sequences decoded together) and 64-token (prompt)
+// speed of the matmul kernels per weight type, at TinyLlama's FFN shape (2048 x 5632): one thread on
+// cached weights, and matvec_dram / matmul8_dram on weights streamed from memory. Reports weight bytes
+// read per second and multiply-adds per second.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -71,25 +72,28 @@ struct DramFixture {
   std::vector<ops::Matrix> ms;
 };
 
-DramFixture make_dram(TensorType type) {
-  DramFixture d{make(type, kNIn, kNOut, 1), {}, {}};
+DramFixture make_dram(TensorType type, int64_t tokens = 1) {
+  DramFixture d{make(type, kNIn, kNOut, tokens), {}, {}};
   const auto n = static_cast<size_t>(400e6 / static_cast<double>(d.f.weights.size())) + 1;
   d.copies.assign(n, d.f.weights);
   for (const auto& c : d.copies) d.ms.push_back(ops::Matrix::make(type, kNIn, kNOut, c.data()).value());
   return d;
 }
 
-void run_dram(benchmark::State& state, TensorType type) {
-  DramFixture d = make_dram(type);
+// tokens: 1 for one sequence's generation, 8 for a step of eight sequences decoded together.
+void run_dram(benchmark::State& state, TensorType type, int64_t tokens) {
+  DramFixture d = make_dram(type, tokens);
   ThreadPool pool(static_cast<int>(state.range(0)));
   ops::MatmulScratch scratch;
-  std::vector<float> y(static_cast<size_t>(kNOut));
+  std::vector<float> y(static_cast<size_t>(kNOut * tokens));
   size_t i = 0;
   for (auto _ : state) {
-    ops::matmul(d.ms[i++ % d.ms.size()], d.f.x.data(), 1, y.data(), scratch, pool);
+    ops::matmul(d.ms[i++ % d.ms.size()], d.f.x.data(), tokens, y.data(), scratch, pool);
     benchmark::DoNotOptimize(y.data());
   }
   set_weight_rate(state, d.f.weights.size());
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(kNIn * kNOut * tokens) * state.iterations() / 1e9,
+                                                benchmark::Counter::kIsRate);
 }
 
 void read_dram(benchmark::State& state, TensorType type) {
@@ -114,8 +118,12 @@ void read_dram(benchmark::State& state, TensorType type) {
   BENCHMARK(BM_matvec_##TYPE)->Unit(benchmark::kMillisecond);                               \
   void BM_matmul64_##TYPE(benchmark::State& s) { run(s, TensorType::TYPE, 64); }            \
   BENCHMARK(BM_matmul64_##TYPE)->Unit(benchmark::kMillisecond);                               \
-  void BM_matvec_dram_##TYPE(benchmark::State& s) { run_dram(s, TensorType::TYPE); }        \
+  void BM_matmul8_##TYPE(benchmark::State& s) { run(s, TensorType::TYPE, 8); }              \
+  BENCHMARK(BM_matmul8_##TYPE)->Unit(benchmark::kMillisecond);                              \
+  void BM_matvec_dram_##TYPE(benchmark::State& s) { run_dram(s, TensorType::TYPE, 1); }     \
   BENCHMARK(BM_matvec_dram_##TYPE)->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(1)->Arg(2);   \
+  void BM_matmul8_dram_##TYPE(benchmark::State& s) { run_dram(s, TensorType::TYPE, 8); }    \
+  BENCHMARK(BM_matmul8_dram_##TYPE)->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(1)->Arg(2);   \
   void BM_read_dram_##TYPE(benchmark::State& s) { read_dram(s, TensorType::TYPE); }         \
   BENCHMARK(BM_read_dram_##TYPE)->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(1)->Arg(2);
 
