@@ -8,6 +8,17 @@
 
 namespace cria::test {
 
+const char* const kKjvPrompts[8] = {
+    "In the beginning God created",
+    "The LORD is my shepherd",
+    "And Jesus answered and said unto them",
+    "Blessed are the",
+    "And it came to pass, when the king heard the words of the book of the law, that he rent his clothes",
+    "Thou shalt",
+    "For God so loved the world, that he gave",
+    "And the LORD spake unto Moses, saying, Speak unto the children of Israel",
+};
+
 std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("CRIA_SHARED_DIR"); env != nullptr && *env != '\0') return env;
   return CRIA_SHARED_DIR;

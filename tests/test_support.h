@@ -19,6 +19,9 @@ std::vector<std::filesystem::path> gguf_files_under(const std::filesystem::path&
 // The whole file as bytes (empty when it cannot be read).
 std::string read_file(const std::filesystem::path& path);
 
+// Eight KJV prompts of different lengths, for the tests that decode several sequences together.
+extern const char* const kKjvPrompts[8];
+
 // Random Gaussian data, deterministic per seed, never all zeros.
 std::vector<float> gaussian(size_t n, uint32_t seed, float stddev = 1.0f);
 

@@ -21,16 +21,7 @@
 namespace cria::model {
 namespace {
 
-const char* const kPrompts[] = {
-    "In the beginning God created",
-    "The LORD is my shepherd",
-    "And Jesus answered and said unto them",
-    "Blessed are the",
-    "And it came to pass, when the king heard the words of the book of the law, that he rent his clothes",
-    "Thou shalt",
-    "For God so loved the world, that he gave",
-    "And the LORD spake unto Moses, saying, Speak unto the children of Israel",
-};
+const auto& kPrompts = test::kKjvPrompts;
 
 struct Fixture {
   std::shared_ptr<const LlamaModel> model;

@@ -16,6 +16,7 @@
 #include "model/llama_model.h"
 #include "serve/scheduler.h"
 #include "serve/text_stream.h"
+#include "test_support.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cria::serve {
@@ -42,16 +43,7 @@ const Loaded& bundled() {
   return loaded;
 }
 
-const char* const kPrompts[] = {
-    "In the beginning God created",
-    "The LORD is my shepherd",
-    "And Jesus answered and said unto them",
-    "Blessed are the",
-    "And it came to pass, when the king heard the words of the book of the law, that he rent his clothes",
-    "Thou shalt",
-    "For God so loved the world, that he gave",
-    "And the LORD spake unto Moses, saying, Speak unto the children of Israel",
-};
+const auto& kPrompts = test::kKjvPrompts;
 
 // What a job produced, collected from its callbacks; wait() blocks until on_done.
 struct Outcome {
