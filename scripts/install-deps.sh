@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build pkg-config gcc g++ binutils clang libclang-rt-14-dev
   libcli11-dev nlohmann-json3-dev libpcre2-dev libzip-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libboost1.81-dev libssl-dev
+  libboost1.81-dev libssl-dev curl
 )
 
 # `install-deps.sh arm64` adds what scripts/test-arm64.sh needs: the aarch64 cross compiler, qemu-user and

@@ -170,10 +170,18 @@ void Runner::apply_shift(KvCache& cache) {
   cache.shift_applied();
 }
 
+bool Runner::final_hidden(int i, float* out) const {
+  if (i < 0 || i >= last_batch_size_) return false;
+  const auto& hp = model_->hparams();
+  ops::rmsnorm(&x_[static_cast<size_t>(i) * hp.n_embd], model_->output_norm().data(), out, hp.n_embd, hp.rms_eps);
+  return true;
+}
+
 void Runner::forward(const Batch& batch, KvCache& cache) {
   const LlamaModel& m = *model_;
   const auto& hp = m.hparams();
   const int n_tokens = batch.size();
+  last_batch_size_ = n_tokens;
   const int64_t n_embd = hp.n_embd;
   const int half_rot = static_cast<int>(hp.n_rot / 2);
   const int64_t cache_row = cache.row_elements();

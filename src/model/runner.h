@@ -44,6 +44,9 @@ class Runner {
 
   // Logits of batch token i of the last decode, or nullptr if it did not ask for them.
   const float* logits(int i) const;
+  // The last decode's final hidden state of batch token i (after the output norm, before the output
+  // matrix: what embeddings pool), n_embd floats into `out`; false if i is not a token of that batch.
+  bool final_hidden(int i, float* out) const;
   int64_t n_vocab() const { return model_->n_vocab(); }
 
   int n_batch() const { return n_batch_; }
@@ -70,6 +73,7 @@ class Runner {
   // Where the last batch's tokens went: each token's cache cell, the attention segments (runs of
   // consecutive tokens of one sequence), and which tokens have a logits row.
   std::vector<int32_t> cells_;
+  int last_batch_size_ = 0;
   std::vector<ops::AttentionSegment> segments_;
   std::vector<int32_t> output_tokens_, logits_row_;
   // check()'s per-sequence state, by sequence id (see there).

@@ -64,6 +64,7 @@ struct Scheduler::Choice {
   bool finished = false;
   bool waiting_fork = false;  // takes the prompt's cells from the job's first live choice
   Clock::time_point last_token;
+  std::vector<double> embed_sum;  // embedding jobs: the sum of the hidden states read so far
 
   Choice(int i, const Job& job, int64_t n_vocab, int n_ctx)
       : index(i), tokens(job.prompt), sampler(seeded(job.sampling, i), n_vocab, n_ctx), text(job.stop) {}
@@ -124,6 +125,7 @@ Result<std::shared_ptr<JobHandle>> Scheduler::submit(Job job) {
                       std::to_string(ctx_per_seq_) + " tokens per sequence allows (it needs room for at least one "
                       "generated token)");
   }
+  if (job.embed) job.n = 1;
   if (job.n < 1 || job.n > options_.n_parallel) {
     return make_error("n = " + std::to_string(job.n) + " choices, but the server decodes at most " +
                       std::to_string(options_.n_parallel) + " sequences at once");
@@ -247,8 +249,11 @@ void Scheduler::admit() {
       c.n_evaluated = 0;
       if (source == nullptr) {
         source = &c;
-        auto reused = cache_->reuse_prefix(c.seq, c.tokens);
-        c.n_evaluated = reused ? *reused : 0;
+        if (!a->job.embed) {
+          auto reused = cache_->reuse_prefix(c.seq, c.tokens);
+          c.n_evaluated = reused ? *reused : 0;
+        }
+        c.embed_sum.clear();
         if (!a->admitted_once) {
           a->usage.cached_tokens = c.n_evaluated;
           const int n_prompt = static_cast<int>(a->job.prompt.size());
@@ -352,6 +357,31 @@ void Scheduler::finish_job(Active& a, const std::optional<std::string>& error) {
   if (a.job.callbacks.on_done) a.job.callbacks.on_done(a.usage, error);
 }
 
+void Scheduler::add_hidden_states(Active& a, Choice& c, int first, int count) {
+  const auto n_embd = static_cast<size_t>(runner_->model().hparams().n_embd);
+  std::vector<float> h(n_embd);
+  c.embed_sum.resize(n_embd, 0.0);
+  for (int i = first; i < first + count; ++i) {
+    runner_->final_hidden(i, h.data());
+    for (size_t d = 0; d < n_embd; ++d) c.embed_sum[d] += h[d];
+  }
+  if (c.n_evaluated < static_cast<int>(c.tokens.size())) return;
+  // Mean pooling, then unit length (llama-server's default normalisation).
+  std::vector<float> e(n_embd);
+  double norm = 0;
+  for (size_t d = 0; d < n_embd; ++d) {
+    const double v = c.embed_sum[d] / static_cast<double>(c.tokens.size());
+    e[d] = static_cast<float>(v);
+    norm += v * v;
+  }
+  norm = std::sqrt(norm);
+  if (norm > 0) {
+    for (float& v : e) v = static_cast<float>(v / norm);
+  }
+  if (a.job.callbacks.on_embedding) a.job.callbacks.on_embedding(std::move(e));
+  finish_choice(a, c, FinishReason::kStop);
+}
+
 bool Scheduler::step() {
   // Cancelled jobs end here, within one step of the client going away.
   for (auto it = running_.begin(); it != running_.end();) {
@@ -403,7 +433,7 @@ bool Scheduler::step() {
           const int count = gen ? 1 : std::min(c.remaining(), budget);
           if (count <= 0) continue;
           if (!gen) budget -= count;
-          const bool last = c.n_evaluated + count == static_cast<int>(c.tokens.size());
+          const bool last = c.n_evaluated + count == static_cast<int>(c.tokens.size()) && !a->job.embed;
           const int32_t seq = c.seq;
           for (int i = 0; i < count; ++i) {
             const int pos = c.n_evaluated + i;
@@ -431,6 +461,10 @@ bool Scheduler::step() {
     Choice& c = *r.choice;
     Active& a = *r.job;
     c.n_evaluated += r.count;
+    if (a.job.embed) {
+      add_hidden_states(a, c, r.last_index - r.count + 1, r.count);
+      continue;
+    }
     const int n_prompt = static_cast<int>(a.job.prompt.size());
     // The job's other choices take the prompt's cells from this one once it holds them.
     if (c.n_evaluated >= n_prompt) {

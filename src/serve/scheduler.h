@@ -73,6 +73,8 @@ struct JobCallbacks {
   std::function<void(int choice, const std::string& text, const std::vector<TokenInfo>& tokens)> on_text;
   // A choice has finished.
   std::function<void(int choice, FinishReason reason)> on_finish;
+  // An embedding job's result: the mean of its tokens' final hidden states, L2-normalised.
+  std::function<void(std::vector<float> embedding)> on_embedding;
   // The job is over (every choice finished, or it was cancelled or failed): the last call.
   std::function<void(const JobUsage& usage, const std::optional<std::string>& error)> on_done;
 };
@@ -85,6 +87,9 @@ struct Job {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   int top_logprobs = -1;  // < 0: no logprobs; otherwise logprobs with this many alternatives
+  // An embedding instead of a completion: the prompt is read (every token, no prefix reuse, since its
+  // hidden states are needed) and nothing is generated.
+  bool embed = false;
   JobCallbacks callbacks;
 };
 
@@ -129,6 +134,7 @@ class Scheduler {
   void finish_choice(Active& a, Choice& c, FinishReason reason);
   void finish_job(Active& a, const std::optional<std::string>& error);
   void emit_token(Active& a, Choice& c, const float* logits, int32_t id);
+  void add_hidden_states(Active& a, Choice& c, int first, int count);
   bool choice_done(const Active& a, const Choice& c, int32_t id) const;
 
   std::shared_ptr<const tokenizer::Tokenizer> tok_;

@@ -313,6 +313,39 @@ TEST(ServeScheduler, RefusesWhatCanNeverRunAndAFullQueue) {
   for (auto& o2 : outs) EXPECT_TRUE(o2->wait());
 }
 
+std::vector<float> embed(Scheduler& s, const std::string& text) {
+  std::vector<float> out;
+  Outcome done(1);
+  Job j = make_job(text, 0, 0.0f, 1);
+  j.embed = true;
+  j.callbacks = done.callbacks();
+  j.callbacks.on_embedding = [&out](std::vector<float> e) { out = std::move(e); };
+  EXPECT_TRUE(s.submit(std::move(j)).ok());
+  EXPECT_TRUE(done.wait());
+  return out;
+}
+
+TEST(ServeScheduler, EmbeddingsAreUnitMeansAndIndependentOfTheBatch) {
+  auto s = make_scheduler(options(4, 1024));
+  const auto a = embed(*s, kPrompts[4]);
+  ASSERT_EQ(a.size(), static_cast<size_t>(bundled().model->hparams().n_embd));
+  double norm = 0;
+  for (float v : a) norm += static_cast<double>(v) * v;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+  const auto b = embed(*s, kPrompts[1]);
+  EXPECT_NE(a, b);
+  // The same text while three generating jobs share the batch, and after its prefix was retained.
+  std::vector<std::unique_ptr<Outcome>> others;
+  for (int i = 0; i < 3; ++i) {
+    others.push_back(std::make_unique<Outcome>(1));
+    Job j = make_job(kPrompts[i], 40, 0.0f, 1);
+    j.callbacks = others.back()->callbacks();
+    ASSERT_TRUE(s->submit(std::move(j)).ok());
+  }
+  EXPECT_EQ(embed(*s, kPrompts[4]), a);
+  for (auto& o : others) EXPECT_TRUE(o->wait());
+}
+
 TEST(ServeTextStream, HoldsBackStopPrefixesAndSplitCharacters) {
   TextStream t({"END"});
   EXPECT_EQ(t.push("abc E"), "abc ");

@@ -21,5 +21,7 @@ void add_quant_report_command(CLI::App& app, Action& run);
 void add_convert_command(CLI::App& app, Action& run);
 void add_template_command(CLI::App& app, Action& run);
 void add_chat_command(CLI::App& app, Action& run);
+void add_serve_command(CLI::App& app, Action& run);
+void add_bench_serve_command(CLI::App& app, Action& run);
 
 }  // namespace cria::cli

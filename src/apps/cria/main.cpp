@@ -30,6 +30,12 @@ void expand_multi_letter_flags(std::vector<std::string>& args) {
   for (auto& a : args) {
     if (a == "-fa" || a == "-ub" || a == "-npp" || a == "-ntg" || a == "-npl" || a == "-pps") {
       a = a == "-fa" ? "--flash-attn" : a == "-ub" ? "--ubatch-size" : "-" + a;
+    } else if (a == "-np") {
+      a = "--parallel";
+    } else if (a == "-cb") {
+      a = "--cont-batching";
+    } else if (a == "-to") {
+      a = "--timeout";
     }
   }
 }
@@ -60,6 +66,7 @@ int main(int argc, char** argv) {
   cria::cli::add_template_command(app, action);
   cria::cli::add_chat_command(app, action);
   cria::cli::add_tokenize_command(app, action);
+  cria::cli::add_bench_serve_command(app, action);
 
   auto args = with_default_subcommand(argc, argv);
   expand_multi_letter_flags(args);
