@@ -8,6 +8,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev libpcre2-dev libzip-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libssl-dev curl
+  # The server's browser test (tests/e2e/chat_page.mjs) drives Debian's Chromium headless, which needs no
+  # X server: 25 packages, ~125 MB to download, ~1.5 min to install.
+  chromium
 )
 
 # `install-deps.sh arm64` adds what scripts/test-arm64.sh needs: the aarch64 cross compiler, qemu-user and

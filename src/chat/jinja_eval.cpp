@@ -12,6 +12,7 @@ namespace {
 // Jinja2's names for objects in "has no attribute" messages.
 std::string object_type_repr(const Value& v) {
   if (v.is_none()) return "None";
+  if (v.is_markup()) return "markupsafe.Markup object";  // Jinja2 names non-builtin types by module
   return type_name(v) + " object";
 }
 
@@ -111,7 +112,7 @@ Value get_item(const Value& obj, const Value& key) {
       const auto chars = utf8_chars(obj.str);
       const int64_t n = static_cast<int64_t>(chars.size());
       if (idx < 0) idx += n;
-      if (idx >= 0 && idx < n) return Value::string(chars[static_cast<size_t>(idx)]);
+      if (idx >= 0 && idx < n) return Value::string_like(obj, chars[static_cast<size_t>(idx)]);
     }
   }
   return Value::undefined(no_attribute(obj, py_str(key)));
@@ -466,6 +467,11 @@ Value Evaluator::eval_binary(const Node& n, const ScopePtr& scope) {
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   if (op == "+" && a.is_string() && b.is_string()) {
+    if (a.markup || b.markup) {  // Markup.__add__/__radd__: the plain side is escaped
+      const Value x = markup_escape(a), y = markup_escape(b);
+      check_string(x.str.size() + y.str.size());
+      return Value::markup_string(x.str + y.str);
+    }
     check_string(a.str.size() + b.str.size());
     return Value::string(a.str + b.str);
   }
@@ -476,6 +482,9 @@ Value Evaluator::eval_binary(const Node& n, const ScopePtr& scope) {
     joined.insert(joined.end(), b.list->begin(), b.list->end());
     return Value::make_list(std::move(joined));
   }
+  if (op == "+" && (a.is_markup() || b.is_markup())) {  // Markup returns NotImplemented, so Python's message
+    throw_error("TypeError", "unsupported operand type(s) for +: '" + type_name(a) + "' and '" + type_name(b) + "'");
+  }
   if (op == "+" && (a.is_string() || b.is_string())) {
     throw_error("TypeError", "can only concatenate str (not \"" + type_name(a.is_string() ? b : a) + "\") to str");
   }
@@ -485,7 +494,7 @@ Value Evaluator::eval_binary(const Node& n, const ScopePtr& scope) {
       if (times > 0) check_string(static_cast<size_t>(times) > limits_.max_string_bytes ? limits_.max_string_bytes + 1 : a.str.size() * static_cast<size_t>(times));
       std::string s;
       for (int64_t k = 0; k < times; ++k) s += a.str;
-      return Value::string(std::move(s));
+      return Value::string_like(a, std::move(s));
     }
     if (times > 0) check_items(static_cast<size_t>(times) > limits_.max_items ? limits_.max_items + 1 : a.list->size() * static_cast<size_t>(times));
     List repeated;

@@ -96,7 +96,7 @@ Value slice(Evaluator& ev, const Value& obj, const CallArgs& args) {
   if (!is_string) return Value::make_list(std::move(out), obj.tuple);
   std::string s;
   for (const auto& c : out) s += c.str;
-  return Value::string(std::move(s));
+  return Value::string_like(obj, std::move(s));
 }
 
 Value to_int(const Value& v, const Value& dflt) {
@@ -135,21 +135,6 @@ Value sort_key(const Value& item, const Value& attribute, bool case_sensitive) {
   Value key = attribute.is_string() ? attribute_path(item, attribute.str) : item;
   if (!case_sensitive && key.is_string()) key = Value::string(py_lower(key.str));
   return key;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 std::string indent(const std::string& text, const Value& width, bool first, bool blank) {
@@ -197,24 +182,29 @@ Value apply_filter(Evaluator& ev, const std::string& name, const Value& input, C
     if (name == "format" && !args.keyword.empty()) {
       Dict d;
       for (auto& [k, v] : args.keyword) d.set(k, v);
-      return Value::string(percent_format(ev, input.str, Value::make_dict(std::move(d))));
+      return Value::string_like(input, percent_format(ev, input.str, Value::make_dict(std::move(d)), input.markup));
     }
     const Value fmt_args = name == "format" ? Value::make_list(args.positional, true) : a0;
-    return Value::string(percent_format(ev, input.str, fmt_args));
+    return Value::string_like(input, percent_format(ev, input.str, fmt_args, input.markup));
   }
   if (name == "trim") {
     const Value chars = arg(args, 0, "chars", kNone);
     const std::string c = chars.is_none() ? "" : require_string_arg(chars, "trim chars");
-    return Value::string(py_strip(py_str(input), chars.is_none() ? nullptr : &c, true, true));
+    return Value::string_like(input, py_strip(py_str(input), chars.is_none() ? nullptr : &c, true, true));
   }
-  if (name == "upper") return Value::string(py_upper(py_str(input)));
-  if (name == "lower") return Value::string(py_lower(py_str(input)));
+  // These call the Markup method of a Markup input, which returns Markup; |title joins plain pieces.
+  if (name == "upper") return Value::string_like(input, py_upper(py_str(input)));
+  if (name == "lower") return Value::string_like(input, py_lower(py_str(input)));
   if (name == "title") return Value::string(jinja_title(py_str(input)));
-  if (name == "capitalize") return Value::string(py_capitalize(py_str(input)));
+  if (name == "capitalize") return Value::string_like(input, py_capitalize(py_str(input)));
   if (name == "length" || name == "count") return Value::integer(static_cast<int64_t>(py_len(input)));
   if (name == "string") return input.is_string() ? input : Value::string(py_str(input));
-  if (name == "safe") return input.is_string() ? input : Value::string(py_str(input));
-  if (name == "escape" || name == "e" || name == "forceescape") return Value::string(html_escape(py_str(input)));
+  if (name == "safe") return Value::markup_string(py_str(input));
+  if (name == "escape" || name == "e" || name == "forceescape") {  // forceescape escapes Markup too
+    Value out = name == "forceescape" ? Value::markup_string(html_escape(py_str(input))) : markup_escape(input);
+    ev.check_string(out.str.size());  // escaping can make a string up to 5 times longer
+    return out;
+  }
   if (name == "tojson") {
     JsonFormat f;
     const Value ind = arg(args, 0, "indent", kNone);
@@ -361,7 +351,7 @@ Value apply_filter(Evaluator& ev, const std::string& name, const Value& input, C
       auto chars = utf8_chars(input.str);
       std::string out;
       for (auto it = chars.rbegin(); it != chars.rend(); ++it) out += *it;
-      return Value::string(std::move(out));
+      return Value::string_like(input, std::move(out));  // value[::-1]
     }
     List items = iterate(input);
     std::reverse(items.begin(), items.end());
@@ -381,8 +371,8 @@ Value apply_filter(Evaluator& ev, const std::string& name, const Value& input, C
     return Value::make_list(std::move(pairs));
   }
   if (name == "indent") {
-    return Value::string(indent(py_str(input), arg(args, 0, "width", Value::integer(4)), truthy(arg(args, 1, "first", kFalse)),
-                                truthy(arg(args, 2, "blank", kFalse))));
+    return Value::string_like(input, indent(py_str(input), arg(args, 0, "width", Value::integer(4)),
+                                            truthy(arg(args, 1, "first", kFalse)), truthy(arg(args, 2, "blank", kFalse))));
   }
   if (name == "wordcount") return Value::integer(static_cast<int64_t>(py_split(py_str(input), nullptr, -1).size()));
   if (name == "attr") return get_attr(input, py_str(a0));

@@ -74,7 +74,10 @@ bool is_mutating(const Value& obj, const std::string& name) {
   return false;
 }
 
-bool string_method(Evaluator& ev, const std::string& s, const std::string& name, CallArgs& args, Value& out) {
+// Markup (obj.markup) overrides the methods that return strings to return Markup, escaping the strings
+// they insert (replace's `new`, join's items, format's arguments).
+bool string_method(Evaluator& ev, const Value& obj, const std::string& name, CallArgs& args, Value& out) {
+  const std::string& s = obj.str;
   auto opt_string = [&](size_t idx, const char* key, std::string& holder) -> const std::string* {
     const Value v = arg(args, idx, key, kNone);
     if (v.is_none() || v.is_undefined()) return nullptr;
@@ -83,17 +86,17 @@ bool string_method(Evaluator& ev, const std::string& s, const std::string& name,
   };
   std::string holder;
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
-    out = Value::string(py_strip(s, opt_string(0, "chars", holder), name != "rstrip", name != "lstrip"));
+    out = Value::string_like(obj, py_strip(s, opt_string(0, "chars", holder), name != "rstrip", name != "lstrip"));
   } else if (name == "split" || name == "rsplit") {
     const Value maxsplit = arg(args, 1, "maxsplit", Value::integer(-1));
     List parts;
     for (auto& p : py_split(s, opt_string(0, "sep", holder), name == "split" ? maxsplit.as_int() : -1)) {
-      parts.push_back(Value::string(std::move(p)));
+      parts.push_back(Value::string_like(obj, std::move(p)));
     }
     out = Value::make_list(std::move(parts));
   } else if (name == "splitlines") {
     List parts;
-    for (auto& p : py_splitlines(s)) parts.push_back(Value::string(std::move(p)));
+    for (auto& p : py_splitlines(s)) parts.push_back(Value::string_like(obj, std::move(p)));
     out = Value::make_list(std::move(parts));
   } else if (name == "startswith" || name == "endswith") {
     const Value& what = required(args, 0, name.c_str());
@@ -107,16 +110,18 @@ bool string_method(Evaluator& ev, const std::string& s, const std::string& name,
     }
     out = Value::boolean(hit);
   } else if (name == "upper") {
-    out = Value::string(py_upper(s));
+    out = Value::string_like(obj, py_upper(s));
   } else if (name == "lower") {
-    out = Value::string(py_lower(s));
+    out = Value::string_like(obj, py_lower(s));
   } else if (name == "title") {
-    out = Value::string(py_title(s));
+    out = Value::string_like(obj, py_title(s));
   } else if (name == "capitalize") {
-    out = Value::string(py_capitalize(s));
+    out = Value::string_like(obj, py_capitalize(s));
   } else if (name == "replace") {
     const Value count = arg(args, 2, "count", Value::integer(-1));
-    out = Value::string(py_replace(ev, s, py_str(required(args, 0, "replace")), py_str(required(args, 1, "replace")), count.as_int()));
+    const Value& with = required(args, 1, "replace");
+    out = Value::string_like(obj, py_replace(ev, s, py_str(required(args, 0, "replace")),
+                                             obj.markup ? markup_escape(with).str : py_str(with), count.as_int()));
   } else if (name == "find" || name == "rfind" || name == "index" || name == "count") {
     const std::string sub = py_str(required(args, 0, name.c_str()));
     if (name == "count") {
@@ -132,15 +137,22 @@ bool string_method(Evaluator& ev, const std::string& s, const std::string& name,
     std::string joined;
     bool first = true;
     for (const auto& item : iterate(required(args, 0, "join"))) {
+      if (obj.markup) {  // Markup.join escapes each item, which also accepts non-strings
+        if (!first) joined += s;
+        first = false;
+        joined += markup_escape(item).str;
+        ev.check_string(joined.size());
+        continue;
+      }
       if (!item.is_string()) throw_error("TypeError", "sequence item: expected str instance, " + type_name(item) + " found");
       if (!first) joined += s;
       first = false;
       joined += item.str;
       ev.check_string(joined.size());
     }
-    out = Value::string(std::move(joined));
+    out = Value::string_like(obj, std::move(joined));
   } else if (name == "format") {
-    out = Value::string(brace_format(ev, s, args));
+    out = Value::string_like(obj, brace_format(ev, s, args, obj.markup));
   } else if (name == "isdigit" || name == "isalpha" || name == "isalnum" || name == "isspace") {
     bool ok = !s.empty();
     for (char c : s) {
@@ -193,7 +205,7 @@ bool apply_test(Evaluator& ev, const std::string& name, const Value& v, CallArgs
     return v.as_int() % d.as_int() == 0;
   }
   if (name == "lower" || name == "upper") return v.is_string() && is_cased_lower(v.str, name == "lower");
-  if (name == "escaped") return false;
+  if (name == "escaped") return v.is_markup();  // has __html__
   throw_error("TemplateAssertionError", "No test named '" + name + "'.");
 }
 
@@ -202,7 +214,7 @@ bool call_method(Evaluator& ev, const Value& obj, const std::string& name, CallA
     throw_error("SecurityError", "access to attribute '" + name + "' of '" + type_name(obj) + "' object is unsafe.");
   }
   ev.step();
-  if (obj.is_string()) return string_method(ev, obj.str, name, args, result);
+  if (obj.is_string()) return string_method(ev, obj, name, args, result);
   if (obj.is_dict() && !obj.dict->is_namespace) {
     if (obj.dict->find(name)) return false;  // a stored callable (e.g. loop.cycle) wins
     if (name == "get") {

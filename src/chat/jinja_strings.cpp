@@ -161,7 +161,7 @@ std::string py_replace(Evaluator& ev, std::string_view s, std::string_view old, 
   return out;
 }
 
-std::string percent_format(Evaluator& ev, std::string_view fmt, const Value& args) {
+std::string percent_format(Evaluator& ev, std::string_view fmt, const Value& args, bool escape) {
   const bool positional = args.is_list() && args.tuple;
   size_t next = 0;
   auto take = [&](const std::string& key) -> Value {
@@ -202,8 +202,8 @@ std::string percent_format(Evaluator& ev, std::string_view fmt, const Value& arg
     const Value v = take(key);
     char buf[128];
     switch (conv) {
-      case 's': out += py_str(v); break;
-      case 'r': out += py_repr(v); break;
+      case 's': out += escape ? markup_escape(v).str : py_str(v); break;
+      case 'r': out += escape ? html_escape(py_repr(v)) : py_repr(v); break;
       case 'd':
       case 'i':
       case 'x':
@@ -227,7 +227,7 @@ std::string percent_format(Evaluator& ev, std::string_view fmt, const Value& arg
   return out;
 }
 
-std::string brace_format(Evaluator& ev, std::string_view fmt, const CallArgs& args) {
+std::string brace_format(Evaluator& ev, std::string_view fmt, const CallArgs& args, bool escape) {
   std::string out;
   size_t auto_index = 0;
   for (size_t k = 0; k < fmt.size(); ++k) {
@@ -268,7 +268,7 @@ std::string brace_format(Evaluator& ev, std::string_view fmt, const CallArgs& ar
       }
       if (!found) throw_error("KeyError", "'" + field + "'");
     }
-    out += py_str(v);
+    out += escape ? markup_escape(v).str : py_str(v);
     ev.check_string(out.size());
     k = close;
   }

@@ -24,9 +24,11 @@ std::string jinja_title(std::string_view s);    // Jinja's |title: capitalizes a
 std::string py_capitalize(std::string_view s);
 // count < 0: all. The result size is checked against the evaluator's string limit as it grows.
 std::string py_replace(Evaluator& ev, std::string_view s, std::string_view old, std::string_view with, int64_t count);
-// "..." % args: %s %r %d %i %f %x %%, and %(name)s with a dict.
-std::string percent_format(Evaluator& ev, std::string_view fmt, const Value& args);
-// "...".format(*args, **kwargs): {} {0} {name} and {{ }}; format specs are ignored.
-std::string brace_format(Evaluator& ev, std::string_view fmt, const CallArgs& args);
+// "..." % args: %s %r %d %i %f %x %%, and %(name)s with a dict. `escape`: the format string is Markup,
+// which HTML-escapes what %s and %r insert (Markup arguments of %s stay as they are).
+std::string percent_format(Evaluator& ev, std::string_view fmt, const Value& args, bool escape = false);
+// "...".format(*args, **kwargs): {} {0} {name} and {{ }}; format specs are ignored. `escape` as above
+// (markupsafe's EscapeFormatter).
+std::string brace_format(Evaluator& ev, std::string_view fmt, const CallArgs& args, bool escape = false);
 
 }  // namespace cria::chat::jinja

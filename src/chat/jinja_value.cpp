@@ -71,7 +71,7 @@ std::string type_name(const Value& v) {
     case Value::Kind::Bool: return "bool";
     case Value::Kind::Int: return "int";
     case Value::Kind::Float: return "float";
-    case Value::Kind::String: return "str";
+    case Value::Kind::String: return v.markup ? "Markup" : "str";
     case Value::Kind::List: return v.tuple ? "tuple" : "list";
     case Value::Kind::Dict: return v.dict->is_namespace ? "Namespace" : "dict";
     case Value::Kind::Callable: return "function";
@@ -205,9 +205,30 @@ std::string py_str(const Value& v) {
 }
 
 std::string py_repr(const Value& v) {
-  if (v.kind == Value::Kind::String) return repr_string(v.str);
+  if (v.kind == Value::Kind::String) return v.markup ? "Markup(" + repr_string(v.str) + ")" : repr_string(v.str);
   if (v.kind == Value::Kind::Undefined) return "Undefined";
   return py_str(v);
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+Value markup_escape(const Value& v) {
+  if (v.is_markup()) return v;
+  return Value::markup_string(html_escape(py_str(v)));
 }
 
 bool equals(const Value& a, const Value& b) {

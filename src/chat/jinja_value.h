@@ -52,6 +52,11 @@ struct Value {
   // would allow a value to contain itself).
   uint16_t nest = 0;
   bool holds_namespace = false;
+  // A String that is a markupsafe.Markup, as the `safe` and `escape` filters return: combining it with a
+  // plain string by `+`, `%`, .format() or .join() HTML-escapes the plain side. Published templates rely
+  // on it (functionary writes `"..."|safe + name`). Templates render with autoescape off, so printing a
+  // value never escapes, and `~` always gives a plain string.
+  bool markup = false;
   bool b = false;
   int64_t i = 0;
   double f = 0;
@@ -86,6 +91,18 @@ struct Value {
     v.str = std::move(s);
     return v;
   }
+  static Value markup_string(std::string s) {
+    Value v = string(std::move(s));
+    v.markup = true;
+    return v;
+  }
+  // A string result derived from `from` by an operation that Markup overrides to return Markup (case
+  // mapping, strip, slicing, repetition): marked when `from` is.
+  static Value string_like(const Value& from, std::string s) {
+    Value v = string(std::move(s));
+    v.markup = from.markup;
+    return v;
+  }
   static Value make_list(List items = {}, bool as_tuple = false);
   static Value make_dict(Dict d);
   static Value callable(std::string name, std::function<Value(Evaluator&, CallArgs&)> fn);
@@ -93,6 +110,7 @@ struct Value {
   bool is_undefined() const { return kind == Kind::Undefined; }
   bool is_none() const { return kind == Kind::None; }
   bool is_string() const { return kind == Kind::String; }
+  bool is_markup() const { return kind == Kind::String && markup; }
   bool is_list() const { return kind == Kind::List; }
   bool is_dict() const { return kind == Kind::Dict; }
   bool is_number() const { return kind == Kind::Bool || kind == Kind::Int || kind == Kind::Float; }
@@ -124,6 +142,10 @@ bool truthy(const Value& v);
 std::string py_str(const Value& v);   // str(): what {{ v }} prints
 std::string py_repr(const Value& v);  // repr(): inside printed lists and dicts
 std::string py_float_repr(double x);
+// markupsafe's escape(): & < > " ' as HTML entities.
+std::string html_escape(std::string_view s);
+// markupsafe.escape(v): a Markup value unchanged, anything else printed (str()) and escaped, as Markup.
+Value markup_escape(const Value& v);
 bool equals(const Value& a, const Value& b);
 // <0, 0, >0 as Python orders numbers, strings and lists; TypeError for anything else.
 int compare(const Value& a, const Value& b);
