@@ -380,6 +380,7 @@ class Session final : public ConnBase {
       return write_some();
     }
     inflight_.clear();
+    inflight_off_ = 0;
     if (inflight_.capacity() > (1u << 20)) inflight_.shrink_to_fit();
     pump();
   }
