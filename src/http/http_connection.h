@@ -179,8 +179,9 @@ class ExchangeImpl final : public Exchange {
     {
       std::lock_guard lock(st_->mu);
       if (!st_->cancelled.load()) {
-        st_->on_cancel = std::move(f);
-        return;
+        // Once answered the exchange is never cancelled; keeping f could only keep what it holds alive.
+        if (!st_->done.load()) st_->on_cancel.swap(f);
+        return;  // f (the old callback or the new) is released after the lock
       }
     }
     if (f) core_->run_soon(std::move(f));

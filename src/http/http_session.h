@@ -78,7 +78,7 @@ class Session final : public ConnBase {
 
   void respond(const StatePtr& st, Response r) override {
     if (!current(st) || answer_ != Answer::kNone) return;
-    answer_ = Answer::kComplete;
+    complete_answer();
     int status = sanitize_status(r.status);
     bool body = !head_only_ && status_has_body(status);
     Head head{status, r.content_type, &r.headers, keep_alive(), Head::Framing::kLength, r.body.size(), false};
@@ -118,7 +118,7 @@ class Session final : public ConnBase {
 
   void end_stream(const StatePtr& st) override {
     if (!current(st) || answer_ != Answer::kStreaming) return;
-    answer_ = Answer::kComplete;
+    complete_answer();
     queue(chunked_ && !head_only_ ? kLastChunk : std::string_view());
   }
 
@@ -131,7 +131,7 @@ class Session final : public ConnBase {
       respond(st, std::move(r));
     } else if (answer_ == Answer::kStreaming) {
       // The stream cannot be finished properly; closing tells the client it was cut short.
-      answer_ = Answer::kComplete;
+      complete_answer();
       close_when_drained_ = true;
       pump();
     }
@@ -426,6 +426,15 @@ class Session final : public ConnBase {
     in_.clear();
     out_.clear();
     core_->remove(this);
+  }
+
+  // The answer is whole: the exchange can no longer be cancelled, so its callback goes now (a callback that
+  // holds the exchange itself would otherwise keep both alive for good).
+  void complete_answer() {
+    answer_ = Answer::kComplete;
+    std::function<void()> dropped;
+    std::lock_guard lock(ex_->mu);
+    dropped.swap(ex_->on_cancel);
   }
 
   void cancel_exchange() {

@@ -276,6 +276,37 @@ TEST(HttpStream, DroppedStreamClosesTheConnection) {
   EXPECT_FALSE(c.read_chunk());  // cut short: no last chunk, the connection closes
 }
 
+TEST(HttpStream, CallbackThatHoldsItsExchangeIsReleasedWithTheAnswer) {
+  std::mutex mu;
+  std::vector<std::weak_ptr<Exchange>> exchanges;
+  auto server = start_server([&](std::shared_ptr<Exchange> ex) {
+    ex->on_cancel([ex] {});  // a cycle until the answer is complete
+    {
+      std::lock_guard lock(mu);
+      exchanges.push_back(ex);
+    }
+    if (ex->request().path == "/stream") {
+      ex->begin_stream(200, "text/event-stream");
+      ex->send("data: x\n\n");
+      ex->end_stream();
+    } else {
+      ex->respond({200, "text/plain", {}, "ok"});
+    }
+  });
+  ASSERT_NE(server, nullptr);
+  TestClient c(server->port());
+  for (const char* path : {"/plain", "/stream"}) {
+    ASSERT_TRUE(c.send(get_request(path)));
+    ASSERT_TRUE(c.read_response());
+  }
+  EXPECT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    for (auto& w : exchanges)
+      if (!w.expired()) return false;
+    return exchanges.size() == 2;
+  }));
+}
+
 TEST(HttpStream, ManyConcurrentStreamsLoseNothing) {
   constexpr int kClients = 64, kEvents = 50;
   ServerOptions options;
