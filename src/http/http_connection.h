@@ -5,17 +5,16 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "http/http_message.h"
 #include "http/http_server.h"
@@ -54,8 +53,8 @@ class ConnBase : public std::enable_shared_from_this<ConnBase> {
   virtual void end_stream(const StatePtr& st) = 0;
   virtual void abandon(const StatePtr& st) = 0;   // the handler dropped the exchange before finishing
   virtual void overflow(const StatePtr& st) = 0;  // the client reads too slowly
-  virtual void soft_stop() = 0;  // the server is stopping: close unless an exchange is open
-  virtual void hard_stop() = 0;  // close now, cancelling any exchange
+  virtual void soft_stop() = 0;                   // the server is stopping: close unless an exchange is open
+  virtual void hard_stop() = 0;                   // close now, cancelling any exchange
 
  protected:
   Strand strand_;
@@ -129,8 +128,7 @@ class ExchangeImpl final : public Exchange {
       : core_(std::move(core)), conn_(std::move(conn)), st_(std::move(st)), request_(std::move(request)) {}
 
   ~ExchangeImpl() override {
-    if (!st_->cancelled.load() && !st_->done.load())
-      post([st = st_](ConnBase& c) { c.abandon(st); });
+    if (!st_->cancelled.load() && !st_->done.load()) post([st = st_](ConnBase& c) { c.abandon(st); });
   }
 
   const Request& request() const override { return request_; }

@@ -1,6 +1,7 @@
 #include "http/http_message.h"
 
 #include <cstdio>
+#include <utility>
 
 namespace cria::http {
 
@@ -34,44 +35,22 @@ std::string_view Request::header(std::string_view name) const {
 namespace detail {
 
 std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-  }
+  // clang-format off
+  static constexpr std::pair<int, std::string_view> kPhrases[] = {
+      {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"}, {202, "Accepted"},
+      {204, "No Content"}, {206, "Partial Content"}, {301, "Moved Permanently"}, {302, "Found"},
+      {303, "See Other"}, {304, "Not Modified"}, {307, "Temporary Redirect"}, {308, "Permanent Redirect"},
+      {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+      {405, "Method Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Timeout"}, {409, "Conflict"},
+      {410, "Gone"}, {411, "Length Required"}, {413, "Content Too Large"}, {414, "URI Too Long"},
+      {415, "Unsupported Media Type"}, {422, "Unprocessable Content"}, {429, "Too Many Requests"},
+      {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"}, {501, "Not Implemented"},
+      {502, "Bad Gateway"}, {503, "Service Unavailable"}, {504, "Gateway Timeout"},
+      {505, "HTTP Version Not Supported"}};
+  // clang-format on
+  for (const auto& [code, phrase] : kPhrases)
+    if (code == status) return phrase;
+  return "Unknown";
 }
 
 int sanitize_status(int status) { return status >= 100 && status <= 999 ? status : 500; }
@@ -128,8 +107,11 @@ void append_head(std::string& out, const Head& head) {
         out += "\r\n";
       }
       break;
-    case Head::Framing::kChunked: out += "Transfer-Encoding: chunked\r\n"; break;
-    case Head::Framing::kUntilClose: break;
+    case Head::Framing::kChunked:
+      out += "Transfer-Encoding: chunked\r\n";
+      break;
+    case Head::Framing::kUntilClose:
+      break;
   }
   if (head.stream) {
     if (!has_cache_control) out += "Cache-Control: no-cache\r\n";
@@ -153,11 +135,21 @@ std::string default_error_body(int status, std::string_view message) {
   std::string out = "{\"error\":{\"message\":\"";
   for (char c : message) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char esc[8];

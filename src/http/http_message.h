@@ -29,7 +29,7 @@ std::string to_lower(std::string_view s);
 
 struct Head {
   int status = 200;
-  std::string_view content_type;              // empty: no Content-Type
+  std::string_view content_type;               // empty: no Content-Type
   const std::vector<Header>* extra = nullptr;  // application headers, filtered by header_allowed
   bool keep_alive = true;
   enum class Framing { kLength, kChunked, kUntilClose } framing = Framing::kLength;

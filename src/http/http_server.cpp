@@ -2,14 +2,13 @@
 // the pieces they share with their exchanges in http_connection.h; this is the only translation unit that
 // includes Asio and Beast.
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
 
 #include "http/http_session.h"
 
@@ -62,8 +61,7 @@ Result<asio::ip::address> parse_host(const std::string& host) {
     literal = literal.substr(1, literal.size() - 2);
   error_code ec;
   asio::ip::address address = asio::ip::make_address(literal, ec);
-  if (ec)
-    return make_error("invalid host '" + host + "': expected an IPv4 or IPv6 address or \"localhost\"");
+  if (ec) return make_error("invalid host '" + host + "': expected an IPv4 or IPv6 address or \"localhost\"");
   return address;
 }
 

@@ -12,6 +12,11 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -19,12 +24,6 @@
 #include <optional>
 #include <string>
 #include <type_traits>
-
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "http/http_connection.h"
 
@@ -96,8 +95,13 @@ class Session final : public ConnBase {
     // HTTP/1.0 has no chunked coding: the body runs until the connection closes.
     chunked_ = !http10_;
     if (!chunked_) keep_alive_ = false;
-    Head head{sanitize_status(status), content_type, &headers, keep_alive(),
-              chunked_ ? Head::Framing::kChunked : Head::Framing::kUntilClose, 0, true};
+    Head head{sanitize_status(status),
+              content_type,
+              &headers,
+              keep_alive(),
+              chunked_ ? Head::Framing::kChunked : Head::Framing::kUntilClose,
+              0,
+              true};
     std::string out;
     append_head(out, head);
     queue(out);
@@ -196,9 +200,11 @@ class Session final : public ConnBase {
         return close_now();
       case Phase::kHandshake:
       case Phase::kIdle:
-      case Phase::kClosing: return close_now();
+      case Phase::kClosing:
+        return close_now();
       case Phase::kExchange:
-      case Phase::kClosed: return;
+      case Phase::kClosed:
+        return;
     }
   }
 
@@ -242,9 +248,11 @@ class Session final : public ConnBase {
         in_.append(rbuf_.get(), n);
         if (in_.size() < opt_.max_header_bytes + kReadChunk) read_more();
         return;
-      case Phase::kClosing: return read_more();
+      case Phase::kClosing:
+        return read_more();
       case Phase::kHandshake:
-      case Phase::kClosed: return;
+      case Phase::kClosed:
+        return;
     }
   }
 
@@ -257,8 +265,8 @@ class Session final : public ConnBase {
       if (ec) {
         if (ec == bhttp::error::header_limit) return reject(431, "the request's header is too large");
         if (ec == bhttp::error::body_limit)
-          return reject(413, "the request body is larger than " + std::to_string(opt_.max_body_bytes) +
-                                 " bytes");
+          return reject(413,
+                        "the request body is larger than " + std::to_string(opt_.max_body_bytes) + " bytes");
         return reject(400, "malformed request: " + ec.message());
       }
       if (!header_done_ && parser_->is_header_done()) on_header();
@@ -286,7 +294,8 @@ class Session final : public ConnBase {
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     req.path = req.target.substr(0, req.target.find('?'));
-    for (const auto& field : msg) req.headers.push_back({to_lower(field.name_string()), std::string(field.value())});
+    for (const auto& field : msg)
+      req.headers.push_back({to_lower(field.name_string()), std::string(field.value())});
     req.body = std::move(msg.body());
     req.remote = remote_;
     keep_alive_ = msg.keep_alive();

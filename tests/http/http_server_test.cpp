@@ -78,7 +78,8 @@ TEST(HttpServer, GetAndPostReachTheHandler) {
   ASSERT_EQ(seen.size(), 2u);
   // Header names arrive in lower case; lookups ignore case.
   bool found = false;
-  for (const Header& h : seen[1].headers) found = found || (h.name == "content-type" && h.value == "application/json");
+  for (const Header& h : seen[1].headers)
+    found = found || (h.name == "content-type" && h.value == "application/json");
   EXPECT_TRUE(found);
   EXPECT_EQ(seen[1].header("Content-Type"), "application/json");
   EXPECT_EQ(seen[1].header("absent"), "");
@@ -88,8 +89,9 @@ TEST(HttpServer, ChunkedRequestBodyIsAssembled) {
   auto server = start_server(echo_handler());
   ASSERT_NE(server, nullptr);
   TestClient c(server->port());
-  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -181,7 +183,8 @@ TEST(HttpServer, OversizedBodyGets413WithTheApplicationsErrorBody) {
   {
     TestClient c(server->port());
     std::string chunk = "320\r\n" + std::string(800, 'y') + "\r\n";
-    ASSERT_TRUE(c.send("POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk));
+    ASSERT_TRUE(
+        c.send("POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk));
     auto r = c.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 413);
@@ -204,9 +207,10 @@ TEST(HttpServer, MalformedRequestsGet400) {
   std::atomic<int> calls{0};
   auto server = start_server(echo_handler(&calls), options);
   ASSERT_NE(server, nullptr);
-  for (std::string garbage : {std::string("\x01\x02\x03 garbage\r\n\r\n"), std::string("GET / HTTP/1.1\r\nno colon\r\n\r\n"),
-                              std::string("POST / HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n"),
-                              std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")}) {
+  for (std::string garbage :
+       {std::string("\x01\x02\x03 garbage\r\n\r\n"), std::string("GET / HTTP/1.1\r\nno colon\r\n\r\n"),
+        std::string("POST / HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n"),
+        std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")}) {
     TestClient c(server->port());
     ASSERT_TRUE(c.send(garbage));
     auto r = c.read_response();
@@ -302,8 +306,8 @@ TEST(HttpServer, CurlPostsALargeBodyWithoutStalling) {
   std::filesystem::create_directories(dir);
   std::string body(300000, 'q');
   std::ofstream(dir / "body.txt", std::ios::binary) << body;
-  std::string cmd = "curl -s -m 10 --data-binary @" + (dir / "body.txt").string() + " http://127.0.0.1:" +
-                    std::to_string(server->port()) + "/echo";
+  std::string cmd = "curl -s -m 10 --data-binary @" + (dir / "body.txt").string() +
+                    " http://127.0.0.1:" + std::to_string(server->port()) + "/echo";
   auto t0 = std::chrono::steady_clock::now();
   FILE* pipe = ::popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
@@ -390,9 +394,11 @@ TEST(HttpServer, OnlyTheFirstAnswerCounts) {
 
 TEST(HttpServer, HeaderInjectionAndHeadRequests) {
   auto server = start_server([](std::shared_ptr<Exchange> ex) {
-    ex->respond({200, "text/plain", {{"X-Ok", "fine"}, {"X-Bad", "a\r\nX-Injected: 1"}, {"Bad Name", "v"},
-                                     {"Content-Length", "99"}},
-                 "body"});
+    ex->respond(
+        {200,
+         "text/plain",
+         {{"X-Ok", "fine"}, {"X-Bad", "a\r\nX-Injected: 1"}, {"Bad Name", "v"}, {"Content-Length", "99"}},
+         "body"});
   });
   ASSERT_NE(server, nullptr);
   TestClient c(server->port());
@@ -424,8 +430,9 @@ TEST(HttpServer, RandomBytesNeverBreakTheServer) {
   auto server = start_server(echo_handler(), options);
   ASSERT_NE(server, nullptr);
   std::mt19937 rng(1234);
-  std::vector<std::string> seeds = {get_request("/a?b=c", "X-Test: 1\r\n"), post_request("/p", "payload"),
-                                    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"};
+  std::vector<std::string> seeds = {
+      get_request("/a?b=c", "X-Test: 1\r\n"), post_request("/p", "payload"),
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"};
   for (int i = 0; i < 150; ++i) {
     std::string bytes = seeds[static_cast<size_t>(i) % seeds.size()];
     int edits = 1 + static_cast<int>(rng() % 8);
@@ -435,8 +442,12 @@ TEST(HttpServer, RandomBytesNeverBreakTheServer) {
         case 0:
           if (pos < bytes.size()) bytes[pos] = static_cast<char>(rng());
           break;
-        case 1: bytes.insert(pos, 1 + rng() % 16, static_cast<char>(rng())); break;
-        case 2: bytes.erase(pos, rng() % 8); break;
+        case 1:
+          bytes.insert(pos, 1 + rng() % 16, static_cast<char>(rng()));
+          break;
+        case 2:
+          bytes.erase(pos, rng() % 8);
+          break;
       }
     }
     if (i % 10 == 0) bytes = std::string(1 + rng() % 3000, '\0');

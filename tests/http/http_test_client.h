@@ -4,6 +4,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -11,14 +12,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -133,7 +132,8 @@ class TestClient {
   // The status line and headers.
   std::optional<TestResponse> read_head() {
     auto status_line = read_line();
-    if (!status_line || status_line->size() < 12 || status_line->compare(0, 5, "HTTP/") != 0) return std::nullopt;
+    if (!status_line || status_line->size() < 12 || status_line->compare(0, 5, "HTTP/") != 0)
+      return std::nullopt;
     TestResponse r;
     r.status = std::atoi(status_line->c_str() + 9);
     for (;;) {
