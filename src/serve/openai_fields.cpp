@@ -14,9 +14,12 @@ std::string number_text(double v) {
 
 std::string range_text(const Range& r) {
   const bool has_lo = std::isfinite(r.lo), has_hi = std::isfinite(r.hi);
-  if (has_lo && has_hi && !r.lo_open) return "a number between " + number_text(r.lo) + " and " + number_text(r.hi);
-  if (has_lo && has_hi) return "a number greater than " + number_text(r.lo) + " and at most " + number_text(r.hi);
-  if (has_lo) return std::string("a number ") + (r.lo_open ? "greater than " : "of at least ") + number_text(r.lo);
+  if (has_lo && has_hi && !r.lo_open)
+    return "a number between " + number_text(r.lo) + " and " + number_text(r.hi);
+  if (has_lo && has_hi)
+    return "a number greater than " + number_text(r.lo) + " and at most " + number_text(r.hi);
+  if (has_lo)
+    return std::string("a number ") + (r.lo_open ? "greater than " : "of at least ") + number_text(r.lo);
   if (has_hi) return "a number of at most " + number_text(r.hi);
   return "a number";
 }
@@ -121,7 +124,8 @@ Check opt_float(const Json& obj, std::string_view key, const Range& range, float
   double value = 0;
   if (auto e = read_number(*v, key, range, value)) return e;
   // Only an unbounded range lets through what a float cannot hold; such a value is no setting anyone meant.
-  if (std::fabs(value) > std::numeric_limits<float>::max()) return invalid(key, "a number that fits a float", *v);
+  if (std::fabs(value) > std::numeric_limits<float>::max())
+    return invalid(key, "a number that fits a float", *v);
   // A value just above an open bound can round onto it (top_p 1e-50 is a float 0): that is outside too.
   const float f = static_cast<float>(value);
   if (range.lo_open && !(f > range.lo)) return invalid(key, range_text(range), *v);

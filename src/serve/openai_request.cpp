@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <limits>
 #include <new>
 
 #include "serve/openai_fields.h"
@@ -49,7 +50,8 @@ std::variant<Json, ApiError> parse_object(std::string_view body) {
   auto parsed = detail::parse_json_body(body);
   if (auto* error = std::get_if<ApiError>(&parsed)) return *error;
   Json& j = std::get<Json>(parsed);
-  if (!j.is_object()) return bad_request("the request body must be a JSON object, got " + detail::describe(j, 40));
+  if (!j.is_object())
+    return bad_request("the request body must be a JSON object, got " + detail::describe(j, 40));
   return std::move(j);
 }
 
@@ -64,7 +66,8 @@ Parsed<T> guarded(std::string_view body, F&& parse) noexcept {
   } catch (const std::bad_alloc&) {
     return ApiError{500, "out of memory while reading the request", "server_error", "", ""};
   } catch (const std::exception& e) {
-    return ApiError{500, std::string("internal error while reading the request: ") + e.what(), "server_error", "", ""};
+    return ApiError{500, std::string("internal error while reading the request: ") + e.what(), "server_error",
+                    "", ""};
   }
 }
 
@@ -117,7 +120,8 @@ Check read_stream(const Json& body, GenerationFields& gen) {
   if (options == nullptr) return std::nullopt;
   if (!options->is_object()) return invalid("stream_options", "an object", *options);
   // As OpenAI: stream_options without a stream is a mistake worth telling, not something to ignore.
-  if (!gen.stream) return bad_request("'stream_options' is only allowed when 'stream' is true", "stream_options");
+  if (!gen.stream)
+    return bad_request("'stream_options' is only allowed when 'stream' is true", "stream_options");
   if (const Json* usage = given(*options, "include_usage")) {
     if (auto e = detail::read_bool(*usage, "stream_options.include_usage", gen.include_usage)) return e;
   }
@@ -189,22 +193,27 @@ Check read_message(const Json& m, const std::string& param, ChatMessage& out) {
   if (!m.is_object()) return invalid(param, "an object with 'role' and 'content'", m);
   const Json* role = given(m, "role");
   if (role == nullptr) return missing(member(param, "role"));
-  const bool known = role->is_string() && std::find(kRoles.begin(), kRoles.end(), role->get<std::string>()) != kRoles.end();
+  const bool known =
+      role->is_string() && std::find(kRoles.begin(), kRoles.end(), role->get<std::string>()) != kRoles.end();
   if (!known) {
-    return invalid(member(param, "role"), "one of \"system\", \"developer\", \"user\", \"assistant\" or \"tool\"", *role);
+    return invalid(member(param, "role"),
+                   "one of \"system\", \"developer\", \"user\", \"assistant\" or \"tool\"", *role);
   }
   out.role = role->get<std::string>();
 
   const Json* tool_calls = given(m, "tool_calls");
   if (tool_calls != nullptr) {
-    if (!tool_calls->is_array()) return invalid(member(param, "tool_calls"), "an array of tool calls", *tool_calls);
+    if (!tool_calls->is_array())
+      return invalid(member(param, "tool_calls"), "an array of tool calls", *tool_calls);
     for (size_t k = 0; k < tool_calls->size(); ++k) {
       const Json& call = (*tool_calls)[k];
-      if (!call.is_object()) return invalid(indexed(member(param, "tool_calls"), k), "a tool call object", call);
+      if (!call.is_object())
+        return invalid(indexed(member(param, "tool_calls"), k), "a tool call object", call);
     }
   }
   for (const char* key : {"name", "tool_call_id"}) {
-    if (const Json* v = given(m, key); v != nullptr && !v->is_string()) return invalid(member(param, key), "a string", *v);
+    if (const Json* v = given(m, key); v != nullptr && !v->is_string())
+      return invalid(member(param, key), "a string", *v);
   }
 
   out.raw = m;
@@ -230,7 +239,8 @@ Check read_message(const Json& m, const std::string& param, ChatMessage& out) {
 Check read_messages(const Json& body, std::vector<ChatMessage>& out) {
   const Json* messages = given(body, "messages");
   if (messages == nullptr) return missing("messages");
-  if (!messages->is_array() || messages->empty()) return invalid("messages", "a non-empty array of messages", *messages);
+  if (!messages->is_array() || messages->empty())
+    return invalid("messages", "a non-empty array of messages", *messages);
   out.clear();
   out.reserve(messages->size());
   for (size_t k = 0; k < messages->size(); ++k) {
@@ -250,7 +260,8 @@ Check read_tools(const Json& body, ChatRequest& req) {
     req.tools = *tools;
   }
   if (const Json* choice = given(body, "tool_choice")) {
-    const bool known_mode = choice->is_string() && (*choice == "none" || *choice == "auto" || *choice == "required");
+    const bool known_mode =
+        choice->is_string() && (*choice == "none" || *choice == "auto" || *choice == "required");
     if (!known_mode && !choice->is_object()) {
       return invalid("tool_choice", "\"none\", \"auto\", \"required\" or an object naming a tool", *choice);
     }
@@ -267,7 +278,8 @@ Check read_response_format(const Json& body) {
   if (type == nullptr) return missing("response_format.type");
   if (!type->is_string()) return invalid("response_format.type", "a string", *type);
   if (*type != "text") {
-    return bad_request("response_format type " + type->get<std::string>() + " is not supported yet", "response_format");
+    return bad_request("response_format type " + type->get<std::string>() + " is not supported yet",
+                       "response_format");
   }
   return std::nullopt;
 }
@@ -306,7 +318,8 @@ Check read_prompt(const Json& body, PromptValue& out) {
   }
   if (!first.is_string() && !first.is_array()) return invalid("prompt[0]", kWhat, first);
   if (prompt->size() > 1) {
-    return bad_request("one prompt per request is supported; got " + std::to_string(prompt->size()), "prompt");
+    return bad_request("one prompt per request is supported; got " + std::to_string(prompt->size()),
+                       "prompt");
   }
   if (first.is_string()) {
     out = first.get<std::string>();
@@ -333,7 +346,8 @@ Check read_embedding_input(const Json& value, const std::string& param, PromptVa
 Check read_embedding_inputs(const Json& body, std::vector<PromptValue>& out) {
   const Json* input = given(body, "input");
   if (input == nullptr) return missing("input");
-  constexpr const char* kWhat = "a string, an array of strings, an array of token ids or an array of such arrays";
+  constexpr const char* kWhat =
+      "a string, an array of strings, an array of token ids or an array of such arrays";
   out.clear();
   if (input->is_string()) {
     out.emplace_back();
@@ -350,7 +364,8 @@ Check read_embedding_inputs(const Json& body, std::vector<PromptValue>& out) {
   out.reserve(input->size());
   for (size_t k = 0; k < input->size(); ++k) {
     const Json& item = (*input)[k];
-    if (!item.is_string() && !item.is_array()) return invalid(indexed("input", k), "a string or an array of token ids", item);
+    if (!item.is_string() && !item.is_array())
+      return invalid(indexed("input", k), "a string or an array of token ids", item);
     out.emplace_back();
     if (auto e = read_embedding_input(item, indexed("input", k), out.back())) return e;
   }
@@ -400,7 +415,8 @@ Parsed<EmbeddingRequest> parse_embedding_request(std::string_view body) {
     // OpenAI's newer models shorten vectors on request; this model's size is fixed, so say so rather
     // than answer with vectors of another length than asked for.
     if (given(j, "dimensions") != nullptr) {
-      return bad_request("'dimensions' is not supported: this model's embeddings have a fixed size", "dimensions");
+      return bad_request("'dimensions' is not supported: this model's embeddings have a fixed size",
+                         "dimensions");
     }
     return req;
   });

@@ -195,9 +195,10 @@ nlohmann::ordered_json text_completion(const ResponseHeader& h, const std::vecto
   return j;
 }
 
-nlohmann::ordered_json chat_chunk(const ResponseHeader& h, int index, bool first_delta, const std::string& content,
-                                  const std::optional<std::string>& finish_reason,
-                                  const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage) {
+nlohmann::ordered_json chat_chunk(const ResponseHeader& h, int index, bool first_delta,
+                                  const std::string& content, const std::optional<std::string>& finish_reason,
+                                  const std::optional<std::vector<TokenLogprob>>& logprobs,
+                                  bool include_usage) {
   Json j = header(h, "chat.completion.chunk");
   // OpenAI's first delta is {"role": "assistant", "content": "", "refusal": null}, the next ones
   // {"content": "..."}, and the one that finishes {} unless it still brings text.
@@ -221,8 +222,8 @@ nlohmann::ordered_json chat_chunk(const ResponseHeader& h, int index, bool first
 
 nlohmann::ordered_json text_chunk(const ResponseHeader& h, int index, const std::string& text,
                                   const std::optional<std::string>& finish_reason,
-                                  const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage,
-                                  size_t text_offset) {
+                                  const std::optional<std::vector<TokenLogprob>>& logprobs,
+                                  bool include_usage, size_t text_offset) {
   Json j = header(h, "text_completion");
   Json choice = Json::object();
   choice["text"] = valid_utf8(text);
@@ -247,8 +248,9 @@ std::string sse_event(const nlohmann::ordered_json& j) { return "data: " + detai
 
 std::string sse_done() { return "data: [DONE]\n\n"; }
 
-nlohmann::ordered_json embeddings_response(const std::string& model, const std::vector<std::vector<float>>& vectors,
-                                           bool base64, int prompt_tokens) {
+nlohmann::ordered_json embeddings_response(const std::string& model,
+                                           const std::vector<std::vector<float>>& vectors, bool base64,
+                                           int prompt_tokens) {
   Json data = Json::array();
   for (size_t i = 0; i < vectors.size(); ++i) {
     Json item = Json::object();
@@ -272,7 +274,8 @@ nlohmann::ordered_json embeddings_response(const std::string& model, const std::
   return j;
 }
 
-nlohmann::ordered_json models_response(const std::string& id, int64_t created, const nlohmann::ordered_json& meta) {
+nlohmann::ordered_json models_response(const std::string& id, int64_t created,
+                                       const nlohmann::ordered_json& meta) {
   Json model = Json::object();
   model["id"] = valid_utf8(id);
   model["object"] = "model";

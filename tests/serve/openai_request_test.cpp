@@ -23,7 +23,8 @@ std::string repeat(const std::string& s, size_t n) {
 
 // Bodies with `extra` members spliced in after the required ones.
 std::string chat_body(const std::string& extra = "") {
-  return R"({"model":"m","messages":[{"role":"user","content":"Hi"}])" + (extra.empty() ? "" : "," + extra) + "}";
+  return R"({"model":"m","messages":[{"role":"user","content":"Hi"}])" + (extra.empty() ? "" : "," + extra) +
+         "}";
 }
 std::string completion_body(const std::string& extra = "") {
   return R"({"model":"m","prompt":"Once")" + (extra.empty() ? "" : "," + extra) + "}";
@@ -61,15 +62,18 @@ void expect_rejected(const Parsed<T>& parsed, const Rejection& r) {
 }
 
 TEST(OpenAiRequest, ErrorJsonHasOpenAisShape) {
-  EXPECT_EQ(error_json(bad_request("'n' must be an integer between 1 and 8, got 9", "n")),
-            R"({"error":{"message":"'n' must be an integer between 1 and 8, got 9","type":"invalid_request_error",)"
-            R"("param":"n","code":null}})");
-  EXPECT_EQ(error_json(ApiError{401, "no key", "authentication_error", "", "invalid_api_key"}),
-            R"({"error":{"message":"no key","type":"authentication_error","param":null,"code":"invalid_api_key"}})");
+  EXPECT_EQ(
+      error_json(bad_request("'n' must be an integer between 1 and 8, got 9", "n")),
+      R"({"error":{"message":"'n' must be an integer between 1 and 8, got 9","type":"invalid_request_error",)"
+      R"("param":"n","code":null}})");
+  EXPECT_EQ(
+      error_json(ApiError{401, "no key", "authentication_error", "", "invalid_api_key"}),
+      R"({"error":{"message":"no key","type":"authentication_error","param":null,"code":"invalid_api_key"}})");
   // Bytes that are not UTF-8 in a message become U+FFFD rather than an exception.
-  EXPECT_EQ(error_json(bad_request("bad \xff byte")),
-            "{\"error\":{\"message\":\"bad \xEF\xBF\xBD byte\",\"type\":\"invalid_request_error\",\"param\":null,"
-            "\"code\":null}}");
+  EXPECT_EQ(
+      error_json(bad_request("bad \xff byte")),
+      "{\"error\":{\"message\":\"bad \xEF\xBF\xBD byte\",\"type\":\"invalid_request_error\",\"param\":null,"
+      "\"code\":null}}");
 }
 
 TEST(OpenAiRequest, ChatDefaultsFollowOpenAi) {
@@ -137,7 +141,9 @@ TEST(OpenAiRequest, GenerationFieldsAccepted) {
       {R"("seed":null)", [](const auto& g) { EXPECT_FALSE(g.seed); }},
       {R"("stop":"\n")", [](const auto& g) { EXPECT_EQ(g.stop, std::vector<std::string>{"\n"}); }},
       {R"("stop":["a","b","c","d"])",
-       [](const auto& g) { EXPECT_EQ(g.stop, (std::vector<std::string>{"a", "b", "c", "d"})); }},
+       [](const auto& g) {
+         EXPECT_EQ(g.stop, (std::vector<std::string>{"a", "b", "c", "d"}));
+       }},
       {R"("stop":[])", [](const auto& g) { EXPECT_TRUE(g.stop.empty()); }},
       {R"("stop":null)", [](const auto& g) { EXPECT_TRUE(g.stop.empty()); }},
       {R"("n":8)", [](const auto& g) { EXPECT_EQ(g.n, 8); }},
@@ -168,7 +174,8 @@ TEST(OpenAiRequest, GenerationFieldsAccepted) {
 
 TEST(OpenAiRequest, GenerationFieldsRejected) {
   const Rejection cases[] = {
-      {R"("temperature":"hot")", "temperature", R"('temperature' must be a number between 0 and 2, got "hot")"},
+      {R"("temperature":"hot")", "temperature",
+       R"('temperature' must be a number between 0 and 2, got "hot")"},
       {R"("temperature":2.5)", "temperature", "got 2.5"},
       {R"("temperature":-0.1)", "temperature", "between 0 and 2"},
       {R"("temperature":true)", "temperature", "got true"},
@@ -184,7 +191,8 @@ TEST(OpenAiRequest, GenerationFieldsRejected) {
       {R"("min_p":1.01)", "min_p", "between 0 and 1"},
       {R"("repeat_penalty":0)", "repeat_penalty", "'repeat_penalty' must be a number greater than 0, got 0"},
       {R"("repeat_penalty":-1)", "repeat_penalty", "greater than 0"},
-      {R"("repeat_penalty":1e300)", "repeat_penalty", "'repeat_penalty' must be a number that fits a float, got 1e+300"},
+      {R"("repeat_penalty":1e300)", "repeat_penalty",
+       "'repeat_penalty' must be a number that fits a float, got 1e+300"},
       {R"("presence_penalty":2.1)", "presence_penalty", "between -2 and 2"},
       {R"("frequency_penalty":-3)", "frequency_penalty", "between -2 and 2"},
       {R"("seed":1.5)", "seed", "'seed' must be an integer, got 1.5"},
@@ -203,7 +211,8 @@ TEST(OpenAiRequest, GenerationFieldsRejected) {
       {R"("stream_options":{"include_usage":true})", "stream_options", "only allowed when 'stream' is true"},
       {R"("stream":false,"stream_options":{"include_usage":true})", "stream_options", "only allowed"},
       {R"("stream":true,"stream_options":5)", "stream_options", "an object"},
-      {R"("stream":true,"stream_options":{"include_usage":"yes"})", "stream_options.include_usage", "a boolean"},
+      {R"("stream":true,"stream_options":{"include_usage":"yes"})", "stream_options.include_usage",
+       "a boolean"},
       {R"("ignore_eos":1)", "ignore_eos", "a boolean"},
       {R"("max_tokens":0)", "max_tokens", "'max_tokens' must be an integer between 1 and 2147483647, got 0"},
       {R"("max_tokens":-5)", "max_tokens", "got -5"},
@@ -255,18 +264,21 @@ TEST(OpenAiRequest, ChatMessagesAccepted) {
   const std::vector<ChatMessage> first(req.messages.begin(), req.messages.begin() + 3);
   EXPECT_EQ(template_messages(first), expected);
   // Messages built in code (no raw) become {"role", "content"}.
-  EXPECT_EQ(template_messages({ChatMessage{"user", "Yo", nullptr}}), Json::parse(R"([{"role":"user","content":"Yo"}])"));
+  EXPECT_EQ(template_messages({ChatMessage{"user", "Yo", nullptr}}),
+            Json::parse(R"([{"role":"user","content":"Yo"}])"));
   // Key order of raw messages is kept for the template (tojson prints it).
-  const auto& ordered = ok(parse_chat_request(R"({"messages":[{"content":"x","role":"user","z":1,"a":2}]})"), "order");
+  const auto& ordered =
+      ok(parse_chat_request(R"({"messages":[{"content":"x","role":"user","z":1,"a":2}]})"), "order");
   EXPECT_EQ(template_messages(ordered.messages).dump(), R"([{"content":"x","role":"user","z":1,"a":2}])");
 }
 
 TEST(OpenAiRequest, ChatFieldsAccepted) {
-  const auto& req = ok(parse_chat_request(chat_body(
-                           R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],)"
-                           R"("tool_choice":{"type":"function","function":{"name":"f"}},)"
-                           R"("response_format":{"type":"text"},"logprobs":true,"top_logprobs":5)")),
-                       "chat fields");
+  const auto& req =
+      ok(parse_chat_request(chat_body(
+             R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],)"
+             R"("tool_choice":{"type":"function","function":{"name":"f"}},)"
+             R"("response_format":{"type":"text"},"logprobs":true,"top_logprobs":5)")),
+         "chat fields");
   EXPECT_EQ(req.tools.size(), 1u);
   EXPECT_EQ(req.tools[0]["function"]["name"], "f");
   EXPECT_EQ(req.tool_choice["function"]["name"], "f");
@@ -276,7 +288,8 @@ TEST(OpenAiRequest, ChatFieldsAccepted) {
     const auto& r = ok(parse_chat_request(chat_body(std::string(R"("tool_choice":")") + mode + "\"")), mode);
     EXPECT_EQ(r.tool_choice, mode);
   }
-  const auto& plain = ok(parse_chat_request(chat_body(R"("logprobs":false,"top_logprobs":null)")), "no logprobs");
+  const auto& plain =
+      ok(parse_chat_request(chat_body(R"("logprobs":false,"top_logprobs":null)")), "no logprobs");
   EXPECT_FALSE(plain.logprobs);
   EXPECT_EQ(ok(parse_chat_request(chat_body(R"("logprobs":true,"top_logprobs":0)")), "0").top_logprobs, 0);
   EXPECT_EQ(ok(parse_chat_request(chat_body(R"("logprobs":true,"top_logprobs":20)")), "20").top_logprobs, 20);
@@ -298,7 +311,8 @@ TEST(OpenAiRequest, ChatRejected) {
       {R"({"messages":[{"role":"user"}]})", "messages[0].content", "'messages[0].content' is required"},
       {R"({"messages":[{"role":"user","content":null}]})", "messages[0].content", "is required"},
       {R"({"messages":[{"role":"assistant","content":null}]})", "messages[0].content", "is required"},
-      {R"({"messages":[{"role":"assistant","content":null,"tool_calls":[]}]})", "messages[0].content", "is required"},
+      {R"({"messages":[{"role":"assistant","content":null,"tool_calls":[]}]})", "messages[0].content",
+       "is required"},
       {R"({"messages":[{"role":"user","content":5}]})", "messages[0].content",
        "a string or an array of content parts, got 5"},
       {R"({"messages":[{"role":"user","content":{"type":"text"}}]})", "messages[0].content", "got {"},
@@ -307,18 +321,22 @@ TEST(OpenAiRequest, ChatRejected) {
        "messages[0].content[1].type", "this model takes text only"},
       {R"({"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]})",
        "messages[0].content[0].type", "\"input_audio\": this model takes text only"},
-      {R"({"messages":[{"role":"user","content":[{"type":"text"}]}]})", "messages[0].content[0].text", "is required"},
-      {R"({"messages":[{"role":"user","content":[{"type":"text","text":5}]}]})", "messages[0].content[0].text",
-       "a string"},
-      {R"({"messages":[{"role":"user","content":[{"text":"a"}]}]})", "messages[0].content[0].type", "is required"},
+      {R"({"messages":[{"role":"user","content":[{"type":"text"}]}]})", "messages[0].content[0].text",
+       "is required"},
+      {R"({"messages":[{"role":"user","content":[{"type":"text","text":5}]}]})",
+       "messages[0].content[0].text", "a string"},
+      {R"({"messages":[{"role":"user","content":[{"text":"a"}]}]})", "messages[0].content[0].type",
+       "is required"},
       {R"({"messages":[{"role":"user","content":[{"type":1}]}]})", "messages[0].content[0].type", "a string"},
-      {R"({"messages":[{"role":"user","content":["a"]}]})", "messages[0].content[0]", "a content part object"},
+      {R"({"messages":[{"role":"user","content":["a"]}]})", "messages[0].content[0]",
+       "a content part object"},
       {R"({"messages":[)" + user + R"(,{"role":"assistant","content":"x","tool_calls":"call f"}]})",
        "messages[1].tool_calls", "an array of tool calls"},
       {R"({"messages":[{"role":"assistant","content":"x","tool_calls":[1]}]})", "messages[0].tool_calls[0]",
        "a tool call object"},
       {R"({"messages":[{"role":"user","content":"x","name":5}]})", "messages[0].name", "a string"},
-      {R"({"messages":[{"role":"tool","content":"x","tool_call_id":[]}]})", "messages[0].tool_call_id", "a string"},
+      {R"({"messages":[{"role":"tool","content":"x","tool_call_id":[]}]})", "messages[0].tool_call_id",
+       "a string"},
       {chat_body(R"("tools":{})"), "tools", "an array of tools"},
       {chat_body(R"("tools":[1])"), "tools[0]", "a tool object"},
       {chat_body(R"("tool_choice":"sometimes")"), "tool_choice", "got \"sometimes\""},
@@ -354,7 +372,8 @@ TEST(OpenAiRequest, CompletionPrompts) {
   EXPECT_TRUE(req.echo);
   EXPECT_EQ(req.logprobs, 3);
   EXPECT_EQ(ok(parse_completion_request(completion_body(R"("logprobs":0)")), "0").logprobs, 0);
-  EXPECT_EQ(ok(parse_completion_request(completion_body(R"("logprobs":null)")), "null").logprobs, std::nullopt);
+  EXPECT_EQ(ok(parse_completion_request(completion_body(R"("logprobs":null)")), "null").logprobs,
+            std::nullopt);
   EXPECT_EQ(ok(parse_completion_request(completion_body()), "none").logprobs, std::nullopt);
 
   const Rejection cases[] = {
@@ -373,7 +392,8 @@ TEST(OpenAiRequest, CompletionPrompts) {
       {R"({"prompt":[true]})", "prompt[0]", "got true"},
       {R"({"prompt":[null]})", "prompt[0]", "got null"},
       {completion_body(R"("echo":"yes")"), "echo", "a boolean"},
-      {completion_body(R"("logprobs":6)"), "logprobs", "'logprobs' must be an integer between 0 and 5, got 6"},
+      {completion_body(R"("logprobs":6)"), "logprobs",
+       "'logprobs' must be an integer between 0 and 5, got 6"},
       {completion_body(R"("logprobs":true)"), "logprobs", "got true"},
       {completion_body(R"("logprobs":-1)"), "logprobs", "between 0 and 5"},
   };
@@ -400,13 +420,16 @@ TEST(OpenAiRequest, EmbeddingInputs) {
   EXPECT_EQ(inputs(std::string("[") + repeat(R"("w",)", 2047) + R"("w"])").size(), 2048u);
 
   EXPECT_EQ(ok(parse_embedding_request(R"({"input":"a"})"), "default").encoding_format, "float");
-  EXPECT_EQ(ok(parse_embedding_request(R"({"input":"a","encoding_format":"base64"})"), "b64").encoding_format, "base64");
-  EXPECT_EQ(ok(parse_embedding_request(R"({"input":"a","encoding_format":null})"), "null").encoding_format, "float");
+  EXPECT_EQ(ok(parse_embedding_request(R"({"input":"a","encoding_format":"base64"})"), "b64").encoding_format,
+            "base64");
+  EXPECT_EQ(ok(parse_embedding_request(R"({"input":"a","encoding_format":null})"), "null").encoding_format,
+            "float");
 
   const Rejection cases[] = {
       {R"({"model":"e"})", "input", "'input' is required"},
       {R"({"input":""})", "input", "'input' must be a non-empty string, got \"\""},
-      {R"({"input":[]})", "input", "a string, an array of strings, an array of token ids or an array of such arrays"},
+      {R"({"input":[]})", "input",
+       "a string, an array of strings, an array of token ids or an array of such arrays"},
       {R"({"input":5})", "input", "got 5"},
       {R"({"input":["a",""]})", "input[1]", "a non-empty string"},
       {R"({"input":[[]]})", "input[0]", "a non-empty array of token ids"},
@@ -415,8 +438,10 @@ TEST(OpenAiRequest, EmbeddingInputs) {
       {R"({"input":[-3]})", "input[0]", "got -3"},
       {R"({"input":[[1],[-3]]})", "input[1][0]", "got -3"},
       {R"({"input":[{"text":"a"}]})", "input[0]", "got {"},
-      {std::string(R"({"input":[)") + repeat(R"("w",)", 2048) + R"("w"]})", "input", "at most 2048 inputs, got 2049"},
-      {R"({"input":"a","encoding_format":"hex"})", "encoding_format", R"(must be "float" or "base64", got "hex")"},
+      {std::string(R"({"input":[)") + repeat(R"("w",)", 2048) + R"("w"]})", "input",
+       "at most 2048 inputs, got 2049"},
+      {R"({"input":"a","encoding_format":"hex"})", "encoding_format",
+       R"(must be "float" or "base64", got "hex")"},
       {R"({"input":"a","encoding_format":1})", "encoding_format", "got 1"},
       {R"({"input":"a","dimensions":256})", "dimensions", "not supported"},
   };
@@ -424,16 +449,19 @@ TEST(OpenAiRequest, EmbeddingInputs) {
 }
 
 TEST(OpenAiRequest, TokenizeDetokenizeApplyTemplate) {
-  const auto& t = ok(parse_tokenize_request(R"({"content":"Hello","add_special":true,"with_pieces":true})"), "tok");
+  const auto& t =
+      ok(parse_tokenize_request(R"({"content":"Hello","add_special":true,"with_pieces":true})"), "tok");
   EXPECT_EQ(t.content, "Hello");
   EXPECT_TRUE(t.add_special);
   EXPECT_TRUE(t.with_pieces);
   const auto& plain = ok(parse_tokenize_request(R"({"content":""})"), "tok defaults");
   EXPECT_FALSE(plain.add_special);
   EXPECT_FALSE(plain.with_pieces);
-  EXPECT_EQ(ok(parse_detokenize_request(R"({"tokens":[1,2,3]})"), "detok").tokens, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(ok(parse_detokenize_request(R"({"tokens":[1,2,3]})"), "detok").tokens,
+            (std::vector<int32_t>{1, 2, 3}));
   EXPECT_TRUE(ok(parse_detokenize_request(R"({"tokens":[]})"), "detok empty").tokens.empty());
-  const auto& a = ok(parse_apply_template_request(R"({"messages":[{"role":"user","content":"Hi"}]})"), "apply");
+  const auto& a =
+      ok(parse_apply_template_request(R"({"messages":[{"role":"user","content":"Hi"}]})"), "apply");
   ASSERT_EQ(a.messages.size(), 1u);
   EXPECT_EQ(a.messages[0].content, "Hi");
 
@@ -469,7 +497,7 @@ std::vector<std::function<const ApiError*(const std::string&)>> all_parsers() {
       return nullptr;
     };
   };
-  return {wrap(parse_chat_request),     wrap(parse_completion_request),  wrap(parse_embedding_request),
+  return {wrap(parse_chat_request),     wrap(parse_completion_request), wrap(parse_embedding_request),
           wrap(parse_tokenize_request), wrap(parse_detokenize_request), wrap(parse_apply_template_request)};
 }
 
@@ -489,11 +517,12 @@ TEST(OpenAiRequest, MalformedBodiesAreInvalidJson) {
   using namespace std::string_literals;  // "..."s keeps embedded NUL bytes
   const std::string cases[] = {
       "", "{", R"({"messages":)", "nul", "[1,2", "{} x", "{'a':1}", R"({"a":1,})", R"({"a" 1})",
-      "\xEF\xBB\xBF{}x", R"({"temperature":NaN})", R"({"temperature":Infinity})", R"({"temperature":-Infinity})",
-      R"({"a":01})", R"({"a":"\u12"})", "{\"a\":\"tab\there\"}",
+      "\xEF\xBB\xBF{}x", R"({"temperature":NaN})", R"({"temperature":Infinity})",
+      R"({"temperature":-Infinity})", R"({"a":01})", R"({"a":"\u12"})", "{\"a\":\"tab\there\"}",
       // nlohmann's lexer stops at a NUL byte: without a check, what follows one would go unread.
       "{}\0"s, "{\"content\":\"a\"}\0{}"s, "{\"content\":\"a\0\"}"s};
-  for (const auto& body : cases) expect_all_reject(body, "the request body is not valid JSON", "body " + body);
+  for (const auto& body : cases)
+    expect_all_reject(body, "the request body is not valid JSON", "body " + body);
   // Numbers beyond a double are a parse error rather than infinity.
   expect_all_reject(R"({"max_tokens":1e400})", "number overflow", "1e400");
 }
@@ -516,7 +545,8 @@ TEST(OpenAiRequest, InvalidUtf8GivesValidErrorJson) {
   };
   for (const auto& body : cases) expect_all_reject(body, "the request body is not valid JSON", "utf-8 case");
   // Well-formed text in any script passes through.
-  const auto& t = ok(parse_tokenize_request("{\"content\":\"\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80\\ud83d\\ude00\"}"), "utf8");
+  const auto& t = ok(
+      parse_tokenize_request("{\"content\":\"\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80\\ud83d\\ude00\"}"), "utf8");
   EXPECT_EQ(t.content, "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80\xf0\x9f\x98\x80");
 }
 
@@ -524,7 +554,8 @@ TEST(OpenAiRequest, DeepNestingIsRefusedNotRecursed) {
   const std::string too_deep = "nests arrays and objects deeper than 128 levels";
   expect_all_reject(repeat("[", 10000) + repeat("]", 10000), too_deep, "10000 arrays");
   expect_all_reject(repeat("[", 1000000), too_deep, "a million opened arrays");
-  expect_all_reject(std::string(R"({"messages":)") + repeat("[", 10000) + repeat("]", 10000) + "}", too_deep, "in a field");
+  expect_all_reject(std::string(R"({"messages":)") + repeat("[", 10000) + repeat("]", 10000) + "}", too_deep,
+                    "in a field");
   expect_all_reject(repeat(R"({"a":)", 10000) + "1" + repeat("}", 10000), too_deep, "10000 objects");
   // 128 levels, the top object included, are fine; 129 are not.
   const auto nested = [&](size_t arrays) {
@@ -539,7 +570,8 @@ TEST(OpenAiRequest, DeepNestingIsRefusedNotRecursed) {
 
 TEST(OpenAiRequest, RepeatedAndManyKeys) {
   // The last value of a repeated key counts, as in Python's json.
-  EXPECT_EQ(ok(parse_chat_request(chat_body(R"("temperature":5,"temperature":1.5)")), "dup").gen.temperature, 1.5f);
+  EXPECT_EQ(ok(parse_chat_request(chat_body(R"("temperature":5,"temperature":1.5)")), "dup").gen.temperature,
+            1.5f);
   const auto& twice = ok(parse_tokenize_request(R"({"content":"a","x":1,"content":"b"})"), "dup content");
   EXPECT_EQ(twice.content, "b");
   // Many keys, also repeated ones past the hash threshold, stay fast (ordered_json's own lookup is a scan).

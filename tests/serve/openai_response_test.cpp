@@ -20,7 +20,8 @@ const ResponseHeader kText{"cmpl-1", 1700000000, "kjv", "fp_cria"};
 
 // The start every chat object shares, as text.
 std::string chat_head(const std::string& object) {
-  return R"({"id":"chatcmpl-1","object":")" + object + R"(","created":1700000000,"model":"kjv","system_fingerprint":"fp_cria",)";
+  return R"({"id":"chatcmpl-1","object":")" + object +
+         R"(","created":1700000000,"model":"kjv","system_fingerprint":"fp_cria",)";
 }
 const std::string kTextHead =
     R"({"id":"cmpl-1","object":"text_completion","created":1700000000,"model":"kjv","system_fingerprint":"fp_cria",)";
@@ -38,10 +39,11 @@ TEST(OpenAiResponse, ChatCompletion) {
 }
 
 TEST(OpenAiResponse, ChatLogprobs) {
-  Choice c{0, "Hi!", "stop", std::vector<TokenLogprob>{
-                                 {"Hi", -0.31725305f, {{"Hi", -0.31725305f}, {"Hey", -1.5f}}},
-                                 {"!", -std::numeric_limits<float>::infinity(), {}},
-                             }};
+  Choice c{0, "Hi!", "stop",
+           std::vector<TokenLogprob>{
+               {"Hi", -0.31725305f, {{"Hi", -0.31725305f}, {"Hey", -1.5f}}},
+               {"!", -std::numeric_limits<float>::infinity(), {}},
+           }};
   // Logprobs print as the float's shortest form; -inf (and anything below) is OpenAI's -9999.0.
   EXPECT_EQ(chat_completion(kChat, {c}, Usage{1, 2, 0}).dump(),
             chat_head("chat.completion") +
@@ -55,7 +57,8 @@ TEST(OpenAiResponse, ChatLogprobs) {
                 R"("usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3,)"
                 R"("prompt_tokens_details":{"cached_tokens":0}}})");
   Choice nan{0, "x", "stop", std::vector<TokenLogprob>{{"x", std::nanf(""), {}}}};
-  EXPECT_EQ(chat_completion(kChat, {nan}, Usage{})["choices"][0]["logprobs"]["content"][0]["logprob"], -9999.0);
+  EXPECT_EQ(chat_completion(kChat, {nan}, Usage{})["choices"][0]["logprobs"]["content"][0]["logprob"],
+            -9999.0);
 }
 
 TEST(OpenAiResponse, ChatChunks) {
@@ -63,18 +66,20 @@ TEST(OpenAiResponse, ChatChunks) {
   // The first delta of a choice: role, empty content, refusal.
   EXPECT_EQ(chat_chunk(kChat, 0, true, "", std::nullopt, std::nullopt, false).dump(),
             chat_head("chat.completion.chunk") +
-                R"("choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null})" + choice_tail +
-                "}");
+                R"("choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null})" +
+                choice_tail + "}");
   // With include_usage every chunk but the last carries "usage": null.
   EXPECT_EQ(chat_chunk(kChat, 2, false, "Hel", std::nullopt, std::nullopt, true).dump(),
-            chat_head("chat.completion.chunk") + R"("choices":[{"index":2,"delta":{"content":"Hel"})" + choice_tail +
-                R"(,"usage":null})");
-  EXPECT_EQ(chat_chunk(kChat, 0, false, "", std::string("length"), std::nullopt, true).dump(),
-            chat_head("chat.completion.chunk") +
-                R"("choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"length"}],"usage":null})");
+            chat_head("chat.completion.chunk") + R"("choices":[{"index":2,"delta":{"content":"Hel"})" +
+                choice_tail + R"(,"usage":null})");
+  EXPECT_EQ(
+      chat_chunk(kChat, 0, false, "", std::string("length"), std::nullopt, true).dump(),
+      chat_head("chat.completion.chunk") +
+          R"("choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"length"}],"usage":null})");
   // A finishing chunk that still brings text keeps it.
-  EXPECT_EQ(chat_chunk(kChat, 0, false, "end", std::string("stop"), std::nullopt, false)["choices"][0]["delta"],
-            Json::parse(R"({"content":"end"})"));
+  EXPECT_EQ(
+      chat_chunk(kChat, 0, false, "end", std::string("stop"), std::nullopt, false)["choices"][0]["delta"],
+      Json::parse(R"({"content":"end"})"));
   EXPECT_EQ(chat_chunk(kChat, 0, false, "", std::nullopt, std::nullopt, false)["choices"][0]["delta"],
             Json::parse(R"({"content":""})"));
   const auto with_logprobs =
@@ -108,10 +113,11 @@ TEST(OpenAiResponse, TextCompletion) {
 
 TEST(OpenAiResponse, TextChunks) {
   const std::vector<TokenLogprob> there = {hi_there()[1]};
-  EXPECT_EQ(text_chunk(kText, 1, " there", std::nullopt, there, true, 2).dump(),
-            kTextHead +
-                R"("choices":[{"text":" there","index":1,"logprobs":{"tokens":[" there"],"token_logprobs":[-0.25],)"
-                R"("top_logprobs":[{" there":-0.25}],"text_offset":[2]},"finish_reason":null}],"usage":null})");
+  EXPECT_EQ(
+      text_chunk(kText, 1, " there", std::nullopt, there, true, 2).dump(),
+      kTextHead +
+          R"("choices":[{"text":" there","index":1,"logprobs":{"tokens":[" there"],"token_logprobs":[-0.25],)"
+          R"("top_logprobs":[{" there":-0.25}],"text_offset":[2]},"finish_reason":null}],"usage":null})");
   EXPECT_EQ(text_chunk(kText, 0, "", std::string("stop"), std::nullopt, false).dump(),
             kTextHead + R"("choices":[{"text":"","index":0,"logprobs":null,"finish_reason":"stop"}]})");
   EXPECT_EQ(usage_chunk(kText, "text_completion", Usage{1, 1, 0}).dump(),
@@ -140,7 +146,8 @@ std::vector<float> decode_base64_floats(const std::string& text) {
   std::vector<float> out(bytes.size() / 4);
   for (size_t i = 0; i < out.size(); ++i) {
     uint32_t u = 0;
-    for (int k = 0; k < 4; ++k) u |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[4 * i + k])) << (8 * k);
+    for (int k = 0; k < 4; ++k)
+      u |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[4 * i + k])) << (8 * k);
     std::memcpy(&out[i], &u, 4);
   }
   return out;
@@ -156,7 +163,8 @@ TEST(OpenAiResponse, Embeddings) {
   // Every length modulo 3 of the byte string, and values that are not round.
   for (size_t n : {1u, 2u, 3u, 7u, 384u}) {
     std::vector<float> v(n);
-    for (size_t i = 0; i < n; ++i) v[i] = std::sin(static_cast<float>(i) * 1.7f) * 1e3f + 1e-7f * static_cast<float>(i);
+    for (size_t i = 0; i < n; ++i)
+      v[i] = std::sin(static_cast<float>(i) * 1.7f) * 1e3f + 1e-7f * static_cast<float>(i);
     const auto j = embeddings_response("e", {v, v}, true, 0);
     ASSERT_EQ(j["data"].size(), 2u);
     EXPECT_EQ(j["data"][1]["index"], 1);
