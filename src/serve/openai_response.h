@@ -3,6 +3,7 @@
 // framing ("data: {...}\n\n", "data: [DONE]\n\n"). Shapes follow OpenAI's API reference.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -53,10 +54,17 @@ nlohmann::ordered_json text_completion(const ResponseHeader& h, const std::vecto
 nlohmann::ordered_json chat_chunk(const ResponseHeader& h, int index, bool first_delta, const std::string& content,
                                   const std::optional<std::string>& finish_reason,
                                   const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage);
+// `text_offset`: characters of this choice's text sent in earlier chunks, where logprobs.text_offset of
+// this chunk's first token starts (OpenAI counts it from the start of the whole text).
 nlohmann::ordered_json text_chunk(const ResponseHeader& h, int index, const std::string& text,
                                   const std::optional<std::string>& finish_reason,
-                                  const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage);
+                                  const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage,
+                                  size_t text_offset = 0);
 nlohmann::ordered_json usage_chunk(const ResponseHeader& h, const char* object, const Usage& usage);
+
+// A response's body: compact JSON in which bytes that are not UTF-8 (GGUF metadata in `meta`, say)
+// become U+FFFD instead of making dump() throw.
+std::string response_body(const nlohmann::ordered_json& j);
 
 // "data: <json>\n\n" and "data: [DONE]\n\n".
 std::string sse_event(const nlohmann::ordered_json& j);
