@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
-# Builds the GGUF reader fuzz target (clang, libFuzzer, ASan, UBSan) and fuzzes it for N seconds
-# (default 60), starting from seeds made from the fixtures. Usage: bash fuzz/run.sh [SECONDS]
+# Builds the fuzz targets (clang, libFuzzer, ASan, UBSan) and fuzzes them for N seconds in all (default
+# 60): two thirds for the GGUF reader, starting from seeds made from the fixtures, one third for the
+# OpenAI request parsers, starting from the request bodies in fuzz/seeds/openai.
+# Usage: bash fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [ "$seconds" -gt 0 ] || { echo "fuzzing skipped"; exit 0; }
+gguf_seconds=$((seconds * 2 / 3))
+request_seconds=$((seconds - gguf_seconds))
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$(nproc)"
 
-corpus=build/fuzz/corpus
-mkdir -p "$corpus"
-fixtures=(../shared/fixtures/models/kjv/gguf/*.gguf ../shared/fixtures/vocab/*.gguf)
-if [ -e "${fixtures[0]}" ]; then
-  ./build/fuzz/fuzz/make_fuzz_seeds "$corpus" "${fixtures[@]}" 2>/dev/null
-else
-  ./build/fuzz/fuzz/make_fuzz_seeds "$corpus" models/kjv-Q8_0.gguf
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# -max_total_time=0 would mean no limit, so a share of 0 s skips that target.
+if [ "$gguf_seconds" -gt 0 ]; then
+  corpus=build/fuzz/corpus
+  mkdir -p "$corpus"
+  fixtures=(../shared/fixtures/models/kjv/gguf/*.gguf ../shared/fixtures/vocab/*.gguf)
+  if [ -e "${fixtures[0]}" ]; then
+    ./build/fuzz/fuzz/make_fuzz_seeds "$corpus" "${fixtures[@]}" 2>/dev/null
+  else
+    ./build/fuzz/fuzz/make_fuzz_seeds "$corpus" models/kjv-Q8_0.gguf
+  fi
+  ./build/fuzz/fuzz/gguf_reader_fuzz "$corpus" -max_total_time="$gguf_seconds" -max_len=65536 \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 | tail -n 25
+  echo "fuzzing the GGUF reader: no crash in ${gguf_seconds} s"
 fi
 
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ./build/fuzz/fuzz/gguf_reader_fuzz "$corpus" -max_total_time="$seconds" -max_len=65536 \
-  -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 | tail -n 25
-echo "fuzzing: no crash in ${seconds} s"
+# New inputs go to the build folder's corpus; the committed seeds are only read.
+request_corpus=build/fuzz/corpus-openai
+mkdir -p "$request_corpus"
+./build/fuzz/fuzz/openai_request_fuzz "$request_corpus" fuzz/seeds/openai -dict=fuzz/openai_request.dict \
+  -max_total_time="$request_seconds" -max_len=16384 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 |
+  tail -n 25
+echo "fuzzing the OpenAI request parsers: no crash in ${request_seconds} s"

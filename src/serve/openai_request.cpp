@@ -78,7 +78,8 @@ Check read_model(const Json& body, std::string& model) { return detail::opt_stri
 Check read_length(const Json& body, GenerationFields& gen) {
   // llama.cpp's n_predict counts least, OpenAI's newer max_completion_tokens most; each must be valid.
   if (const Json* v = given(body, "n_predict")) {
-    const bool unlimited = v->is_number_integer() && *v == -1;
+    // Not `*v == -1`: nlohmann compares 2^64 - 1 (unsigned) with -1 through a cast and finds them equal.
+    const bool unlimited = v->is_number_integer() && !v->is_number_unsigned() && v->get<int64_t>() == -1;
     int64_t n = 0;
     if (!unlimited && detail::read_int(*v, "n_predict", 1, kIntMax, n)) {
       return invalid("n_predict", "-1 (no limit) or an integer between 1 and 2147483647", *v);

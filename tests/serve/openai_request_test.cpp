@@ -226,6 +226,7 @@ TEST(OpenAiRequest, GenerationFieldsRejected) {
       {R"("max_tokens":4,"max_completion_tokens":"x")", "max_completion_tokens", "an integer"},
       {R"("n_predict":0)", "n_predict", "-1 (no limit) or an integer between 1 and 2147483647"},
       {R"("n_predict":-2)", "n_predict", "got -2"},
+      {R"("n_predict":18446744073709551615)", "n_predict", "got 18446744073709551615"},
       {R"("model":5)", "model", "'model' must be a string, got 5"},
   };
   for (const auto& c : cases) {
