@@ -382,6 +382,20 @@ void Scheduler::add_hidden_states(Active& a, Choice& c, int first, int count) {
   finish_choice(a, c, FinishReason::kStop);
 }
 
+void Scheduler::publish_gauges() {
+  const int waiting = [&] {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(queue_.size());
+  }();
+  const int held = cache_->n_cells() - cache_->n_available();
+  const int running = static_cast<int>(running_.size());
+  metrics_.update([&](MetricsSnapshot& m) {
+    m.requests_running = running;
+    m.requests_waiting = waiting;
+    m.kv_cache_usage = static_cast<double>(held) / cache_->n_cells();
+  });
+}
+
 bool Scheduler::step() {
   // Cancelled jobs end here, within one step of the client going away.
   for (auto it = running_.begin(); it != running_.end();) {
@@ -393,7 +407,10 @@ bool Scheduler::step() {
     }
   }
   admit();
-  if (running_.empty()) return false;
+  if (running_.empty()) {
+    publish_gauges();
+    return false;
+  }
   std::sort(running_.begin(), running_.end(), [](const auto& x, const auto& y) { return x->order < y->order; });
 
   // What the step evaluates: per choice a run of its tokens; `sample` when the run ends its tokens.
@@ -497,17 +514,7 @@ bool Scheduler::step() {
       ++it;
     }
   }
-  const int waiting = [&] {
-    std::lock_guard lock(mu_);
-    return static_cast<int>(queue_.size());
-  }();
-  const int held = cache_->n_cells() - cache_->n_available();
-  const int running = static_cast<int>(running_.size());
-  metrics_.update([&](MetricsSnapshot& m) {
-    m.requests_running = running;
-    m.requests_waiting = waiting;
-    m.kv_cache_usage = static_cast<double>(held) / cache_->n_cells();
-  });
+  publish_gauges();
   return true;
 }
 

@@ -135,6 +135,7 @@ class Scheduler {
   void finish_job(Active& a, const std::optional<std::string>& error);
   void emit_token(Active& a, Choice& c, const float* logits, int32_t id);
   void add_hidden_states(Active& a, Choice& c, int first, int count);
+  void publish_gauges();
   bool choice_done(const Active& a, const Choice& c, int32_t id) const;
 
   std::shared_ptr<const tokenizer::Tokenizer> tok_;

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   cria::cli::add_template_command(app, action);
   cria::cli::add_chat_command(app, action);
   cria::cli::add_tokenize_command(app, action);
+  cria::cli::add_serve_command(app, action);
   cria::cli::add_bench_serve_command(app, action);
 
   auto args = with_default_subcommand(argc, argv);

@@ -1,0 +1,56 @@
+// The OpenAI-compatible API over HTTP: routes each request of the HTTP layer to its endpoint, checks the
+// API key, and runs completions on the scheduler. Endpoints: /v1/chat/completions, /v1/completions,
+// /v1/embeddings, /v1/models, /health, /tokenize, /detokenize, /apply-template, /metrics and the chat
+// page at /. Paths without the /v1 prefix are accepted too, as llama-server does.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "http/http_server.h"
+#include "model/llama_model.h"
+#include "serve/scheduler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace cria::serve {
+
+struct ApiOptions {
+  std::string model_id;            // what /v1/models and responses call the model (--alias or file name)
+  std::string api_key;             // empty: no key needed
+  bool metrics = false;            // /metrics answers (llama-server's --metrics)
+  int64_t created = 0;             // when the model was loaded (Unix seconds)
+};
+
+class ApiServer {
+ public:
+  explicit ApiServer(ApiOptions options) : options_(std::move(options)) {}
+
+  // The HTTP layer's handler, for any I/O thread. Until set_ready(), everything but the chat page and
+  // /health (503 "Loading model") answers 503.
+  void handle(const std::shared_ptr<http::Exchange>& ex);
+  // The model is loaded: called once, before any request can see the scheduler.
+  void set_ready(std::shared_ptr<const model::LlamaModel> model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
+                 std::string chat_template, Scheduler* scheduler);
+
+  // A JSON error body in OpenAI's shape, for the HTTP layer's own answers (400, 408, 413).
+  static std::string error_body(int status, std::string_view message);
+
+ private:
+  void chat_completions(const std::shared_ptr<http::Exchange>& ex);
+  void completions(const std::shared_ptr<http::Exchange>& ex);
+  void embeddings(const std::shared_ptr<http::Exchange>& ex);
+  void tokenize(const std::shared_ptr<http::Exchange>& ex);
+  void detokenize(const std::shared_ptr<http::Exchange>& ex);
+  void apply_template(const std::shared_ptr<http::Exchange>& ex);
+  bool authorized(const http::Request& r) const;
+
+  ApiOptions options_;
+  std::shared_ptr<const model::LlamaModel> model_;
+  std::shared_ptr<const tokenizer::Tokenizer> tok_;
+  std::string chat_template_;
+  // Set last by set_ready: a handler that sees it non-null sees the members above set too.
+  std::atomic<Scheduler*> scheduler_{nullptr};
+};
+
+}  // namespace cria::serve
