@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds cria and runs every test: the unit and fixture tests (release build), the C example built against
-# an installed package (scripts/test-install.sh), the GGUF, kernel, cache and batch tests again under
-# AddressSanitizer and UndefinedBehaviorSanitizer, and a one-minute fuzzing run of the GGUF reader.
+# Builds cria and runs every test: the unit and fixture tests (release build, with a 15 s load test of the
+# server), the C example built against an installed package (scripts/test-install.sh), `cria serve` end to
+# end with the OpenAI Node client and headless Chromium (tests/e2e/run.sh), the GGUF, kernel, cache, batch
+# and server tests again under AddressSanitizer and UndefinedBehaviorSanitizer, and a one-minute fuzzing
+# run of the GGUF reader and the OpenAI request parsers.
 # Then the ARM build under qemu-user (scripts/test-arm64.sh).
 # Usage: bash scripts/test.sh    (FUZZ_SECONDS=0 skips the fuzzing run, ARM64=0 the ARM build)
 set -euo pipefail
@@ -17,13 +19,16 @@ cmake --build --preset release -j"$jobs"
 ctest --preset release -j"$jobs"
 bash scripts/test-install.sh build/release
 
-stage "sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache and batches"
+stage "cria serve end to end: the OpenAI Node client and the chat page in Chromium"
+bash tests/e2e/run.sh build/release/cria
+
+stage "sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache, batches, HTTP, the OpenAI protocol and the scheduler"
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j"$jobs" --target cria_tests
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:*BatchedDecode*' --gtest_brief=1
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CRIA_LOAD_SECONDS=10 \
+  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaMarkup*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:*BatchedDecode*:Http*:OpenAi*:Serve*' --gtest_brief=1
 
-stage "fuzzing the GGUF reader for ${FUZZ_SECONDS:-60} s"
+stage "fuzzing the GGUF reader and the OpenAI request parsers for ${FUZZ_SECONDS:-60} s"
 bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
 
 if [ "${ARM64:-1}" != 0 ]; then

@@ -26,13 +26,6 @@ std::string random_id(const char* prefix) {
   return id;
 }
 
-http::Response error_response(const ApiError& e) {
-  http::Response r;
-  r.status = e.status;
-  r.body = error_json(e);
-  if (e.status == 503 || e.status == 429) r.headers.push_back({"retry-after", "1"});
-  return r;
-}
 
 sampling::SamplingParams sampling_params(const GenerationFields& g) {
   sampling::SamplingParams p;

@@ -22,13 +22,6 @@ http::Response json_response(int status, const json& j) {
   return r;
 }
 
-http::Response error_response(const ApiError& e) {
-  http::Response r;
-  r.status = e.status;
-  r.body = error_json(e);
-  if (e.status == 503 || e.status == 429) r.headers.push_back({"retry-after", "1"});
-  return r;
-}
 
 // Constant-time comparison: the time taken does not depend on where the strings differ.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -49,6 +42,14 @@ bool is(const std::string& path, std::string_view name) {
 }
 
 }  // namespace
+
+http::Response error_response(const ApiError& e) {
+  http::Response r;
+  r.status = e.status;
+  r.body = error_json(e);
+  if (e.status == 503 || e.status == 429) r.headers.push_back({"retry-after", "1"});
+  return r;
+}
 
 void ApiServer::set_ready(std::shared_ptr<const model::LlamaModel> model,
                           std::shared_ptr<const tokenizer::Tokenizer> tokenizer, std::string chat_template,

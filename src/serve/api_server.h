@@ -22,6 +22,10 @@ struct ApiOptions {
   int64_t created = 0;             // when the model was loaded (Unix seconds)
 };
 
+struct ApiError;
+// An OpenAI error object as an HTTP response (with Retry-After on 429 and 503).
+http::Response error_response(const ApiError& e);
+
 class ApiServer {
  public:
   explicit ApiServer(ApiOptions options) : options_(std::move(options)) {}
