@@ -129,7 +129,9 @@ void ApiServer::handle(const std::shared_ptr<http::Exchange>& ex) {
               {"n_ctx_train", model_->hparams().n_ctx_train},
               {"n_ctx_per_seq", scheduler->ctx_per_seq()},
               {"n_parallel", scheduler->n_parallel()},
-              {"prefill_budget", scheduler->prefill_budget()}};
+              {"prefill_budget", scheduler->prefill_budget() > 0 ? json(scheduler->prefill_budget())
+                                                                  : json("adaptive: 2 x generating sequences, at least " +
+                                                                         std::to_string(kMinPrefillBudget))}};
     ex->respond(json_response(200, models_response(options_.model_id, options_.created, meta)));
   } else if (is(path, "/chat/completions")) {
     if (!post) return method_not_allowed();

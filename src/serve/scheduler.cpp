@@ -98,7 +98,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const model
   std::unique_ptr<Scheduler> s(new Scheduler(std::move(tokenizer), options));
   const int train = hp.n_ctx_train > 0 ? static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 1u << 30)) : options.n_ctx;
   s->ctx_per_seq_ = options.ctx_per_seq > 0 ? std::min(options.ctx_per_seq, options.n_ctx) : std::min(train, options.n_ctx);
-  s->prefill_budget_ = options.prefill_budget > 0 ? options.prefill_budget : kDefaultPrefillBudget;
+  s->prefill_budget_ = std::max(0, options.prefill_budget);
   options.runner.max_keys = s->ctx_per_seq_;
   options.runner.n_batch = std::max(1, std::min(options.runner.n_batch, options.n_ctx));
   auto runner = model::Runner::create(std::move(model), options.runner);
@@ -440,7 +440,8 @@ bool Scheduler::step() {
       break;
     }
     // Generating choices first (one token each), then prompts, oldest job first, within the budget.
-    int budget = std::min({generating > 0 ? prefill_budget_ : n_batch, n_batch - generating, available - generating});
+    const int prefill = prefill_budget_ > 0 ? prefill_budget_ : std::max(kMinPrefillBudget, 2 * generating);
+    int budget = std::min({generating > 0 ? prefill : n_batch, n_batch - generating, available - generating});
     for (int pass = 0; pass < 2; ++pass) {
       for (auto& a : running_) {
         for (Choice& c : a->choices) {

@@ -1,8 +1,11 @@
 // Continuous batching: the jobs of many clients decoded together on one Runner and one shared KvCache.
 // A job is a prompt (tokens) and n choices to generate from it. Each step of the scheduler's thread
 // builds one batch: one token for every choice that is generating, plus prompt tokens of jobs still
-// being read, at most `prefill_budget` of them while others generate (so a long prompt arriving does
+// being read, at most a prefill budget of them while others generate (so a long prompt arriving does
 // not stall running streams for its whole prefill; with nothing generating a step takes up to n_batch).
+// The default budget is twice the number of generating sequences (at least kMinPrefillBudget): a step
+// then costs at most about three plain generation steps, which bounds the inter-token latency, while
+// prompts still advance every step.
 // Waiting jobs are admitted as sequence slots free up; a queue over max_queue is refused.
 //
 // Prefixes: a finished job leaves its first choice's cells in the cache as a retained prefix, and a new
@@ -42,14 +45,13 @@ struct SchedulerOptions {
   int n_parallel = 4;       // sequences decoded together (llama-server's -np)
   int n_ctx = 4096;         // cells of the shared cache, all sequences together (-c)
   int ctx_per_seq = 0;      // most tokens one sequence may hold; 0: the model's training context, capped by n_ctx
-  int prefill_budget = 0;   // prompt tokens a step may carry while others generate; 0: kDefaultPrefillBudget
+  int prefill_budget = 0;   // prompt tokens a step may carry while others generate; 0: adaptive (see above)
   int max_queue = 256;      // waiting jobs beyond this are refused
   model::RunnerOptions runner;
 };
 
-// The default prefill budget: a step of 8 generating sequences plus this many prompt tokens costs well
-// under three plain steps on a 2-core machine (docs/PERF.md, serving benchmark).
-constexpr int kDefaultPrefillBudget = 32;
+// The adaptive budget's floor: prompts advance at least this fast while one or two sequences generate.
+constexpr int kMinPrefillBudget = 16;
 
 struct TokenInfo {
   int32_t id = 0;
@@ -119,7 +121,7 @@ class Scheduler {
 
   int ctx_per_seq() const { return ctx_per_seq_; }
   int n_parallel() const { return options_.n_parallel; }
-  int prefill_budget() const { return prefill_budget_; }
+  int prefill_budget() const { return prefill_budget_; }  // 0: adaptive
   const model::Runner& runner() const { return *runner_; }
   MetricsSnapshot metrics() const;
 

@@ -161,9 +161,11 @@ int run_serve(const ServeOptions& o) {
     return fail(scheduler.error().message);
   }
   server_api->set_ready(loaded->model, loaded->tokenizer, template_text, scheduler->get());
-  std::fprintf(stderr, "cria serve: ready: model %s, %d sequences, %d cells (%d per sequence), prefill budget %d, "
+  const std::string budget = (*scheduler)->prefill_budget() > 0 ? std::to_string((*scheduler)->prefill_budget())
+                                                                 : std::string("adaptive");
+  std::fprintf(stderr, "cria serve: ready: model %s, %d sequences, %d cells (%d per sequence), prefill budget %s, "
                        "%d threads\n", api.model_id.c_str(), so.n_parallel, so.n_ctx, (*scheduler)->ctx_per_seq(),
-               (*scheduler)->prefill_budget(), (*scheduler)->runner().n_threads());
+               budget.c_str(), (*scheduler)->runner().n_threads());
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -199,8 +201,8 @@ void add_serve_command(CLI::App& app, Action& run_action) {
   cmd->add_option("--timeout", opt->timeout, "Seconds a client may take to send a request or read a response (-to, default 600)");
   cmd->add_option("--max-queue", opt->max_queue, "Requests that may wait for a sequence; more get 503 (default 256)");
   cmd->add_option("--prefill-budget", opt->prefill_budget,
-                  "Prompt tokens a step may carry while others generate (default 32): lower keeps streams smoother, "
-                  "higher answers new requests sooner");
+                  "Prompt tokens a step may carry while others generate (default: twice the generating sequences, at "
+                  "least 16): lower keeps streams smoother, higher answers new requests sooner");
   cmd->add_option("--grace", opt->grace, "Seconds running requests get to finish on SIGINT/SIGTERM (default 10)");
   cmd->add_flag("--metrics", opt->metrics, "Serve Prometheus metrics at /metrics");
   cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention's online softmax (-fa)");
