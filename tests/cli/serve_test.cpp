@@ -1,0 +1,147 @@
+// `cria serve` as a process: it says where it listens, answers /health once the model is in, refuses
+// bad flags, and on SIGTERM or SIGINT lets a running stream finish and exits 0.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "cli/cli_support.h"
+#include "http/client.h"
+
+namespace cria::test {
+namespace {
+
+// A `cria serve` child with its stderr in a file.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::string& flags) {
+    log_ = std::filesystem::temp_directory_path() / ("cria-serve-" + std::to_string(::getpid()) + "-" +
+                                                     std::to_string(counter_++) + ".log");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string cmd = std::string("exec ") + CRIA_BINARY + " serve --port 0 " + flags + " 2>" + log_.string();
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::filesystem::remove(log_);
+  }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // The port from "listening on http://127.0.0.1:PORT", once the server is ready (or 0 after 20 s).
+  int wait_ready() const {
+    const std::regex listening("listening on http://[0-9.]+:([0-9]+)");
+    for (int i = 0; i < 2000; ++i) {
+      const std::string text = log();
+      std::smatch m;
+      if (text.find("ready:") != std::string::npos && std::regex_search(text, m, listening)) return std::stoi(m[1]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return 0;
+  }
+  // The exit status, or -1 if it has not exited within `seconds`.
+  int wait_exit(int seconds) {
+    for (int i = 0; i < seconds * 100; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path log_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+TEST(CliServe, SigtermLetsARunningStreamFinishAndExitsZero) {
+  ServeProcess p("--grace 20");
+  const int port = p.wait_ready();
+  ASSERT_GT(port, 0) << p.log();
+  http::ClientRequest health;
+  health.port = port;
+  health.target = "/health";
+  auto h = http::fetch(health);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->status, 200);
+
+  // A stream of 200 tokens is running when the signal comes; it must end with [DONE].
+  http::ClientRequest r;
+  r.port = port;
+  r.method = "POST";
+  r.target = "/v1/completions";
+  r.body = R"({"prompt": "In the beginning", "max_tokens": 200, "ignore_eos": true, "stream": true})";
+  bool signalled = false, done = false;
+  std::string pending;
+  auto resp = http::fetch(r, [&](std::string_view piece) {
+    pending.append(piece);
+    http::take_sse_events(pending, [&](std::string_view d) { done = done || d == "[DONE]"; });
+    if (!signalled) {
+      ::kill(p.pid(), SIGTERM);
+      signalled = true;
+    }
+    return true;
+  });
+  ASSERT_TRUE(resp.ok()) << resp.error().message;
+  EXPECT_TRUE(done) << "the stream was cut short";
+  EXPECT_EQ(p.wait_exit(30), 0) << p.log();
+  EXPECT_NE(p.log().find("SIGTERM"), std::string::npos) << p.log();
+}
+
+TEST(CliServe, SigintWhileIdleExitsZero) {
+  ServeProcess p("");
+  ASSERT_GT(p.wait_ready(), 0) << p.log();
+  ::kill(p.pid(), SIGINT);
+  EXPECT_EQ(p.wait_exit(15), 0) << p.log();
+}
+
+TEST(CliServe, BadFlagsAreRefusedWithTheirNames) {
+  auto r = run_cria("serve --port 70000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--port"), std::string::npos) << r.err;
+  r = run_cria("serve -np 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("-np"), std::string::npos) << r.err;
+  r = run_cria("serve --ssl-cert-file /nonexistent.pem");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--ssl-key-file"), std::string::npos) << r.err;
+  r = run_cria("serve --port 0 -m /nonexistent.gguf");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
+}
+
+TEST(CliServe, NonLoopbackHostWithoutAKeyWarns) {
+  ServeProcess p("--host 0.0.0.0");
+  ASSERT_GT(p.wait_ready(), 0) << p.log();
+  EXPECT_NE(p.log().find("without an API key"), std::string::npos) << p.log();
+  ::kill(p.pid(), SIGTERM);
+  EXPECT_EQ(p.wait_exit(15), 0);
+}
+
+}  // namespace
+}  // namespace cria::test
