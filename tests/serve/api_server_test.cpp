@@ -325,6 +325,7 @@ TEST(ServeApi, SixteenConcurrentStreamsGiveTheTokensEachGivesAlone) {
   }
   for (auto& c : clients) c.join();
   for (int i = 0; i < 16; ++i) EXPECT_EQ(together[static_cast<size_t>(i)], alone[static_cast<size_t>(i)]) << "stream " << i;
+  EXPECT_GT(s.scheduler->metrics().preemptions, 0u) << "the small cache was meant to force preemption";
 }
 
 }  // namespace
