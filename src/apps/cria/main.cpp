@@ -66,8 +66,10 @@ int main(int argc, char** argv) {
   cria::cli::add_template_command(app, action);
   cria::cli::add_chat_command(app, action);
   cria::cli::add_tokenize_command(app, action);
+#ifdef CRIA_HAVE_HTTP
   cria::cli::add_serve_command(app, action);
   cria::cli::add_bench_serve_command(app, action);
+#endif
 
   auto args = with_default_subcommand(argc, argv);
   expand_multi_letter_flags(args);
