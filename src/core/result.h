@@ -8,8 +8,9 @@
 namespace cria {
 
 // What a caller may do about an error, where that differs from "the input is wrong": a full KV cache or
-// context (free some sequences, or wait) is told apart from a bad request.
-enum class ErrorKind { kInvalid, kFull };
+// context (free some sequences, or wait) is told apart from a bad request, and an input longer than the
+// context can ever hold (shorten it) from both.
+enum class ErrorKind { kInvalid, kFull, kTooLong };
 
 struct Error {
   std::string message;

@@ -174,7 +174,7 @@ static void run_generation(Scheduler& scheduler, const std::shared_ptr<Answer>& 
     ApiError e = handle.error().kind == ErrorKind::kFull
                      ? ApiError{503, handle.error().message, "unavailable_error", "", ""}
                      : bad_request(handle.error().message, "");
-    if (e.status == 400 && handle.error().message.find("context") != std::string::npos) e.code = "context_length_exceeded";
+    if (handle.error().kind == ErrorKind::kTooLong) e.code = "context_length_exceeded";
     answer->ex->respond(error_response(e));  // nothing was streamed yet: a plain error
     return;
   }
@@ -219,14 +219,7 @@ void ApiServer::completions(const std::shared_ptr<http::Exchange>& ex) {
     prompt_text = *s;
   } else {
     prompt = std::get<std::vector<int32_t>>(req.prompt);
-    for (size_t i = 0; i < prompt.size(); ++i) {
-      if (prompt[i] < 0 || prompt[i] >= tok_->n_vocab()) {
-        return ex->respond(error_response(bad_request("prompt[" + std::to_string(i) + "] = " + std::to_string(prompt[i]) +
-                                                      " is outside the vocabulary (0.." +
-                                                      std::to_string(tok_->n_vocab() - 1) + ")",
-                                                      "prompt")));
-      }
-    }
+    if (auto e = out_of_vocabulary(prompt, tok_->n_vocab(), "prompt")) return ex->respond(error_response(*e));
     if (req.echo) prompt_text = tok_->decode(prompt);
   }
   if (prompt.empty()) return ex->respond(error_response(bad_request("the prompt is empty", "prompt")));

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_template.h"
+#include "serve/openai_json.h"
 #include "serve/openai_request.h"
 #include "serve/openai_response.h"
 #include "serve/web_page.h"
@@ -66,6 +67,17 @@ std::string ApiServer::error_body(int status, std::string_view message) {
   e.message = std::string(message);
   e.type = status >= 500 ? "server_error" : "invalid_request_error";
   return error_json(e);
+}
+
+std::optional<ApiError> out_of_vocabulary(const std::vector<int32_t>& ids, int32_t n_vocab, const std::string& param) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= n_vocab) {
+      return bad_request(param + "[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                             " is outside the vocabulary (0.." + std::to_string(n_vocab - 1) + ")",
+                         param);
+    }
+  }
+  return std::nullopt;
 }
 
 bool ApiServer::authorized(const http::Request& r) const {
@@ -179,18 +191,12 @@ void ApiServer::tokenize(const std::shared_ptr<http::Exchange>& ex) {
     }
     const std::string piece = tok_->token_to_piece(id, true);
     // A piece that is not valid UTF-8 on its own (part of a character) goes out as its bytes.
-    const json as_text = piece;
-    bool valid = true;
-    try {
-      (void)as_text.dump();
-    } catch (const json::exception&) {
-      valid = false;
+    json value = piece;
+    if (!detail::is_valid_utf8(piece)) {
+      value = json::array();
+      for (unsigned char c : piece) value.push_back(c);
     }
-    json bytes = json::array();
-    if (!valid) {
-      for (unsigned char c : piece) bytes.push_back(c);
-    }
-    tokens.push_back(json{{"id", id}, {"piece", valid ? as_text : bytes}});
+    tokens.push_back(json{{"id", id}, {"piece", value}});
   }
   ex->respond(json_response(200, json{{"tokens", tokens}}));
 }
@@ -199,14 +205,7 @@ void ApiServer::detokenize(const std::shared_ptr<http::Exchange>& ex) {
   auto parsed = parse_detokenize_request(ex->request().body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return ex->respond(error_response(*e));
   const auto& req = std::get<DetokenizeRequest>(parsed);
-  for (size_t i = 0; i < req.tokens.size(); ++i) {
-    if (req.tokens[i] < 0 || req.tokens[i] >= tok_->n_vocab()) {
-      return ex->respond(error_response(bad_request("tokens[" + std::to_string(i) + "] = " + std::to_string(req.tokens[i]) +
-                                                    " is outside the vocabulary (0.." +
-                                                    std::to_string(tok_->n_vocab() - 1) + ")",
-                                                    "tokens")));
-    }
-  }
+  if (auto e = out_of_vocabulary(req.tokens, tok_->n_vocab(), "tokens")) return ex->respond(error_response(*e));
   ex->respond(json_response(200, json{{"content", tok_->decode(req.tokens)}}));
 }
 

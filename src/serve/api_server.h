@@ -6,10 +6,13 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "http/http_server.h"
 #include "model/llama_model.h"
+#include "serve/openai_request.h"
 #include "serve/scheduler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -22,9 +25,10 @@ struct ApiOptions {
   int64_t created = 0;             // when the model was loaded (Unix seconds)
 };
 
-struct ApiError;
 // An OpenAI error object as an HTTP response (with Retry-After on 429 and 503).
 http::Response error_response(const ApiError& e);
+// The error for the first token id of `ids` outside 0 .. n_vocab - 1 ("param[i] = id is outside ..."), if any.
+std::optional<ApiError> out_of_vocabulary(const std::vector<int32_t>& ids, int32_t n_vocab, const std::string& param);
 
 class ApiServer {
  public:

@@ -123,7 +123,8 @@ Result<std::shared_ptr<JobHandle>> Scheduler::submit(Job job) {
   if (n_prompt >= ctx_per_seq_) {
     return make_error("the prompt has " + std::to_string(n_prompt) + " tokens, more than the context of " +
                       std::to_string(ctx_per_seq_) + " tokens per sequence allows (it needs room for at least one "
-                      "generated token)");
+                      "generated token)",
+                      ErrorKind::kTooLong);
   }
   if (job.embed) job.n = 1;
   if (job.n < 1 || job.n > options_.n_parallel) {
@@ -508,8 +509,7 @@ bool Scheduler::step() {
   for (auto it = running_.begin(); it != running_.end();) {
     Active& a = **it;
     if (std::all_of(a.choices.begin(), a.choices.end(), [](const Choice& c) { return c.finished; })) {
-      metrics_.update([&](MetricsSnapshot& m) { m.e2e_request_latency.observe(seconds_between(a.arrival, Clock::now())); });
-      if (a.job.callbacks.on_done) a.job.callbacks.on_done(a.usage, std::nullopt);
+      finish_job(a, std::nullopt);
       it = running_.erase(it);
     } else {
       ++it;

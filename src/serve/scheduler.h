@@ -112,8 +112,9 @@ class Scheduler {
                                                    SchedulerOptions options);
   ~Scheduler();  // stop()
 
-  // Queues a job. Errors: kInvalid for a job that can never run (empty prompt, prompt longer than
-  // ctx_per_seq, n over n_parallel; the message names the numbers), kFull when the queue is full.
+  // Queues a job. Errors: kTooLong for a prompt that does not fit ctx_per_seq, kInvalid for another job
+  // that can never run (empty prompt, n over n_parallel, a token outside the vocabulary; the message
+  // names the numbers), kFull when the queue is full.
   Result<std::shared_ptr<JobHandle>> submit(Job job);
 
   // Cancels every job (each gets on_done) and ends the thread.
@@ -134,6 +135,7 @@ class Scheduler {
   void admit();
   void preempt_newest();
   void finish_choice(Active& a, Choice& c, FinishReason reason);
+  // Ends a job: choices still running finish as cancelled (or failed, with `error`), then on_done.
   void finish_job(Active& a, const std::optional<std::string>& error);
   void emit_token(Active& a, Choice& c, const float* logits, int32_t id);
   void add_hidden_states(Active& a, Choice& c, int first, int count);
