@@ -12,7 +12,7 @@
 #include "cria/cria.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/runner.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -20,7 +20,7 @@
 // The handles hold shared pointers so that a context or sampler keeps its model alive: a C caller may
 // free the model first without leaving them dangling.
 struct cria_model {
-  std::shared_ptr<const cria::model::LlamaModel> model;
+  std::shared_ptr<const cria::model::Model> model;
   std::shared_ptr<const cria::tokenizer::Tokenizer> tokenizer;
 };
 

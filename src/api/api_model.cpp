@@ -167,7 +167,7 @@ cria_status cria_model_load(const char* path, const cria_model_params* params, c
     if (!file) return fail(CRIA_ERROR_INVALID_MODEL, file.error().message);
     auto tok = cria::tokenizer::Tokenizer::load(*file);
     if (!tok) return fail(CRIA_ERROR_INVALID_MODEL, tok.error().message);
-    auto model = cria::model::LlamaModel::from_file(std::move(*file), isa);
+    auto model = cria::model::Model::from_file(std::move(*file), isa);
     if (!model) return fail(CRIA_ERROR_INVALID_MODEL, model.error().message);
     *out = new cria_model{*model, std::make_shared<const cria::tokenizer::Tokenizer>(std::move(*tok))};
     return CRIA_OK;

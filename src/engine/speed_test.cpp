@@ -79,7 +79,7 @@ Status run_generation(model::Session& session, TokenSource& tokens, int n_gen) {
 }
 
 // llama.cpp's size class of a Llama model, from its layer count (llm_load_hparams); "?B" when unknown.
-std::string llama_size_class(const model::LlamaModel& model) {
+std::string llama_size_class(const model::Model& model) {
   const auto& hp = model.hparams();
   switch (hp.n_layer) {
     case 16:
@@ -122,7 +122,7 @@ std::string SpeedTest::name() const {
   return "tg" + std::to_string(n_gen);
 }
 
-Result<SpeedResult> run_speed_test(const std::shared_ptr<const model::LlamaModel>& model, const SpeedTest& test) {
+Result<SpeedResult> run_speed_test(const std::shared_ptr<const model::Model>& model, const SpeedTest& test) {
   if (test.n_prompt < 0 || test.n_gen < 0 || test.n_prompt + test.n_gen == 0) {
     return make_error("a speed test needs a positive prompt or generation length");
   }
@@ -168,7 +168,7 @@ Result<SpeedResult> run_speed_test(const std::shared_ptr<const model::LlamaModel
   return result;
 }
 
-ModelSummary summarize_model(const model::LlamaModel& model) {
+ModelSummary summarize_model(const model::Model& model) {
   ModelSummary s;
   for (const auto& t : model.file().tensors()) {
     s.n_params += static_cast<uint64_t>(t.n_elements());

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 
 namespace cria::engine {
 
@@ -35,7 +35,7 @@ struct SpeedResult {
   double avg_ts = 0, stddev_ts = 0;
 };
 
-Result<SpeedResult> run_speed_test(const std::shared_ptr<const model::LlamaModel>& model, const SpeedTest& test);
+Result<SpeedResult> run_speed_test(const std::shared_ptr<const model::Model>& model, const SpeedTest& test);
 
 // What llama-bench's model columns show.
 struct ModelSummary {
@@ -44,6 +44,6 @@ struct ModelSummary {
   uint64_t n_bytes = 0;  // all tensor data
 };
 
-ModelSummary summarize_model(const model::LlamaModel& model);
+ModelSummary summarize_model(const model::Model& model);
 
 }  // namespace cria::engine

@@ -11,7 +11,7 @@ namespace {
 constexpr int32_t kEnd = std::numeric_limits<int32_t>::max();
 }
 
-Result<KvCache> KvCache::create(const LlamaHparams& hp, int n_cells, int n_seq_max) {
+Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_max) {
   if (n_cells < 1) return make_error("KV cache size " + std::to_string(n_cells) + " must be at least 1 token");
   if (n_seq_max < 1 || n_seq_max > 65536) {
     return make_error("sequence count " + std::to_string(n_seq_max) + " must be between 1 and 65536");

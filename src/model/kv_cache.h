@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "model/llama_hparams.h"
+#include "model/hparams.h"
 
 namespace cria::model {
 
@@ -26,7 +26,7 @@ class KvCache {
  public:
   // n_cells tokens in all, for sequence ids 0 .. n_seq_max - 1. Every layer's row is sized for the layer
   // with the most KV heads.
-  static Result<KvCache> create(const LlamaHparams& hp, int n_cells, int n_seq_max);
+  static Result<KvCache> create(const ModelHparams& hp, int n_cells, int n_seq_max);
 
   int n_cells() const { return static_cast<int>(cell_pos_.size()); }
   int n_seq_max() const { return static_cast<int>(seqs_.size()); }

@@ -1,7 +1,9 @@
-// The Llama forward pass (FORMATS.md 5.3), written as the paper reads: for each layer, norm, project,
-// rope, attend, add, norm, gate, project, add. Numerics follow llama.cpp's CPU backend where they decide
-// tokens: activations quantized per weight type (ops::matmul), K/V stored as f16, Q and the softmax
-// probabilities rounded to f16 for the two attention products.
+// The decoder forward pass (FORMATS.md 5.3), written as the paper reads: for each layer, norm, project,
+// rope, attend, add, norm, gate, project, add. The architecture's description (model/architecture.h)
+// switches the optional steps on: Q/K norms, post-norms, soft-caps, sliding windows, experts. Numerics
+// follow llama.cpp's CPU backend where they decide tokens: activations quantized per weight type
+// (ops::matmul), K/V stored as f16, Q and the softmax probabilities rounded to f16 for the two attention
+// products.
 #include "model/runner.h"
 
 #include <algorithm>
@@ -12,7 +14,7 @@
 
 namespace cria::model {
 
-Result<std::unique_ptr<Runner>> Runner::create(std::shared_ptr<const LlamaModel> model, RunnerOptions options) {
+Result<std::unique_ptr<Runner>> Runner::create(std::shared_ptr<const Model> model, RunnerOptions options) {
   if (options.n_batch < 1) return make_error("batch size " + std::to_string(options.n_batch) + " must be at least 1");
   if (options.n_threads < 0) return make_error("thread count " + std::to_string(options.n_threads) + " is negative");
   if (options.max_keys < 1) return make_error("context size " + std::to_string(options.max_keys) + " must be at least 1");
@@ -20,7 +22,7 @@ Result<std::unique_ptr<Runner>> Runner::create(std::shared_ptr<const LlamaModel>
   return std::unique_ptr<Runner>(new Runner(std::move(model), options, n_threads));
 }
 
-Runner::Runner(std::shared_ptr<const LlamaModel> model, const RunnerOptions& options, int n_threads)
+Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options, int n_threads)
     : model_(std::move(model)),
       n_batch_(options.n_batch),
       max_keys_(options.max_keys),
@@ -45,11 +47,33 @@ Runner::Runner(std::shared_ptr<const LlamaModel> model, const RunnerOptions& opt
   logits_.resize(b * model_->n_vocab());
   rope_cos_.resize(b * hp.n_rot / 2);
   rope_sin_.resize(b * hp.n_rot / 2);
+  rope_cos_local_.resize(b * hp.n_rot / 2);
+  rope_sin_local_.resize(b * hp.n_rot / 2);
+  first_key_.resize(b);
+  if (hp.n_expert > 0) {
+    const size_t k = hp.n_expert_used;
+    moe_in_.resize(b * hp.n_embd);
+    router_logits_.resize(b * hp.n_expert);
+    slot_weight_.resize(b * k);
+    slot_expert_.resize(b * k);
+    slot_out_.resize(b * k * hp.n_embd);
+    expert_out_.resize(b * hp.n_embd);
+    expert_routes_.resize(hp.n_expert);
+    for (auto& routes : expert_routes_) routes.reserve(b);
+    expert_tokens_.reserve(b);
+    const size_t n_ff_moe = std::max(hp.n_ff_exp, hp.n_ff_shexp);
+    if (gate_.size() < b * n_ff_moe) {
+      gate_.resize(b * n_ff_moe);
+      up_.resize(b * n_ff_moe);
+    }
+  }
   cells_.reserve(b);
   segments_.reserve(b);
   output_tokens_.reserve(b);
   logits_row_.reserve(b);
   swiglu_ = ops::swiglu_kernel(model_->isa());
+  activation_ = hp.desc->activation == Activation::Gelu ? ops::geglu_kernel(model_->isa()) : swiglu_;
+  softcap_ = ops::softcap_kernel(model_->isa());
   attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
                             ops::attention_scratch_floats(static_cast<int>(hd), max_keys_));
 }
@@ -149,21 +173,25 @@ void Runner::place(const Batch& batch, KvCache& cache) {
   for (auto& segment : segments_) segment.cells = cache.seq_cells(batch.seqs(segment.t0)[0]).data();
 }
 
-// Rotates the keys of shifted cells by their shift (RoPE angles add up), as llama.cpp's K-shift.
+// Rotates the keys of shifted cells by their shift (RoPE angles add up), as llama.cpp's K-shift, with
+// each layer's own base and pairing.
 void Runner::apply_shift(KvCache& cache) {
   if (!cache.pending_shift()) return;
   const auto& hp = model_->hparams();
-  ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_freq_base, hp.rope_freq_scale, 1.0f,
-                       model_->rope_freq_factors().empty() ? nullptr : model_->rope_freq_factors().data()};
   const int64_t row = cache.row_elements();
   for (int32_t cell = 0; cell < cache.n_cells(); ++cell) {
     if (cache.shift(cell) == 0) continue;
-    ops::rope_cos_sin(rope, cache.shift(cell), rope_cos_.data(), rope_sin_.data());
     for (size_t l = 0; l < hp.n_layer; ++l) {
+      if (l == 0 || hp.own_rope(l) != hp.own_rope(l - 1)) {
+        ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_base(l), hp.rope_scale(l), 1.0f,
+                             model_->rope_freq_factors().empty() ? nullptr : model_->rope_freq_factors().data()};
+        ops::rope_cos_sin(rope, cache.shift(cell), rope_cos_.data(), rope_sin_.data());
+      }
       uint16_t* k = cache.k(static_cast<int>(l)) + static_cast<size_t>(cell) * row;
       for (int64_t i = 0; i < row; ++i) h_[i] = fp16_to_fp32(k[i]);
-      ops::rope_norm(h_.data(), static_cast<int>(hp.n_head_kv[l]), static_cast<int>(hp.head_dim),
-                     static_cast<int>(hp.n_rot), rope_cos_.data(), rope_sin_.data());
+      const auto rotate = hp.desc->rope == RopeStyle::Neox ? ops::rope_neox : ops::rope_norm;
+      rotate(h_.data(), static_cast<int>(hp.n_head_kv[l]), static_cast<int>(hp.head_dim), static_cast<int>(hp.n_rot),
+             rope_cos_.data(), rope_sin_.data());
       for (int64_t i = 0; i < row; ++i) k[i] = fp32_to_fp16(h_[i]);
     }
   }
@@ -178,101 +206,195 @@ bool Runner::final_hidden(int i, float* out) const {
 }
 
 void Runner::forward(const Batch& batch, KvCache& cache) {
-  const LlamaModel& m = *model_;
-  const auto& hp = m.hparams();
-  const int n_tokens = batch.size();
-  last_batch_size_ = n_tokens;
-  const int64_t n_embd = hp.n_embd;
-  const int half_rot = static_cast<int>(hp.n_rot / 2);
-  const int64_t cache_row = cache.row_elements();
+  n_tokens_ = batch.size();
+  last_batch_size_ = n_tokens_;
+  embed_tokens(batch);
+  rope_tables(batch);
+  sliding_windows(batch, cache);
+  for (int l = 0; l < static_cast<int>(model_->layers().size()); ++l) {
+    attention_block(l, n_tokens_, cache);
+    ffn_block(l, n_tokens_);
+  }
+  output_logits();
+}
 
-  // Token embeddings: rows of token_embd decoded exactly.
+// Token embeddings: rows of token_embd decoded exactly, times sqrt(n_embd) where the architecture says.
+void Runner::embed_tokens(const Batch& batch) {
+  const Model& m = *model_;
+  const int64_t n_embd = m.hparams().n_embd;
   const auto& embd = m.token_embd();
-  for (int t = 0; t < n_tokens; ++t) {
+  for (int t = 0; t < batch.size(); ++t) {
     embd.traits().dequantize(embd.data + static_cast<size_t>(batch.token(t)) * embd.row_bytes(), &x_[t * n_embd],
                              n_embd);
   }
-  // RoPE angles for each token's position.
-  ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_freq_base, hp.rope_freq_scale, hp.rope_attn_factor,
-                       m.rope_freq_factors().empty() ? nullptr : m.rope_freq_factors().data()};
-  for (int t = 0; t < n_tokens; ++t) {
+  if (m.hparams().desc->embedding_scale) {
+    const float scale = std::sqrt(static_cast<float>(n_embd));
+    for (int64_t i = 0; i < batch.size() * n_embd; ++i) x_[i] *= scale;
+  }
+}
+
+// RoPE angles for each token's position: with the model's base, and with the sliding layers' own.
+void Runner::rope_tables(const Batch& batch) {
+  const Model& m = *model_;
+  const auto& hp = m.hparams();
+  const int half_rot = static_cast<int>(hp.n_rot / 2);
+  const float* factors = m.rope_freq_factors().empty() ? nullptr : m.rope_freq_factors().data();
+  ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_freq_base, hp.rope_freq_scale, hp.rope_attn_factor, factors};
+  ops::RopeConfig local = rope;
+  local.freq_base = hp.desc->sliding_rope_base;
+  local.freq_scale = 1.0f;
+  const bool any_local = hp.desc->sliding_rope_base > 0 && !hp.sliding.empty();
+  for (int t = 0; t < batch.size(); ++t) {
     ops::rope_cos_sin(rope, batch.pos(t), &rope_cos_[t * half_rot], &rope_sin_[t * half_rot]);
+    if (any_local) ops::rope_cos_sin(local, batch.pos(t), &rope_cos_local_[t * half_rot], &rope_sin_local_[t * half_rot]);
   }
+}
 
-  auto add_bias = [n_tokens](float* y, const std::vector<float>& bias) {
-    if (bias.empty()) return;
-    const size_t n = bias.size();
-    for (int t = 0; t < n_tokens; ++t) {
-      for (size_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
-    }
-  };
-
-  // Input rows RMSNorm(x_[token(t)]) * weight, made inside the matmul they feed (ops::RowFn).
-  auto rmsnorm_rows = [&](const float* weight, const int32_t* tokens) {
-    return [this, weight, tokens, n_embd, eps = hp.rms_eps](int64_t t, float* buf) -> const float* {
-      const int64_t row = tokens == nullptr ? t : tokens[t];
-      ops::rmsnorm(&x_[row * n_embd], weight, buf, n_embd, eps);
-      return buf;
-    };
-  };
-
-  for (size_t l = 0; l < m.layers().size(); ++l) {
-    const LlamaLayer& layer = m.layers()[l];
-    const int n_head = static_cast<int>(hp.n_head[l]), n_head_kv = static_cast<int>(hp.n_head_kv[l]);
-    const int hd = static_cast<int>(hp.head_dim);
-    const int64_t kv_row = layer.wk.n_out;
-
-    // Attention block. The norms and SwiGLU run inside the matmuls they feed.
-    const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
-    float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
-    ops::matmul_shared_input(qkv, rmsnorm_rows(layer.attn_norm.data(), nullptr), n_tokens, qkv_out, scratch_, pool_);
-    add_bias(q_.data(), layer.bq);
-    add_bias(k_.data(), layer.bk);
-    add_bias(v_.data(), layer.bv);
-    for (int t = 0; t < n_tokens; ++t) {
-      ops::rope_norm(&q_[t * layer.wq.n_out], n_head, hd, static_cast<int>(hp.n_rot), &rope_cos_[t * half_rot],
-                     &rope_sin_[t * half_rot]);
-      ops::rope_norm(&k_[t * kv_row], n_head_kv, hd, static_cast<int>(hp.n_rot), &rope_cos_[t * half_rot],
-                     &rope_sin_[t * half_rot]);
-      // Store K and V in the token's cache cell as f16.
-      const size_t cell = static_cast<size_t>(cells_[static_cast<size_t>(t)]) * cache_row;
-      uint16_t* k = cache.k(static_cast<int>(l)) + cell;
-      uint16_t* v = cache.v(static_cast<int>(l)) + cell;
-      for (int64_t i = 0; i < kv_row; ++i) {
-        k[i] = fp32_to_fp16(k_[t * kv_row + i]);
-        v[i] = fp32_to_fp16(v_[t * kv_row + i]);
+// For sliding-window layers: the first key of its sequence each token sees, the oldest key whose position
+// is within n_swa of the token's (llama.cpp masks a key when pos - key_pos >= n_swa).
+void Runner::sliding_windows(const Batch& batch, const KvCache& cache) {
+  const auto& hp = model_->hparams();
+  if (hp.sliding.empty()) return;
+  for (const auto& seg : segments_) {
+    const int32_t* cells = seg.cells;
+    for (int i = 0; i < seg.n_tokens; ++i) {
+      const int t = seg.t0 + i;
+      const int64_t oldest = int64_t{batch.pos(t)} - hp.n_swa + 1;
+      // Positions rise along the key list: binary search over keys 0 .. n_past + i.
+      int lo = 0, hi = seg.n_past + i;
+      while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (cache.cell_pos(cells[mid]) < oldest) lo = mid + 1; else hi = mid;
       }
+      first_key_[static_cast<size_t>(t)] = lo;
     }
-    attention(static_cast<int>(l), cache);
-    ops::matmul(layer.wo, attn_.data(), n_tokens, h_.data(), scratch_, pool_);
-    add_bias(h_.data(), layer.bo);
-    for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
-
-    // Feed-forward block (SwiGLU).
-    const int64_t n_ff = layer.ffn_gate.n_out;
-    const ops::Matrix* gate_up[] = {&layer.ffn_gate, &layer.ffn_up};
-    float* gate_up_out[] = {gate_.data(), up_.data()};
-    ops::matmul_shared_input(gate_up, rmsnorm_rows(layer.ffn_norm.data(), nullptr), n_tokens, gate_up_out, scratch_,
-                             pool_);
-    add_bias(gate_.data(), layer.b_gate);
-    add_bias(up_.data(), layer.b_up);
-    auto swiglu = [&](int64_t t, float* buf) -> const float* {
-      swiglu_(&gate_[t * n_ff], &up_[t * n_ff], buf, n_ff);
-      return buf;
-    };
-    const ops::Matrix* down[] = {&layer.ffn_down};
-    float* down_out[] = {h_.data()};
-    ops::matmul_shared_input(down, swiglu, n_tokens, down_out, scratch_, pool_);
-    add_bias(h_.data(), layer.b_down);
-    for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
   }
+}
 
-  // Final norm and output head, for the tokens that want logits.
+// Input rows RMSNorm(x_[t]) * weight, made inside the matmul they feed (ops::RowFn).
+static ops::RowFn rmsnorm_rows(const float* x, const float* weight, const int32_t* tokens, int64_t n_embd, float eps) {
+  return [x, weight, tokens, n_embd, eps](int64_t t, float* buf) -> const float* {
+    const int64_t row = tokens == nullptr ? t : tokens[t];
+    ops::rmsnorm(&x[row * n_embd], weight, buf, n_embd, eps);
+    return buf;
+  };
+}
+
+static void add_bias(float* y, const std::vector<float>& bias, int n_tokens) {
+  if (bias.empty()) return;
+  const size_t n = bias.size();
+  for (int t = 0; t < n_tokens; ++t) {
+    for (size_t i = 0; i < n; ++i) y[t * n + i] += bias[i];
+  }
+}
+
+// out = RMSNorm(out) * weight per token (Gemma's post-norms), in place.
+static void rmsnorm_in_place(float* rows, const std::vector<float>& weight, int n_tokens, float eps) {
+  const int64_t n = static_cast<int64_t>(weight.size());
+  for (int t = 0; t < n_tokens; ++t) ops::rmsnorm(rows + t * n, weight.data(), rows + t * n, n, eps);
+}
+
+// Attention block: norm, project, (Q/K norm), rope, store K/V, attend, project, (post-norm), add.
+void Runner::attention_block(int l, int n_tokens, KvCache& cache) {
+  const Model& m = *model_;
+  const auto& hp = m.hparams();
+  const Layer& layer = m.layers()[static_cast<size_t>(l)];
+  const int n_head = static_cast<int>(hp.n_head[l]), n_head_kv = static_cast<int>(hp.n_head_kv[l]);
+  const int hd = static_cast<int>(hp.head_dim);
+  const int64_t n_embd = hp.n_embd, q_row = layer.wq.n_out, kv_row = layer.wk.n_out;
+  const int64_t cache_row = cache.row_elements();
+
+  const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
+  float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
+  ops::matmul_shared_input(qkv, rmsnorm_rows(x_.data(), layer.attn_norm.data(), nullptr, n_embd, hp.rms_eps), n_tokens,
+                           qkv_out, scratch_, pool_);
+  add_bias(q_.data(), layer.bq, n_tokens);
+  add_bias(k_.data(), layer.bk, n_tokens);
+  add_bias(v_.data(), layer.bv, n_tokens);
+  for (int t = 0; t < n_tokens; ++t) {
+    float* q = &q_[t * q_row];
+    float* k = &k_[t * kv_row];
+    if (hp.desc->qk_norm) {
+      for (int h = 0; h < n_head; ++h) ops::rmsnorm(q + h * hd, layer.attn_q_norm.data(), q + h * hd, hd, hp.rms_eps);
+      for (int h = 0; h < n_head_kv; ++h) ops::rmsnorm(k + h * hd, layer.attn_k_norm.data(), k + h * hd, hd, hp.rms_eps);
+    }
+    rope_rows(l, q, n_head, t);
+    rope_rows(l, k, n_head_kv, t);
+    if (hp.desc->query_scale == QueryScale::OnQueries) {
+      for (int64_t i = 0; i < q_row; ++i) q[i] *= hp.query_scale;  // as llama.cpp does for Gemma and Phi-3
+    }
+    // Store K and V in the token's cache cell as f16.
+    const size_t cell = static_cast<size_t>(cells_[static_cast<size_t>(t)]) * cache_row;
+    uint16_t* k_cell = cache.k(l) + cell;
+    uint16_t* v_cell = cache.v(l) + cell;
+    for (int64_t i = 0; i < kv_row; ++i) {
+      k_cell[i] = fp32_to_fp16(k[i]);
+      v_cell[i] = fp32_to_fp16(v_[t * kv_row + i]);
+    }
+  }
+  attention(l, cache);
+  ops::matmul(layer.wo, attn_.data(), n_tokens, h_.data(), scratch_, pool_);
+  add_bias(h_.data(), layer.bo, n_tokens);
+  if (!layer.post_attn_norm.empty()) rmsnorm_in_place(h_.data(), layer.post_attn_norm, n_tokens, hp.rms_eps);
+  for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
+}
+
+// Rotates token t's n_heads head vectors in `rows` with the layer's RoPE (pairing and angles).
+void Runner::rope_rows(int l, float* rows, int n_heads, int t) const {
+  const auto& hp = model_->hparams();
+  const int half_rot = static_cast<int>(hp.n_rot / 2);
+  const bool local = hp.own_rope(static_cast<size_t>(l));
+  const float* cos_v = &(local ? rope_cos_local_ : rope_cos_)[t * half_rot];
+  const float* sin_v = &(local ? rope_sin_local_ : rope_sin_)[t * half_rot];
+  const auto rotate = hp.desc->rope == RopeStyle::Neox ? ops::rope_neox : ops::rope_norm;
+  rotate(rows, n_heads, static_cast<int>(hp.head_dim), static_cast<int>(hp.n_rot), cos_v, sin_v);
+}
+
+// Feed-forward block: norm, FFN (dense or experts), (post-norm), add.
+void Runner::ffn_block(int l, int n_tokens) {
+  const auto& hp = model_->hparams();
+  const Layer& layer = model_->layers()[static_cast<size_t>(l)];
+  if (layer.has_experts()) {
+    moe_ffn(layer, n_tokens, h_.data());
+  } else {
+    dense_ffn(layer, n_tokens, h_.data());
+  }
+  if (!layer.post_ffn_norm.empty()) rmsnorm_in_place(h_.data(), layer.post_ffn_norm, n_tokens, hp.rms_eps);
+  for (int64_t i = 0; i < n_tokens * int64_t{hp.n_embd}; ++i) x_[i] += h_[i];
+}
+
+// down(act(gate(x)) * up(x)) over RMSNorm(x); the norm and the activation run inside the matmuls.
+void Runner::dense_ffn(const Layer& layer, int n_tokens, float* out) {
+  const auto& hp = model_->hparams();
+  const int64_t n_ff = layer.ffn_gate.n_out;
+  const ops::Matrix* gate_up[] = {&layer.ffn_gate, &layer.ffn_up};
+  float* gate_up_out[] = {gate_.data(), up_.data()};
+  ops::matmul_shared_input(gate_up, rmsnorm_rows(x_.data(), layer.ffn_norm.data(), nullptr, hp.n_embd, hp.rms_eps),
+                           n_tokens, gate_up_out, scratch_, pool_);
+  add_bias(gate_.data(), layer.b_gate, n_tokens);
+  add_bias(up_.data(), layer.b_up, n_tokens);
+  auto activated = [&](int64_t t, float* buf) -> const float* {
+    activation_(&gate_[t * n_ff], &up_[t * n_ff], buf, n_ff);
+    return buf;
+  };
+  const ops::Matrix* down[] = {&layer.ffn_down};
+  float* down_out[] = {out};
+  ops::matmul_shared_input(down, activated, n_tokens, down_out, scratch_, pool_);
+  add_bias(out, layer.b_down, n_tokens);
+}
+
+// Final norm and output head for the tokens that want logits, soft-capped where the model says.
+void Runner::output_logits() {
+  const Model& m = *model_;
+  const auto& hp = m.hparams();
   if (output_tokens_.empty()) return;
   const ops::Matrix* output[] = {&m.output()};
   float* logits_out[] = {logits_.data()};
-  ops::matmul_shared_input(output, rmsnorm_rows(m.output_norm().data(), output_tokens_.data()),
-                           static_cast<int64_t>(output_tokens_.size()), logits_out, scratch_, pool_);
+  const int64_t n_out = static_cast<int64_t>(output_tokens_.size());
+  ops::matmul_shared_input(output, rmsnorm_rows(x_.data(), m.output_norm().data(), output_tokens_.data(), hp.n_embd,
+                                                hp.rms_eps),
+                           n_out, logits_out, scratch_, pool_);
+  if (hp.final_softcap > 0) softcap_(logits_.data(), n_out * m.n_vocab(), hp.final_softcap);
 }
 
 // Causal attention of each segment's queries over its sequence's cells.
@@ -288,7 +410,10 @@ void Runner::attention(int layer, KvCache& cache) {
   batch.n_head = static_cast<int>(hp.n_head[layer]);
   batch.n_head_kv = static_cast<int>(hp.n_head_kv[layer]);
   batch.head_dim = static_cast<int>(hp.head_dim);
-  batch.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  // Architectures that scale Q beforehand attend with scale 1.
+  batch.scale = hp.desc->query_scale == QueryScale::OnScores ? hp.query_scale : 1.0f;
+  batch.softcap = hp.attn_softcap;
+  batch.first_key = hp.is_sliding(static_cast<size_t>(layer)) ? first_key_.data() : nullptr;
   batch.online_softmax = flash_attn_;
   batch.batch_invariant = batch_invariant_;
   ops::run_attention(batch, model_->isa(), pool_, attention_scratch_);

@@ -13,7 +13,7 @@
 #include "core/thread_pool.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "ops/attention.h"
 #include "ops/basic_ops.h"
 #include "ops/matmul.h"
@@ -35,7 +35,7 @@ struct RunnerOptions {
 
 class Runner {
  public:
-  static Result<std::unique_ptr<Runner>> create(std::shared_ptr<const LlamaModel> model, RunnerOptions options);
+  static Result<std::unique_ptr<Runner>> create(std::shared_ptr<const Model> model, RunnerOptions options);
 
   // Runs one forward pass over the batch (at most n_batch tokens). Each token takes a new cell of the
   // cache for its keys and values and is appended to each of its sequences; a sequence's positions must
@@ -54,17 +54,30 @@ class Runner {
   int max_keys() const { return max_keys_; }
   bool flash_attn() const { return flash_attn_; }
   bool batch_invariant() const { return batch_invariant_; }
-  const LlamaModel& model() const { return *model_; }
+  const Model& model() const { return *model_; }
 
  private:
-  Runner(std::shared_ptr<const LlamaModel> model, const RunnerOptions& options, int n_threads);
+  Runner(std::shared_ptr<const Model> model, const RunnerOptions& options, int n_threads);
   Status check(const Batch& batch, const KvCache& cache);
   void place(const Batch& batch, KvCache& cache);
-  void forward(const Batch& batch, KvCache& cache);
-  void attention(int layer, KvCache& cache);
   void apply_shift(KvCache& cache);
 
-  std::shared_ptr<const LlamaModel> model_;
+  // The forward pass and its steps (runner.cpp; the mixture-of-experts FFN in runner_moe.cpp).
+  void forward(const Batch& batch, KvCache& cache);
+  void embed_tokens(const Batch& batch);
+  void rope_tables(const Batch& batch);
+  void sliding_windows(const Batch& batch, const KvCache& cache);
+  void attention_block(int layer, int n_tokens, KvCache& cache);
+  void rope_rows(int layer, float* rows, int n_heads, int t) const;
+  void attention(int layer, KvCache& cache);
+  void ffn_block(int layer, int n_tokens);
+  void dense_ffn(const Layer& layer, int n_tokens, float* out);
+  void moe_ffn(const Layer& layer, int n_tokens, float* out);
+  void route_tokens(const Layer& layer, int n_tokens);
+  void shared_expert(const Layer& layer, int n_tokens, float* out);
+  void output_logits();
+
+  std::shared_ptr<const Model> model_;
   int n_batch_, max_keys_;
   bool flash_attn_, batch_invariant_;
   ThreadPool pool_;
@@ -82,10 +95,25 @@ class Runner {
   uint64_t stamp_ = 0;
 
   // Work buffers for n_batch tokens.
+  int n_tokens_ = 0;  // of the batch in flight
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
-  std::vector<float> rope_cos_, rope_sin_;  // per token of the batch
+  // RoPE angles per token of the batch: for the model's base, and for sliding layers that have their own.
+  std::vector<float> rope_cos_, rope_sin_, rope_cos_local_, rope_sin_local_;
+  std::vector<int32_t> first_key_;          // per token: the first key a sliding layer lets it see
   std::vector<float> attention_scratch_;    // per thread: ops::attention_scratch_floats
-  ops::SwigluFn swiglu_ = nullptr;          // the model's instruction set's
+  ops::SwigluFn activation_ = nullptr;      // the FFN's gated activation, for the model's instruction set
+  ops::SwigluFn swiglu_ = nullptr;          // experts (always SiLU-gated)
+  ops::SoftcapFn softcap_ = nullptr;
+
+  // Mixture of experts: the normed FFN input, the router's choice per token (n_expert_used slots, in
+  // the router's order), each expert's tokens, and each slot's weighted output.
+  struct Route {
+    int32_t token, slot;
+  };
+  std::vector<float> moe_in_, router_logits_, slot_weight_, slot_out_, expert_out_;
+  std::vector<int32_t> slot_expert_;
+  std::vector<std::vector<Route>> expert_routes_;
+  std::vector<int32_t> expert_tokens_;
 };
 
 }  // namespace cria::model

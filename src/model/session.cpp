@@ -5,11 +5,11 @@
 
 namespace cria::model {
 
-int default_context_size(const LlamaHparams& hp) {
+int default_context_size(const ModelHparams& hp) {
   return std::max(1, static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 4096)));
 }
 
-Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const LlamaModel> model, SessionOptions options) {
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, SessionOptions options) {
   const auto& hp = model->hparams();
   int n_ctx = options.n_ctx;
   if (n_ctx < 0) return make_error("context size " + std::to_string(n_ctx) + " is negative");

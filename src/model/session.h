@@ -10,14 +10,14 @@
 #include "core/result.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/runner.h"
 
 namespace cria::model {
 
 // The context size used when none is asked for: the model's training context, capped at 4096 (and at
 // least 1). Session and the C API's contexts share it, so that both agree with `cria run`.
-int default_context_size(const LlamaHparams& hp);
+int default_context_size(const ModelHparams& hp);
 
 struct SessionOptions {
   int n_ctx = 0;      // 0: the model's training context, capped at 4096
@@ -28,7 +28,7 @@ struct SessionOptions {
 
 class Session {
  public:
-  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const LlamaModel> model, SessionOptions options);
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model, SessionOptions options);
 
   // Appends tokens at position n_past() and runs the forward pass in batches of n_batch. With
   // all_logits, logits(i) holds the i-th token's logits (tokens.size() <= n_batch); otherwise only the
@@ -43,7 +43,7 @@ class Session {
   int n_threads() const { return runner_->n_threads(); }
   // Forgets tokens from position `pos` on (0 clears the sequence).
   void truncate(int pos) { (void)cache_.seq_rm(0, pos, -1); }
-  const LlamaModel& model() const { return runner_->model(); }
+  const Model& model() const { return runner_->model(); }
   Runner& runner() { return *runner_; }
   KvCache& cache() { return cache_; }
 

@@ -52,7 +52,7 @@ http::Response error_response(const ApiError& e) {
   return r;
 }
 
-void ApiServer::set_ready(std::shared_ptr<const model::LlamaModel> model,
+void ApiServer::set_ready(std::shared_ptr<const model::Model> model,
                           std::shared_ptr<const tokenizer::Tokenizer> tokenizer, std::string chat_template,
                           Scheduler* scheduler) {
   model_ = std::move(model);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "http/http_server.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "serve/openai_request.h"
 #include "serve/scheduler.h"
 #include "tokenizer/tokenizer.h"
@@ -38,7 +38,7 @@ class ApiServer {
   // /health (503 "Loading model") answers 503.
   void handle(const std::shared_ptr<http::Exchange>& ex);
   // The model is loaded: called once, before any request can see the scheduler.
-  void set_ready(std::shared_ptr<const model::LlamaModel> model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
+  void set_ready(std::shared_ptr<const model::Model> model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
                  std::string chat_template, Scheduler* scheduler);
 
   // A JSON error body in OpenAI's shape, for the HTTP layer's own answers (400, 408, 413).
@@ -54,7 +54,7 @@ class ApiServer {
   bool authorized(const http::Request& r) const;
 
   ApiOptions options_;
-  std::shared_ptr<const model::LlamaModel> model_;
+  std::shared_ptr<const model::Model> model_;
   std::shared_ptr<const tokenizer::Tokenizer> tok_;
   std::string chat_template_;
   // Set last by set_ready: a handler that sees it non-null sees the members above set too.

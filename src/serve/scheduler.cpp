@@ -86,7 +86,7 @@ struct Scheduler::Active {
   JobUsage usage;
 };
 
-Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const model::LlamaModel> model,
+Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const model::Model> model,
                                                      std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
                                                      SchedulerOptions options) {
   const auto& hp = model->hparams();

@@ -107,7 +107,7 @@ class JobHandle {
 
 class Scheduler {
  public:
-  static Result<std::unique_ptr<Scheduler>> create(std::shared_ptr<const model::LlamaModel> model,
+  static Result<std::unique_ptr<Scheduler>> create(std::shared_ptr<const model::Model> model,
                                                    std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
                                                    SchedulerOptions options);
   ~Scheduler();  // stop()

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/session.h"
 #include "sampling/sampler.h"
 #include "test_support.h"
@@ -117,7 +117,7 @@ TEST_F(CApi, GreedyGenerationEqualsSession) {
   const auto tokens = tokenize(m.get(), prompt);
   const auto api = generate(c.get(), 0, tokens, 24);
 
-  auto model = cria::model::LlamaModel::load(kModel);
+  auto model = cria::model::Model::load(kModel);
   ASSERT_TRUE(model.ok()) << model.error().message;
   auto session = cria::model::Session::create(*model, {256, 512, kThreads, false});
   ASSERT_TRUE(session.ok()) << session.error().message;

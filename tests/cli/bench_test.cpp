@@ -16,7 +16,7 @@
 #include "cli/cli_support.h"
 #include "core/memory_bandwidth.h"
 #include "engine/synth_model.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/session.h"
 
 namespace cria::test {
@@ -103,7 +103,7 @@ TEST_F(CliSynth, ModelsOfSeveralTypesLoadAndRun) {
   for (const std::string type : {"Q8_0", "Q4_0", "Q4_K_M", "F16", "IQ4_XS"}) {
     SCOPED_TRACE(type);
     const std::string path = synth(type);
-    auto model = model::LlamaModel::load(path);
+    auto model = model::Model::load(path);
     ASSERT_TRUE(model.ok()) << model.error().message;
     EXPECT_EQ((*model)->n_vocab(), 4096);
     EXPECT_EQ((*model)->hparams().n_layer, 2u);
@@ -196,7 +196,7 @@ TEST_F(CliSynth, PadsOrTruncatesTheVocabularyToTheShape) {
   EXPECT_EQ(t[32009], "[PAD32009]");
   EXPECT_EQ(std::get<std::vector<float>>((*scores)->items)[32005], -10000.0f);
   EXPECT_EQ(std::get<std::vector<int32_t>>((*types)->items)[32005], 5);  // UNUSED
-  auto model = model::LlamaModel::from_file(std::move(*file));
+  auto model = model::Model::from_file(std::move(*file));
   ASSERT_TRUE(model.ok()) << model.error().message;
   EXPECT_EQ((*model)->n_vocab(), 32010);
 }

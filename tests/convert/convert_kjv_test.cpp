@@ -9,7 +9,7 @@
 #include "convert/converter.h"
 #include "convert_test_support.h"
 #include "gguf/gguf_reader.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 
 namespace cria::test {
 namespace {
@@ -129,7 +129,7 @@ TEST(ConvertKjvQ8_0, MatchesLlamaQuantizeAndLoads) {
       ASSERT_LE(worst, amax / 127.0f * (0.5f + 127.0f / 2048.0f) + 1e-7f) << t.name << " block " << block / 32;
     }
   }
-  auto model = model::LlamaModel::load(out.string());
+  auto model = model::Model::load(out.string());
   EXPECT_TRUE(model.ok()) << model.error().message;
 }
 

@@ -12,7 +12,7 @@
 
 #include "model/batch.h"
 #include "model/kv_cache.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/runner.h"
 #include "sampling/sampler.h"
 #include "test_support.h"
@@ -24,7 +24,7 @@ namespace {
 const auto& kPrompts = test::kKjvPrompts;
 
 struct Fixture {
-  std::shared_ptr<const LlamaModel> model;
+  std::shared_ptr<const Model> model;
   std::vector<std::vector<int32_t>> prompts;  // 16: the eight prompts, then each again with a suffix
 };
 
@@ -42,7 +42,7 @@ Fixture load(const char* name) {
       f.prompts.push_back(tok->encode(text, true, false));
     }
   }
-  auto model = LlamaModel::from_file(std::move(*file));
+  auto model = Model::from_file(std::move(*file));
   EXPECT_TRUE(model.ok()) << model.error().message;
   f.model = *model;
   return f;

@@ -9,8 +9,8 @@
 namespace cria::model {
 namespace {
 
-LlamaHparams hparams(std::vector<uint32_t> n_head_kv) {
-  LlamaHparams hp;
+ModelHparams hparams(std::vector<uint32_t> n_head_kv) {
+  ModelHparams hp;
   hp.n_layer = static_cast<uint32_t>(n_head_kv.size());
   hp.n_head_kv = std::move(n_head_kv);
   hp.head_dim = 8;

@@ -9,7 +9,7 @@
 
 #include "engine/perplexity.h"
 #include "ops/kernels.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/session.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -34,7 +34,7 @@ bool is_float_file(const std::string& name) {
 }
 
 struct Loaded {
-  std::shared_ptr<const LlamaModel> model;
+  std::shared_ptr<const Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tok;
 };
 
@@ -50,7 +50,7 @@ class LlamaCppReference : public testing::TestWithParam<const char*> {
     ASSERT_TRUE(file.ok()) << file.error().message;
     auto tok = tokenizer::Tokenizer::load(*file);
     ASSERT_TRUE(tok.ok()) << tok.error().message;
-    auto model = LlamaModel::from_file(std::move(*file));
+    auto model = Model::from_file(std::move(*file));
     ASSERT_TRUE(model.ok()) << model.error().message;
     loaded_.model = *model;
     loaded_.tok = std::make_unique<tokenizer::Tokenizer>(std::move(*tok));
@@ -65,12 +65,12 @@ class LlamaCppReference : public testing::TestWithParam<const char*> {
 // difference between this build's kernels of two instruction sets (different float summation orders) on
 // the same tokens. f16 rounding of K, V, Q and the attention probabilities (as llama.cpp rounds them)
 // turns order-of-summation differences into discrete jumps, which low-bit models amplify.
-float own_numeric_spread(const LlamaModel& model, const std::vector<int32_t>& tokens) {
+float own_numeric_spread(const Model& model, const std::vector<int32_t>& tokens) {
   std::vector<std::vector<float>> runs;
   for (int i = 0; i < ops::kIsaCount; ++i) {
     const auto isa = static_cast<ops::Isa>(i);
     if (!ops::isa_available(isa)) continue;
-    auto session = Session::create(LlamaModel::from_file(model.file(), isa).value(), {0, 512, 1}).value();
+    auto session = Session::create(Model::from_file(model.file(), isa).value(), {0, 512, 1}).value();
     EXPECT_TRUE(session->decode(tokens).ok());
     runs.emplace_back(session->logits(), session->logits() + model.n_vocab());
   }

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/session.h"
 #include "test_support.h"
 
@@ -26,7 +26,7 @@ TEST(ModelReferenceLogits, F32MatchesPytorchTop5AndGreedy) {
   const auto path = test::kjv_gguf_dir() / "kjv-F32.gguf";
   CRIA_REQUIRE_FIXTURE(path);
   const auto ref = load_reference();
-  auto model = LlamaModel::load(path.string());
+  auto model = Model::load(path.string());
   ASSERT_TRUE(model.ok()) << model.error().message;
   auto session = Session::create(*model, {});
   ASSERT_TRUE(session.ok()) << session.error().message;

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/session.h"
 #include "ops/kernels.h"
 #include "ops/packed_kernels.h"
@@ -20,10 +20,10 @@ namespace {
 std::filesystem::path reference_dir() { return test::shared_dir() / "fixtures/models/kjv/reference"; }
 
 // Loads the model with repacking on or off, restoring the process-wide setting afterwards.
-std::shared_ptr<const LlamaModel> load(const gguf::File& file, bool repack) {
+std::shared_ptr<const Model> load(const gguf::File& file, bool repack) {
   const bool before = ops::repacking_enabled();
   ops::set_repacking(repack);
-  auto model = LlamaModel::from_file(file, ops::Isa::Avx512);
+  auto model = Model::from_file(file, ops::Isa::Avx512);
   ops::set_repacking(before);
   EXPECT_TRUE(model.ok());
   return model.ok() ? *model : nullptr;

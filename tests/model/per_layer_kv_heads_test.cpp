@@ -11,7 +11,7 @@
 
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/session.h"
 #include "test_support.h"
 
@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 // Greedy logits of the prompt and n_gen generated tokens.
 std::vector<std::vector<float>> greedy_logits(const std::string& path, const std::vector<int32_t>& prompt, int n_gen) {
-  auto model = LlamaModel::load(path);
+  auto model = Model::load(path);
   EXPECT_TRUE(model.ok()) << model.error().message;
   if (!model) return {};
   auto session = Session::create(*model, {128, 32, 2}).value();

@@ -6,7 +6,7 @@
 
 #include "model/batch.h"
 #include "model/kv_cache.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/runner.h"
 
 namespace cria::model {
@@ -15,7 +15,7 @@ namespace {
 class RunnerErrors : public testing::Test {
  protected:
   void SetUp() override {
-    auto model = LlamaModel::load(std::string(CRIA_SOURCE_DIR) + "/models/kjv-Q8_0.gguf");
+    auto model = Model::load(std::string(CRIA_SOURCE_DIR) + "/models/kjv-Q8_0.gguf");
     ASSERT_TRUE(model.ok()) << model.error().message;
     RunnerOptions options;
     options.n_batch = 8;

@@ -12,7 +12,7 @@
 
 #include "engine/perplexity.h"
 #include "engine/quantize_model.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "model/session.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -106,7 +106,7 @@ TEST_P(LlamaQuantizeParity, MatchesLlamaQuantize) {
   std::ifstream in(reference_dir / "llama_cpp_outputs.json");
   const double expected = nlohmann::json::parse(in)[fixture_name(c)]["perplexity"][0].get<double>();
   auto tok = tokenizer::Tokenizer::load(*ours);
-  auto model = model::LlamaModel::from_file(std::move(*ours));
+  auto model = model::Model::from_file(std::move(*ours));
   ASSERT_TRUE(tok.ok() && model.ok());
   auto session = model::Session::create(*model, {256, 256, 1});
   ASSERT_TRUE(session.ok());

@@ -13,7 +13,7 @@
 #include "gguf/gguf_reader.h"
 #include "http/client.h"
 #include "http/http_server.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "serve/api_server.h"
 #include "serve/scheduler.h"
 #include "test_support.h"
@@ -36,7 +36,7 @@ struct Server {
     auto tmpl = chat::select_template(&*file, "chatml");
     EXPECT_TRUE(tmpl.ok());
     auto tok = tokenizer::Tokenizer::load(*file);
-    auto model = model::LlamaModel::from_file(std::move(*file));
+    auto model = model::Model::from_file(std::move(*file));
     EXPECT_TRUE(model.ok() && tok.ok());
     auto shared_tok = std::make_shared<tokenizer::Tokenizer>(std::move(*tok));
     so.runner.n_threads = 2;

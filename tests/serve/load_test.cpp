@@ -20,7 +20,7 @@
 #include "gguf/gguf_reader.h"
 #include "http/client.h"
 #include "http/http_server.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "serve/api_server.h"
 #include "serve/scheduler.h"
 #include "test_support.h"
@@ -150,7 +150,7 @@ TEST(ServeLoad, SixtyFourClientsWithFaultsLeaveTheServerAsTheyFoundIt) {
   ASSERT_TRUE(file.ok());
   auto tmpl = chat::select_template(&*file, "chatml");
   auto tok = tokenizer::Tokenizer::load(*file);
-  auto model = model::LlamaModel::from_file(std::move(*file));
+  auto model = model::Model::from_file(std::move(*file));
   ASSERT_TRUE(model.ok() && tok.ok() && tmpl.ok());
   auto shared_tok = std::make_shared<tokenizer::Tokenizer>(std::move(*tok));
   SchedulerOptions so;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "gguf/gguf_reader.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "serve/scheduler.h"
 #include "serve/text_stream.h"
 #include "test_support.h"
@@ -23,7 +23,7 @@ namespace cria::serve {
 namespace {
 
 struct Loaded {
-  std::shared_ptr<const model::LlamaModel> model;
+  std::shared_ptr<const model::Model> model;
   std::shared_ptr<const tokenizer::Tokenizer> tok;
 };
 
@@ -35,7 +35,7 @@ const Loaded& bundled() {
     auto tok = tokenizer::Tokenizer::load(*file);
     EXPECT_TRUE(tok.ok());
     l.tok = std::make_shared<tokenizer::Tokenizer>(std::move(*tok));
-    auto model = model::LlamaModel::from_file(std::move(*file));
+    auto model = model::Model::from_file(std::move(*file));
     EXPECT_TRUE(model.ok());
     l.model = *model;
     return l;

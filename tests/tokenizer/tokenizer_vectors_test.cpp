@@ -79,7 +79,7 @@ TEST_P(TokenizerVectors, MatchLlamaCpp) {
 
 INSTANTIATE_TEST_SUITE_P(TokenizerFixtures, TokenizerVectors,
                          ::testing::Values("bert-bge", "deepseek-coder", "deepseek-llm", "falcon", "gpt-2",
-                                           "llama-spm", "mpt", "phi-3", "refact", "starcoder"),
+                                           "llama-spm", "llama3", "mpt", "phi-3", "qwen3", "refact", "starcoder"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) c = (c == '-') ? '_' : c;
@@ -116,7 +116,7 @@ TEST_P(TokenizerRoundTrip, DecodeGivesTextBack) {
 
 INSTANTIATE_TEST_SUITE_P(TokenizerLossless, TokenizerRoundTrip,
                          ::testing::Values("deepseek-coder", "deepseek-llm", "falcon", "gpt-2", "llama-spm",
-                                           "mpt", "phi-3", "refact", "starcoder"),
+                                           "llama3", "mpt", "phi-3", "qwen3", "refact", "starcoder"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) c = (c == '-') ? '_' : c;

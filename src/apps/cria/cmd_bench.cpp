@@ -13,7 +13,7 @@
 #include "core/memory_bandwidth.h"
 #include "core/thread_pool.h"
 #include "engine/speed_test.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 
 namespace cria::cli {
 
@@ -205,7 +205,7 @@ int run_bench(const BenchOptions& opt) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
 
   for (const auto& path : opt.models) {
-    auto model = model::LlamaModel::load(path);
+    auto model = model::Model::load(path);
     if (!model) return report_error(model.error().message);
     const engine::ModelSummary summary = engine::summarize_model(**model);
     const uint64_t weight_bytes = (*model)->weight_bytes();

@@ -34,7 +34,7 @@ Result<LoadedModel> load_model(const std::string& path) {
   if (!file) return file.error();
   auto tok = tokenizer::Tokenizer::load(*file);
   if (!tok) return tok.error();
-  auto model = model::LlamaModel::from_file(std::move(*file));
+  auto model = model::Model::from_file(std::move(*file));
   if (!model) return model.error();
   return LoadedModel{*model, std::make_shared<const tokenizer::Tokenizer>(std::move(*tok))};
 }

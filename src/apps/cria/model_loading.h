@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/result.h"
-#include "model/llama_model.h"
+#include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cria::cli {
@@ -15,7 +15,7 @@ namespace cria::cli {
 std::string default_model_path();
 
 struct LoadedModel {
-  std::shared_ptr<const model::LlamaModel> model;
+  std::shared_ptr<const model::Model> model;
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
 };
 

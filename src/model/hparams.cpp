@@ -1,15 +1,14 @@
-#include "model/llama_hparams.h"
+#include "model/hparams.h"
 
+#include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "ops/attention.h"
 
 namespace cria::model {
 
 namespace {
-
-// Architectures whose graph is the llama one (Mistral and Mixtral checkpoints are converted to "llama").
-bool is_llama_family(const std::string& arch) { return arch == "llama"; }
 
 // A per-layer count: UINT32 for all layers, or an INT32 array with one value per layer.
 Result<std::vector<uint32_t>> per_layer(const gguf::File& file, const std::string& key, uint32_t n_layer,
@@ -37,15 +36,75 @@ Result<std::vector<uint32_t>> per_layer(const gguf::File& file, const std::strin
                     std::string(gguf::value_type_name(v->type())));
 }
 
+// Reads `key` into `out` if the file has it (with the exact type llama.cpp's loader expects).
+template <typename T>
+Status optional(const gguf::File& file, const std::string& key, T& out) {
+  if (file.find(key) == nullptr) return Ok{};
+  auto v = [&] {
+    if constexpr (std::is_same_v<T, float>) return file.get_f32(key); else return file.get_u32(key);
+  }();
+  if (!v) return v.error();
+  out = *v;
+  return Ok{};
+}
+
+// expert_count / expert_used_count and the experts' sizes.
+Status read_experts(const gguf::File& file, const std::string& p, ModelHparams& hp) {
+  if (auto s = optional(file, p + "expert_count", hp.n_expert); !s) return s;
+  if (hp.n_expert == 0) return Ok{};
+  if (!hp.desc->experts) {
+    return make_error(file.path() + ": architecture '" + hp.arch + "' has no mixture-of-experts form (expert_count " +
+                      std::to_string(hp.n_expert) + ")");
+  }
+  auto used = file.get_u32(p + "expert_used_count");
+  if (!used) return used.error();
+  hp.n_expert_used = *used;
+  constexpr uint32_t kMaxExperts = 512;
+  if (hp.n_expert > kMaxExperts || hp.n_expert_used == 0 || hp.n_expert_used > hp.n_expert) {
+    return make_error(file.path() + ": expert_used_count " + std::to_string(hp.n_expert_used) + " of expert_count " +
+                      std::to_string(hp.n_expert) + " is out of range (1 .. expert_count, at most " +
+                      std::to_string(kMaxExperts) + " experts)");
+  }
+  // Mixtral-style files give the experts' size as feed_forward_length.
+  hp.n_ff_exp = hp.n_ff[0];
+  if (auto s = optional(file, p + "expert_feed_forward_length", hp.n_ff_exp); !s) return s;
+  if (hp.desc->shared_expert) {
+    hp.n_ff_shexp = hp.n_ff_exp;
+    if (auto s = optional(file, p + "expert_shared_feed_forward_length", hp.n_ff_shexp); !s) return s;
+  }
+  if (hp.n_ff_exp == 0) return make_error(file.path() + ": expert_feed_forward_length is 0");
+  return Ok{};
+}
+
+// attention.sliding_window and the layers that use it.
+Status read_sliding_window(const gguf::File& file, const std::string& p, ModelHparams& hp) {
+  if (hp.desc->sliding == SlidingLayers::None) return Ok{};
+  hp.n_swa = hp.desc->default_sliding_window;
+  if (auto s = optional(file, p + "attention.sliding_window", hp.n_swa); !s) return s;
+  if (hp.n_swa == 0) return Ok{};  // no window (Phi-3 files write 0)
+  hp.sliding.assign(hp.n_layer, 0);
+  for (uint32_t l = 0; l < hp.n_layer; ++l) {
+    switch (hp.desc->sliding) {
+      case SlidingLayers::None: break;
+      case SlidingLayers::All: hp.sliding[l] = 1; break;
+      case SlidingLayers::EvenLayers: hp.sliding[l] = l % 2 == 0; break;
+      case SlidingLayers::FiveOfSix: hp.sliding[l] = (l + 1) % 6 != 0; break;
+    }
+  }
+  return Ok{};
+}
+
 }  // namespace
 
-Result<LlamaHparams> LlamaHparams::from_gguf(const gguf::File& file) {
-  LlamaHparams hp;
+Result<ModelHparams> ModelHparams::from_gguf(const gguf::File& file) {
+  ModelHparams hp;
   auto arch = file.get_string("general.architecture");
   if (!arch) return arch.error();
   hp.arch = *arch;
-  if (!is_llama_family(hp.arch)) {
-    return make_error(file.path() + ": unknown architecture '" + hp.arch + "' (supported: llama)");
+  hp.desc = find_architecture(hp.arch);
+  if (hp.desc == nullptr) {
+    return make_error(file.path() + ": unknown architecture '" + hp.arch + "' (supported: " + supported_architectures() +
+                      ")");
   }
   const std::string p = hp.arch + ".";
   auto need_u32 = [&](const std::string& key, uint32_t& out) -> Status {
@@ -61,13 +120,10 @@ Result<LlamaHparams> LlamaHparams::from_gguf(const gguf::File& file) {
     return make_error(file.path() + ": embedding_length " + std::to_string(hp.n_embd) + " / block_count " +
                       std::to_string(hp.n_layer) + " out of range");
   }
-  if (file.find(p + "expert_count") != nullptr) {
-    auto experts = file.get_u32(p + "expert_count");
-    if (experts && *experts > 0) return make_error(file.path() + ": mixture-of-experts models are not supported yet");
-  }
   auto n_ff = per_layer(file, p + "feed_forward_length", hp.n_layer, nullptr);
   if (!n_ff) return n_ff.error();
   hp.n_ff = *n_ff;
+  if (auto s = read_experts(file, p, hp); !s) return s.error();
   auto n_head = per_layer(file, p + "attention.head_count", hp.n_layer, nullptr);
   if (!n_head) return n_head.error();
   hp.n_head = *n_head;
@@ -99,9 +155,9 @@ Result<LlamaHparams> LlamaHparams::from_gguf(const gguf::File& file) {
   if (file.find(p + "rope.dimension_count") != nullptr) {
     if (auto s = need_u32("rope.dimension_count", hp.n_rot); !s) return s.error();
   }
-  if (hp.n_rot != hp.head_dim) {
+  if (hp.n_rot == 0 || hp.n_rot % 2 != 0 || hp.n_rot > hp.head_dim) {
     return make_error(file.path() + ": rope.dimension_count " + std::to_string(hp.n_rot) +
-                      " must equal the head dimension " + std::to_string(hp.head_dim) + " for llama");
+                      " must be even, non-zero and at most the head dimension " + std::to_string(hp.head_dim));
   }
   auto eps = file.get_f32(p + "attention.layer_norm_rms_epsilon");
   if (!eps) return eps.error();
@@ -135,6 +191,19 @@ Result<LlamaHparams> LlamaHparams::from_gguf(const gguf::File& file) {
     auto f = file.get_f32(p + "rope.scaling.attn_factor");
     if (!f) return f.error();
     hp.rope_attn_factor = *f;
+  }
+  if (auto s = read_sliding_window(file, p, hp); !s) return s.error();
+  const bool wide = hp.desc->wide_query_scale_layers != 0 && hp.n_layer == hp.desc->wide_query_scale_layers;
+  hp.query_scale = 1.0f / std::sqrt(static_cast<float>(wide ? hp.n_embd / hp.n_head[0] : hp.head_dim));
+  if (hp.desc->softcaps) {
+    // llama.cpp's defaults when the keys are absent.
+    hp.attn_softcap = 50.0f;
+    hp.final_softcap = 30.0f;
+    if (auto s = optional(file, p + "attn_logit_softcapping", hp.attn_softcap); !s) return s.error();
+    if (auto s = optional(file, p + "final_logit_softcapping", hp.final_softcap); !s) return s.error();
+    if (!(hp.attn_softcap > 0.0f) || !(hp.final_softcap > 0.0f)) {
+      return make_error(file.path() + ": soft-capping values must be positive");
+    }
   }
   return hp;
 }

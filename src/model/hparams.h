@@ -1,0 +1,52 @@
+// Hyperparameters of a decoder model, read from GGUF metadata with the exact key types llama.cpp's
+// loader expects (FORMATS.md 5.1), for every architecture in model/architecture.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "gguf/gguf_reader.h"
+#include "model/architecture.h"
+
+namespace cria::model {
+
+struct ModelHparams {
+  std::string arch;            // general.architecture; the key prefix
+  const Architecture* desc = nullptr;  // what the architecture computes (never null once loaded)
+  uint32_t n_ctx_train = 0;    // context_length
+  uint32_t n_embd = 0;         // embedding_length
+  uint32_t n_layer = 0;        // block_count
+  std::vector<uint32_t> n_ff;       // per layer
+  std::vector<uint32_t> n_head;     // per layer
+  std::vector<uint32_t> n_head_kv;  // per layer
+  uint32_t head_dim = 0;       // attention.key_length (= value_length)
+  uint32_t n_rot = 0;          // rope.dimension_count
+  float rms_eps = 0;           // attention.layer_norm_rms_epsilon
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;   // 1 / rope.scaling.factor for linear scaling
+  float rope_attn_factor = 1.0f;
+  float query_scale = 1.0f;       // attention's 1/sqrt(head_dim), or the architecture's rule
+
+  // Sliding-window attention: the window in keys (a token sees itself and the n_swa - 1 before it) and
+  // which layers use it; 0 and none when the architecture or the file has no window.
+  uint32_t n_swa = 0;
+  std::vector<uint8_t> sliding;  // per layer
+  float attn_softcap = 0.0f;     // > 0: attention scores are soft-capped (Gemma 2)
+  float final_softcap = 0.0f;    // > 0: the logits are soft-capped
+
+  // Mixture of experts (n_expert > 0): each token's FFN is the weighted sum of n_expert_used of n_expert
+  // experts of n_ff_exp hidden units, plus a shared expert of n_ff_shexp units if the architecture has one.
+  uint32_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0, n_ff_shexp = 0;
+
+  bool is_sliding(size_t layer) const { return !sliding.empty() && sliding[layer] != 0; }
+  // The RoPE base and frequency scale of a layer: Gemma 3's sliding layers use their own base, unscaled.
+  bool own_rope(size_t layer) const { return is_sliding(layer) && desc->sliding_rope_base > 0; }
+  float rope_base(size_t layer) const { return own_rope(layer) ? desc->sliding_rope_base : rope_freq_base; }
+  float rope_scale(size_t layer) const { return own_rope(layer) ? 1.0f : rope_freq_scale; }
+
+  static Result<ModelHparams> from_gguf(const gguf::File& file);
+};
+
+}  // namespace cria::model
