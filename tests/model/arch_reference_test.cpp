@@ -233,6 +233,48 @@ TEST_P(ArchReference, BatchedEqualsAlone) {
   }
 }
 
+// Context shifting re-rotates cached keys with the layer's own RoPE (NEOX pairs; Gemma 3's sliding
+// layers with their own base): a prompt shifted by 9 positions continues as one evaluated there.
+TEST_P(ArchReference, ShiftedKeysMatchKeysEvaluatedThere) {
+  RunnerOptions options;
+  options.n_batch = 64;
+  options.n_threads = 2;
+  options.max_keys = 128;
+  auto runner = Runner::create(model_, options).value();
+  const auto prompt = tok_->encode(test::kKjvPrompts[2], true, false);
+  const int32_t n = static_cast<int32_t>(prompt.size()), delta = 9, next = prompt[1];
+  auto eval = [&](KvCache& cache, const std::vector<int32_t>& tokens, int32_t pos0) {
+    Batch batch;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const int32_t seq[] = {0};
+      batch.add(tokens[i], pos0 + static_cast<int32_t>(i), seq, i + 1 == tokens.size());
+    }
+    EXPECT_TRUE(runner->decode(batch, cache).ok());
+    const float* l = runner->logits(batch.size() - 1);
+    return std::vector<float>(l, l + model_->n_vocab());
+  };
+  auto shifted_cache = KvCache::create(model_->hparams(), 128, 1).value();
+  eval(shifted_cache, prompt, 0);
+  ASSERT_TRUE(shifted_cache.seq_add(0, 0, -1, delta).ok());
+  const auto shifted = eval(shifted_cache, {next}, n + delta);
+  auto fresh = KvCache::create(model_->hparams(), 128, 1).value();
+  std::vector<int32_t> whole = prompt;
+  whole.push_back(next);
+  const auto want = eval(fresh, whole, delta);
+  auto unshifted_cache = KvCache::create(model_->hparams(), 128, 1).value();
+  eval(unshifted_cache, prompt, 0);
+  const auto wrong = eval(unshifted_cache, {next}, n + delta);
+  float diff = 0, wrong_diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    diff = std::max(diff, std::fabs(want[i] - shifted[i]));
+    wrong_diff = std::max(wrong_diff, std::fabs(want[i] - wrong[i]));
+  }
+  std::printf("  %s: shift by %d: largest logit difference %.5f (without re-rotation %.4f)\n", GetParam(), delta,
+              diff, wrong_diff);
+  EXPECT_LT(diff, 0.1f);
+  EXPECT_GT(wrong_diff, 5 * diff);
+}
+
 INSTANTIATE_TEST_SUITE_P(ArchFiles, ArchReference, testing::ValuesIn(kFiles),
                          [](const testing::TestParamInfo<const char*>& info) {
                            std::string n = info.param;
