@@ -57,8 +57,6 @@ struct AttentionBatch {
   // sequence share the batch (the two kernels sum in different orders). Otherwise a segment with few
   // tokens runs per head and a longer one grouped, which is faster for prompts of models without GQA.
   bool batch_invariant = false;
-  float softcap = 0.0f;  // TEMP stub
-  const int32_t* first_key = nullptr;  // TEMP stub
 };
 
 // The rows of one flash job: query heads head0 .. head0 + n_heads - 1 (all sharing kv_head) of batch

@@ -37,11 +37,4 @@ void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float
 // Rotates adjacent pairs (NORM mode, llama) of each of n_heads head vectors of head_dim values.
 void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
 
-// TEMP(stub until the ops branch lands)
-void rope_neox(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
-using GegluFn = void (*)(const float* gate, const float* up, float* out, int64_t n);
-GegluFn geglu_kernel(Isa isa);
-using SoftcapFn = void (*)(float* x, int64_t n, float cap);
-SoftcapFn softcap_kernel(Isa isa);
-
 }  // namespace cria::ops
