@@ -58,15 +58,29 @@ void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float
   }
 }
 
-void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+namespace {
+
+// Rotates the pairs (v[i * step], v[i * step + offset]) of each head vector v by cos_v[i], sin_v[i].
+void rotate_pairs(float* x, int n_heads, int head_dim, int n_rot, int step, int offset, const float* cos_v,
+                  const float* sin_v) {
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + h * head_dim;
     for (int i = 0; i < n_rot / 2; ++i) {
-      const float a = v[2 * i], b = v[2 * i + 1];
-      v[2 * i] = a * cos_v[i] - b * sin_v[i];
-      v[2 * i + 1] = a * sin_v[i] + b * cos_v[i];
+      const float a = v[i * step], b = v[i * step + offset];
+      v[i * step] = a * cos_v[i] - b * sin_v[i];
+      v[i * step + offset] = a * sin_v[i] + b * cos_v[i];
     }
   }
+}
+
+}  // namespace
+
+void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+  rotate_pairs(x, n_heads, head_dim, n_rot, 2, 1, cos_v, sin_v);
+}
+
+void rope_neox(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+  rotate_pairs(x, n_heads, head_dim, n_rot, 1, n_rot / 2, cos_v, sin_v);
 }
 
 }  // namespace cria::ops
