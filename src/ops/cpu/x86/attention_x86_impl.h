@@ -75,6 +75,11 @@ struct Vec8 {
   }
   static T select_ge(T a, T b, T x, T y) { return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GE_OQ)); }
   static T round_f16(T a) { return _mm256_cvtph_ps(_mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT)); }
+  // table[f16 bits of a] per lane, a rounded to f16 to nearest even (the table has 65536 entries).
+  static T lookup_f16(const float* table, T a) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT));
+    return _mm256_i32gather_ps(table, h, 4);
+  }
   static void f16_to_f32(const uint16_t* src, float* dst, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(src + i));
