@@ -38,7 +38,8 @@ FlashLayout::FlashLayout(int head_dim, int n_keys) {
   m = pos + rows;         // [rows]            running maximum
   l = m + rows;           // [rows]            running sum
   alpha = l + rows;       // [rows]            this tile's rescale factor
-  total = alpha + rows;
+  first = alpha + rows;   // [rows]            each row's first key (sliding windows)
+  total = first + rows;
 }
 
 size_t attention_scratch_floats(int head_dim, int n_ctx) {
@@ -97,8 +98,10 @@ void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span
         const int t = seg.t0 + static_cast<int>(item / b.n_head), head = static_cast<int>(item % b.n_head);
         const size_t row = (static_cast<size_t>(t) * b.n_head + head) * b.head_dim;
         const size_t kv = static_cast<size_t>(head / group) * b.head_dim;
-        per_head(b.q + row, b.k + kv, b.v + kv, seg.cells, b.kv_stride, seg.n_past + (t - seg.t0) + 1, b.head_dim,
-                 b.scale, s, b.out + row);
+        // A sliding window starts the token's key list later.
+        const int first = b.first_key != nullptr ? b.first_key[t] : 0;
+        per_head(b.q + row, b.k + kv, b.v + kv, seg.cells + first, b.kv_stride,
+                 seg.n_past + (t - seg.t0) + 1 - first, b.head_dim, b.scale, b.softcap, s, b.out + row);
         continue;
       }
       // Later tokens see more keys, and parallel_for hands out contiguous ranges, so token blocks are

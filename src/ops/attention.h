@@ -23,9 +23,11 @@ namespace cria::ops {
 constexpr int kMaxHeadDim = 512;
 
 // k and v point at this head's part of cache row 0; key j is cache row cells[j], rows kv_stride elements
-// apart. scores holds n_keys floats of scratch; out receives head_dim values.
+// apart. softcap > 0 caps every score as ops::softcap does (std::tanh) before the softmax. scores holds
+// n_keys floats of scratch; out receives head_dim values.
 using AttentionFn = void (*)(const float* q, const uint16_t* k, const uint16_t* v, const int32_t* cells,
-                             size_t kv_stride, int n_keys, int head_dim, float scale, float* scores, float* out);
+                             size_t kv_stride, int n_keys, int head_dim, float scale, float softcap,
+                             float* scores, float* out);
 
 AttentionFn attention_kernel(Isa isa);
 
@@ -35,7 +37,8 @@ AttentionFn avx512_attention();
 AttentionFn neon_attention();  // the same kernel for Neon and NeonDot
 
 // Consecutive tokens of a batch that belong to one sequence: token t0 + i is key n_past + i of the
-// sequence's key list `cells` (cache rows in position order) and attends to keys 0 .. n_past + i.
+// sequence's key list `cells` (cache rows in position order) and attends to keys 0 .. n_past + i (from
+// AttentionBatch::first_key[t0 + i] on, where that is set).
 struct AttentionSegment {
   const int32_t* cells;
   int t0, n_tokens, n_past;
@@ -57,6 +60,15 @@ struct AttentionBatch {
   // sequence share the batch (the two kernels sum in different orders). Otherwise a segment with few
   // tokens runs per head and a longer one grouped, which is faster for prompts of models without GQA.
   bool batch_invariant = false;
+  // Soft-capping (Gemma 2): when > 0, each score s = (q . k) * scale becomes tanhf(s * (1 / softcap)) *
+  // softcap before the softmax; with the exact softmax through ops::softcap (std::tanh, as llama.cpp
+  // without flash attention), with the online one through the vector tanh of vec8_math_impl.h.
+  float softcap = 0.0f;
+  // Sliding windows: per batch token t, the index in its segment's key list of the first key it sees, so
+  // token t0 + i sees keys first_key[t0 + i] .. n_past + i (0 <= first_key[t] <= n_past + i); the keys
+  // before it get probability 0, as a -inf mask gives. nullptr: 0 for every token. The grouped kernel
+  // skips the key tiles that no row of a job sees.
+  const int32_t* first_key = nullptr;
 };
 
 // The rows of one flash job: query heads head0 .. head0 + n_heads - 1 (all sharing kv_head) of batch
@@ -76,7 +88,7 @@ constexpr int kFlashMinRows = 4;   // fewer rows per KV head than this run per h
 struct FlashLayout {
   FlashLayout(int head_dim, int n_keys);
   int hd4;  // head_dim rounded up to 4 (value rows are padded with zeros)
-  size_t qt, ot, p, kf, vf, pos, m, l, alpha, total;
+  size_t qt, ot, p, kf, vf, pos, m, l, alpha, first, total;
 };
 
 using FlashAttentionFn = void (*)(const AttentionBatch& batch, const AttentionJob& job, float* scratch);

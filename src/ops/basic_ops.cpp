@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/fp16.h"
+
 namespace cria::ops {
 
 void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps) {
@@ -34,17 +36,67 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
-SwigluFn swiglu_kernel(Isa isa) {
+namespace {
+
+float gelu_tanh(float v) {
+  return 0.5f * v * (1.0f + std::tanh(0.79788456080286535587989211986876f * v * (1.0f + 0.044715f * v * v)));
+}
+
+struct GeluTable {
+  float values[65536];
+  GeluTable() {
+    for (uint32_t h = 0; h < 65536; ++h) {
+      values[h] = fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(static_cast<uint16_t>(h)))));
+    }
+  }
+};
+
+}  // namespace
+
+const float* gelu_f16_table() {
+  static const GeluTable table;
+  return table.values;
+}
+
+float gelu(float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return gelu_f16_table()[fp32_to_fp16(x)];
+}
+
+void geglu(const float* gate, const float* up, float* out, int64_t n) {
+  const float* table = gelu_f16_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g <= -10.0f ? 0.0f : (g >= 10.0f ? g : table[fp32_to_fp16(g)]) * up[i];
+  }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
+namespace {
+
+// The best vector build at or below `isa` that this CPU runs, or the scalar references.
+ElementwiseKernels elementwise_kernels(Isa isa) {
 #if defined(__x86_64__)
-  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_swiglu();
-  if ((isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) return avx2_swiglu();
+  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_elementwise();
+  if ((isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) return avx2_elementwise();
 #elif defined(__aarch64__)
-  if (isa == Isa::Neon || isa == Isa::NeonDot) return neon_swiglu();
+  if (isa == Isa::Neon || isa == Isa::NeonDot) return neon_elementwise();
 #else
   (void)isa;
 #endif
-  return swiglu;
+  return {swiglu, geglu, softcap};
 }
+
+}  // namespace
+
+SwigluFn swiglu_kernel(Isa isa) { return elementwise_kernels(isa).swiglu; }
+GegluFn geglu_kernel(Isa isa) { return elementwise_kernels(isa).geglu; }
+SoftcapFn softcap_kernel(Isa isa) { return elementwise_kernels(isa).softcap; }
 
 void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float* sin_out) {
   const float theta_scale = std::pow(cfg.freq_base, -2.0f / static_cast<float>(cfg.n_rot));
@@ -58,15 +110,29 @@ void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float
   }
 }
 
-void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+namespace {
+
+// Rotates the pairs (v[i * step], v[i * step + offset]) of each head vector v by cos_v[i], sin_v[i].
+void rotate_pairs(float* x, int n_heads, int head_dim, int n_rot, int step, int offset, const float* cos_v,
+                  const float* sin_v) {
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + h * head_dim;
     for (int i = 0; i < n_rot / 2; ++i) {
-      const float a = v[2 * i], b = v[2 * i + 1];
-      v[2 * i] = a * cos_v[i] - b * sin_v[i];
-      v[2 * i + 1] = a * sin_v[i] + b * cos_v[i];
+      const float a = v[i * step], b = v[i * step + offset];
+      v[i * step] = a * cos_v[i] - b * sin_v[i];
+      v[i * step + offset] = a * sin_v[i] + b * cos_v[i];
     }
   }
+}
+
+}  // namespace
+
+void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+  rotate_pairs(x, n_heads, head_dim, n_rot, 2, 1, cos_v, sin_v);
+}
+
+void rope_neox(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v) {
+  rotate_pairs(x, n_heads, head_dim, n_rot, 1, n_rot / 2, cos_v, sin_v);
 }
 
 }  // namespace cria::ops

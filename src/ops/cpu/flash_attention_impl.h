@@ -8,6 +8,12 @@
 // - exact (the default): the scores of all keys are kept (32 rows x n_keys floats), then llama.cpp's
 //   softmax without flash attention runs on them, probabilities rounded through f16 after normalising.
 //   Its tokens match llama.cpp's where low-bit models sit on near-ties that the rounding decides.
+// Each row sees the keys from its token's first key (AttentionBatch::first_key: sliding windows) to its
+// own position; the others get probability exactly 0. Tiles start at multiples of kFlashKeyTile from the
+// job's lowest first key, so a row's tiles, and its sums, are the same whatever rows share its job (a
+// tile a row sees none of leaves its running maximum, sum and output as they were). Soft-capping
+// (AttentionBatch::softcap) runs on the scores before the softmax: ops::softcap's std::tanh for the exact
+// softmax (llama.cpp's numbers), vec8::tanh for the online one.
 //
 // Written once against an 8-lane vector type V, which each instruction set supplies (x86: one __m256;
 // NEON: two float32x4_t; scalar: eight floats). Everything here is a template on V, so each build's
@@ -23,6 +29,7 @@
 
 #include "core/fp16.h"
 #include "ops/attention.h"
+#include "ops/basic_ops.h"
 #include "ops/cpu/vec8_math_impl.h"
 
 namespace cria::ops::flash {
@@ -56,27 +63,51 @@ void tile_scores(const float* qt, const float* kf, int head_dim, int n_keys4, fl
   }
 }
 
-// Online softmax over the tile's keys j0 .. j0 + n_keys - 1: masks keys after each row's position, turns
+// Where each row of a vector sees key j (first <= j <= pos), s; elsewhere `masked`. Keys from
+// `all_past_first` on are past every row's first key, so only the position is compared there.
+template <class V>
+typename V::T mask_key(typename V::T row_pos, typename V::T row_first, int j, int all_past_first,
+                       typename V::T s, typename V::T masked) {
+  const typename V::T key = V::set1(static_cast<float>(j));
+  if (j < all_past_first) s = V::select_ge(key, row_first, s, masked);
+  return V::select_ge(row_pos, key, s, masked);
+}
+
+// Soft-capping of the tile's scores with the vector tanh (the online softmax's).
+template <class V, int RV>
+void tile_softcap(int n_keys, float cap, float* p) {
+  using T = typename V::T;
+  const T inv = V::set1(1.0f / cap), vcap = V::set1(cap);
+  for (int j = 0; j < n_keys; ++j) {
+    for (int rv = 0; rv < RV; ++rv) {
+      float* pj = p + static_cast<size_t>(j) * kFlashRows + 8 * rv;
+      V::store(pj, V::mul(vec8::tanh<V>(V::mul(V::load(pj), inv)), vcap));
+    }
+  }
+}
+
+// Online softmax over the tile's keys j0 .. j0 + n_keys - 1: masks the keys each row does not see, turns
 // the scores into exp(s - m_new), and updates m, l and the rescale factor alpha = exp(m_old - m_new).
 template <class V, int RV>
-void tile_softmax(int j0, int n_keys, float* p, const float* pos, float* m, float* l, float* alpha) {
+void tile_softmax(int j0, int n_keys, float* p, const float* pos, const float* first, int all_past_first,
+                  float* m, float* l, float* alpha) {
   using T = typename V::T;
   const T masked = V::set1(-1e30f);
   for (int rv = 0; rv < RV; ++rv) {
-    const T row_pos = V::load(pos + 8 * rv);
+    const T row_pos = V::load(pos + 8 * rv), row_first = V::load(first + 8 * rv);
     const T m_old = V::load(m + 8 * rv);
     T m_new = m_old;
     for (int j = 0; j < n_keys; ++j) {
       float* pj = p + static_cast<size_t>(j) * kFlashRows + 8 * rv;
-      const T s = V::select_ge(row_pos, V::set1(static_cast<float>(j0 + j)), V::load(pj), masked);
+      const T s = mask_key<V>(row_pos, row_first, j0 + j, all_past_first, V::load(pj), masked);
       V::store(pj, s);
       m_new = V::max(m_new, s);
     }
     T sum = V::zero();
     for (int j = 0; j < n_keys; ++j) {
       float* pj = p + static_cast<size_t>(j) * kFlashRows + 8 * rv;
-      const T e = V::select_ge(row_pos, V::set1(static_cast<float>(j0 + j)),
-                               vec8::exp_nonpositive<V>(V::sub(V::load(pj), m_new)), V::zero());
+      const T e = mask_key<V>(row_pos, row_first, j0 + j, all_past_first,
+                              vec8::exp_nonpositive<V>(V::sub(V::load(pj), m_new)), V::zero());
       V::store(pj, e);
       sum = V::add(sum, e);
     }
@@ -87,29 +118,31 @@ void tile_softmax(int j0, int n_keys, float* p, const float* pos, float* m, floa
   }
 }
 
-// llama.cpp's softmax without flash attention, over the stored scores of keys 0 .. n_keys - 1: masked,
-// exp(s - max), scaled by 1 / sum, each probability rounded through f16.
+// llama.cpp's softmax without flash attention, over the stored scores of keys j_begin .. n_keys - 1:
+// masked, exp(s - max), scaled by 1 / sum, each probability rounded through f16.
 template <class V, int RV>
-void exact_softmax(int n_keys, float* p, const float* pos) {
+void exact_softmax(int j_begin, int n_keys, float* p, const float* pos, const float* first,
+                   int all_past_first) {
   using T = typename V::T;
+  const T masked = V::set1(-1e30f);
   for (int rv = 0; rv < RV; ++rv) {
-    const T row_pos = V::load(pos + 8 * rv);
-    T max = V::set1(-1e30f);
-    for (int j = 0; j < n_keys; ++j) {
+    const T row_pos = V::load(pos + 8 * rv), row_first = V::load(first + 8 * rv);
+    T max = masked;
+    for (int j = j_begin; j < n_keys; ++j) {
       const T s = V::load(p + static_cast<size_t>(j) * kFlashRows + 8 * rv);
-      max = V::select_ge(row_pos, V::set1(static_cast<float>(j)), V::max(max, s), max);
+      max = V::max(max, mask_key<V>(row_pos, row_first, j, all_past_first, s, masked));
     }
     T sum = V::zero();
-    for (int j = 0; j < n_keys; ++j) {
+    for (int j = j_begin; j < n_keys; ++j) {
       float* pj = p + static_cast<size_t>(j) * kFlashRows + 8 * rv;
-      const T e = V::select_ge(row_pos, V::set1(static_cast<float>(j)),
-                               vec8::exp_nonpositive<V>(V::sub(V::load(pj), max)), V::zero());
+      const T e = mask_key<V>(row_pos, row_first, j, all_past_first,
+                              vec8::exp_nonpositive<V>(V::sub(V::load(pj), max)), V::zero());
       V::store(pj, e);
       sum = V::add(sum, e);
     }
     // Padding rows hold only zeros (a sum of 0); the floor keeps their scale finite.
     const T inv = V::div(V::set1(1.0f), V::max(sum, V::set1(1e-30f)));
-    for (int j = 0; j < n_keys; ++j) {
+    for (int j = j_begin; j < n_keys; ++j) {
       float* pj = p + static_cast<size_t>(j) * kFlashRows + 8 * rv;
       V::store(pj, V::round_f16(V::mul(V::load(pj), inv)));
     }
@@ -158,14 +191,23 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   float* m = scratch + lay.m;
   float* l = scratch + lay.l;
   float* alpha = scratch + lay.alpha;
+  float* first = scratch + lay.first;
   const int rows = job.n_heads * job.n_tokens;
+  const int n_keys = job.p0 + job.n_tokens;  // the last row sees up to this many keys
 
   // Rows r = token * n_heads + head; padding rows have position -1, so every key is masked for them.
   // Each query is rounded through f16 (in kf, free until the first tile) and transposed into qt.
+  int lowest_first = n_keys, highest_first = 0;
   for (int r = 0; r < 8 * RV; ++r) {
     const bool real = r < rows;
     const int t = job.t0 + r / job.n_heads, head = job.head0 + r % job.n_heads;
+    const int first_key = real && b.first_key != nullptr ? b.first_key[t] : 0;
+    if (real) {
+      lowest_first = first_key < lowest_first ? first_key : lowest_first;
+      highest_first = first_key > highest_first ? first_key : highest_first;
+    }
     pos[r] = real ? static_cast<float>(job.p0 + r / job.n_heads) : -1.0f;
+    first[r] = static_cast<float>(first_key);
     m[r] = -1e30f;
     l[r] = 0;
     float* q16 = kf;
@@ -180,8 +222,9 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
     for (int d = 0; d < hd; ++d) qt[static_cast<size_t>(d) * kFlashRows + r] = q16[d];
   }
   for (size_t i = 0; i < static_cast<size_t>(lay.hd4) * kFlashRows; ++i) ot[i] = 0.0f;
+  // The tiles before the one holding the lowest first key are seen by no row.
+  const int j_begin = lowest_first / kFlashKeyTile * kFlashKeyTile;
 
-  const int n_keys = job.p0 + job.n_tokens;  // the last row sees this many keys
   const size_t head_offset = static_cast<size_t>(job.kv_head) * hd;
   // Converts rows j0 .. j0 + kt - 1 of the keys (zeros up to kt4) or of the values (zero-padded to hd4).
   auto load_keys = [&](int j0, int kt, int kt4) {
@@ -204,27 +247,32 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   auto tile_size = [n_keys](int j0) { return n_keys - j0 < kFlashKeyTile ? n_keys - j0 : kFlashKeyTile; };
 
   if constexpr (kOnline) {
-    for (int j0 = 0; j0 < n_keys; j0 += kFlashKeyTile) {
+    for (int j0 = j_begin; j0 < n_keys; j0 += kFlashKeyTile) {
       const int kt = tile_size(j0), kt4 = (kt + 3) / 4 * 4;
       load_keys(j0, kt, kt4);
       load_values(j0, kt);
       tile_scores<V, RV>(qt, kf, hd, kt4, b.scale, p);
-      tile_softmax<V, RV>(j0, kt, p, pos, m, l, alpha);
+      if (b.softcap > 0.0f) tile_softcap<V, RV>(kt, b.softcap, p);
+      tile_softmax<V, RV>(j0, kt, p, pos, first, highest_first, m, l, alpha);
       tile_accumulate<V, RV>(p, vf, lay.hd4, kt, alpha, ot);
     }
   } else {
     // All scores first (tile by tile into the row-long buffer), the softmax, then the values.
-    for (int j0 = 0; j0 < n_keys; j0 += kFlashKeyTile) {
+    for (int j0 = j_begin; j0 < n_keys; j0 += kFlashKeyTile) {
       const int kt = tile_size(j0), kt4 = (kt + 3) / 4 * 4;
       load_keys(j0, kt, kt4);
-      tile_scores<V, RV>(qt, kf, hd, kt4, b.scale, p + static_cast<size_t>(j0) * kFlashRows);
+      float* pt = p + static_cast<size_t>(j0) * kFlashRows;
+      tile_scores<V, RV>(qt, kf, hd, kt4, b.scale, pt);
+      for (int j = 0; j < kt && b.softcap > 0.0f; ++j) {
+        ops::softcap(pt + static_cast<size_t>(j) * kFlashRows, 8 * RV, b.softcap);
+      }
     }
-    exact_softmax<V, RV>(n_keys, p, pos);
+    exact_softmax<V, RV>(j_begin, n_keys, p, pos, first, highest_first);
     for (int r = 0; r < 8 * RV; ++r) {
       alpha[r] = 1.0f;
       l[r] = 1.0f;
     }
-    for (int j0 = 0; j0 < n_keys; j0 += kFlashKeyTile) {
+    for (int j0 = j_begin; j0 < n_keys; j0 += kFlashKeyTile) {
       const int kt = tile_size(j0);
       load_values(j0, kt);
       tile_accumulate<V, RV>(p + static_cast<size_t>(j0) * kFlashRows, vf, lay.hd4, kt, alpha, ot);

@@ -10,5 +10,7 @@ GemmFn avx2_gemm(TensorType type) { return avx2::table(type); }
 AttentionFn avx2_attention() { return avx2::attention; }
 FlashAttentionFn avx2_flash_attention() { return flash::attention_job<avx2::Vec8>; }
 QuantizeActivationFn avx2_activation_quantizer(TensorType type) { return avx2::activation_quantizer(type); }
-SwigluFn avx2_swiglu() { return vec8::swiglu<avx2::Vec8>; }
+ElementwiseKernels avx2_elementwise() {
+  return {vec8::swiglu<avx2::Vec8>, vec8::geglu<avx2::Vec8>, vec8::softcap<avx2::Vec8>};
+}
 }  // namespace cria::ops

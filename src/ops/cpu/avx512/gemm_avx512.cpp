@@ -12,5 +12,7 @@ GemmFn avx512_gemm(TensorType type) { return avx512::table(type); }
 AttentionFn avx512_attention() { return avx512::attention; }
 FlashAttentionFn avx512_flash_attention() { return flash::attention_job<avx512::Vec8>; }
 QuantizeActivationFn avx512_activation_quantizer(TensorType type) { return avx512::activation_quantizer(type); }
-SwigluFn avx512_swiglu() { return vec8::swiglu<avx512::Vec8>; }
+ElementwiseKernels avx512_elementwise() {
+  return {vec8::swiglu<avx512::Vec8>, vec8::geglu<avx512::Vec8>, vec8::softcap<avx512::Vec8>};
+}
 }  // namespace cria::ops

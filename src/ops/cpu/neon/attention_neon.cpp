@@ -18,9 +18,9 @@ inline float round_through_f16(float v) {
 
 // Head dimensions that are multiples of 4 run on vectors; others use the scalar kernel.
 void attention(const float* q, const uint16_t* k, const uint16_t* v, const int32_t* cells, size_t kv_stride, int n_keys, int head_dim,
-               float scale, float* scores, float* out) {
+               float scale, float cap, float* scores, float* out) {
   if (head_dim % 4 != 0 || head_dim > kMaxHeadDim) {
-    scalar_attention()(q, k, v, cells, kv_stride, n_keys, head_dim, scale, scores, out);
+    scalar_attention()(q, k, v, cells, kv_stride, n_keys, head_dim, scale, cap, scores, out);
     return;
   }
   const int nv = head_dim / 4;
@@ -32,6 +32,7 @@ void attention(const float* q, const uint16_t* k, const uint16_t* v, const int32
     for (int i = 1; i < nv; ++i) acc = vfmaq_f32(acc, q16[i], neon::load_f16x4(kj + 4 * i));
     scores[j] = vaddvq_f32(acc) * scale;
   }
+  if (cap > 0.0f) softcap(scores, n_keys, cap);  // the scalar reference's std::tanh, as llama.cpp
   softmax(scores, n_keys);
   float32x4_t o[kMaxHeadDim / 4];
   for (int i = 0; i < nv; ++i) o[i] = vdupq_n_f32(0);

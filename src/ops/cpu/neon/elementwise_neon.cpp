@@ -1,6 +1,6 @@
-// NEON activation quantizers and SwiGLU (base AArch64, one build for both NEON sets). The quantizers give
-// the scalar reference's bytes: the same products, and vcvtnq rounds half to even like nearbyint and
-// nearest_int. SwiGLU is vec8_math_impl.h's, on two float32x4_t.
+// NEON activation quantizers and element-wise kernels (base AArch64, one build for both NEON sets). The
+// quantizers give the scalar reference's bytes: the same products, and vcvtnq rounds half to even like
+// nearbyint and nearest_int. SwiGLU, GEGLU and soft-capping are vec8_math_impl.h's, on two float32x4_t.
 #include <arm_neon.h>
 
 #include <cmath>
@@ -96,6 +96,8 @@ QuantizeActivationFn neon_activation_quantizer(TensorType vec_dot_type) {
   }
 }
 
-SwigluFn neon_swiglu() { return vec8::swiglu<neon::Vec8>; }
+ElementwiseKernels neon_elementwise() {
+  return {vec8::swiglu<neon::Vec8>, vec8::geglu<neon::Vec8>, vec8::softcap<neon::Vec8>};
+}
 
 }  // namespace cria::ops

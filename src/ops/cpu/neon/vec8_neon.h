@@ -42,6 +42,16 @@ struct Vec8 {
     return {vbslq_f32(vcgeq_f32(a.lo, b.lo), x.lo, y.lo), vbslq_f32(vcgeq_f32(a.hi, b.hi), x.hi, y.hi)};
   }
   static T round_f16(T a) { return {vcvt_f32_f16(vcvt_f16_f32(a.lo)), vcvt_f32_f16(vcvt_f16_f32(a.hi))}; }
+  // table[f16 bits of a] per lane, a rounded to f16 to nearest even (FPCR's default rounding); NEON has
+  // no gather, so eight loads.
+  static T lookup_f16(const float* table, T a) {
+    uint16_t h[8];
+    vst1_u16(h, vreinterpret_u16_f16(vcvt_f16_f32(a.lo)));
+    vst1_u16(h + 4, vreinterpret_u16_f16(vcvt_f16_f32(a.hi)));
+    float r[8];
+    for (int i = 0; i < 8; ++i) r[i] = table[h[i]];
+    return load(r);
+  }
   static void f16_to_f32(const uint16_t* src, float* dst, int n) {
     int i = 0;
     for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, load_f16x4(src + i));

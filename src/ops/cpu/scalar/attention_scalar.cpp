@@ -12,7 +12,7 @@ namespace cria::ops {
 
 namespace {
 void attention(const float* q, const uint16_t* k, const uint16_t* v, const int32_t* cells, size_t kv_stride, int n_keys, int head_dim,
-               float scale, float* scores, float* out) {
+               float scale, float cap, float* scores, float* out) {
   float q16[kMaxHeadDim];
   if (head_dim <= 0 || head_dim > kMaxHeadDim) return;  // the model loader refuses such shapes
   for (int d = 0; d < head_dim; ++d) q16[d] = fp16_to_fp32_fast(fp32_to_fp16(q[d]));
@@ -22,6 +22,7 @@ void attention(const float* q, const uint16_t* k, const uint16_t* v, const int32
     for (int d = 0; d < head_dim; ++d) dot += q16[d] * fp16_to_fp32_fast(kj[d]);
     scores[j] = dot * scale;
   }
+  if (cap > 0.0f) softcap(scores, n_keys, cap);
   softmax(scores, n_keys);
   std::fill(out, out + head_dim, 0.0f);
   for (int j = 0; j < n_keys; ++j) {

@@ -24,9 +24,9 @@ inline __m256 load_f16x8(const uint16_t* p) {
 
 // Head dimensions that are multiples of 8 run on vectors; others use the scalar kernel.
 inline void attention(const float* q, const uint16_t* k, const uint16_t* v, const int32_t* cells, size_t kv_stride, int n_keys,
-                      int head_dim, float scale, float* scores, float* out) {
+                      int head_dim, float scale, float cap, float* scores, float* out) {
   if (head_dim % 8 != 0 || head_dim > kMaxHeadDim) {
-    scalar_attention()(q, k, v, cells, kv_stride, n_keys, head_dim, scale, scores, out);
+    scalar_attention()(q, k, v, cells, kv_stride, n_keys, head_dim, scale, cap, scores, out);
     return;
   }
   const int nv = head_dim / 8;
@@ -41,6 +41,7 @@ inline void attention(const float* q, const uint16_t* k, const uint16_t* v, cons
     for (int i = 1; i < nv; ++i) acc = _mm256_fmadd_ps(_mm256_load_ps(q16 + 8 * i), load_f16x8(kj + 8 * i), acc);
     scores[j] = hsum8(acc) * scale;
   }
+  if (cap > 0.0f) softcap(scores, n_keys, cap);  // the scalar reference's std::tanh, as llama.cpp
   softmax(scores, n_keys);
   __m256 o[kMaxHeadDim / 8];
   for (int i = 0; i < nv; ++i) o[i] = _mm256_setzero_ps();
@@ -75,6 +76,11 @@ struct Vec8 {
   }
   static T select_ge(T a, T b, T x, T y) { return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GE_OQ)); }
   static T round_f16(T a) { return _mm256_cvtph_ps(_mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT)); }
+  // table[f16 bits of a] per lane, a rounded to f16 to nearest even (the table has 65536 entries).
+  static T lookup_f16(const float* table, T a) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT));
+    return _mm256_i32gather_ps(table, h, 4);
+  }
   static void f16_to_f32(const uint16_t* src, float* dst, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(src + i));
