@@ -212,7 +212,7 @@ std::vector<SynthTensor> plan_synth_tensors(const SynthShape& s, QuantMix mix, b
     TensorType type = TensorType::F32;
     if (is_quantizable_tensor(name, static_cast<int>(ne.size()))) {
       type = pure ? fallback_for_row_length(base, ne[0])
-                  : choose_tensor_type(mix, name, layer, n_layer, n_gqa, ne[0], /*has_output=*/true);
+                  : choose_tensor_type(mix, name, layer, ne[0], MixModel{n_layer, n_gqa});
     }
     plan.push_back({std::move(name), type, std::move(ne), layer, is_norm});
   };
