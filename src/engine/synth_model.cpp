@@ -116,7 +116,7 @@ Status copy_vocabulary(const std::string& vocab_path, uint32_t n_vocab, gguf::Wr
   return Ok{};
 }
 
-void set_hparams(const SynthOptions& options, uint64_t n_params, gguf::Writer& writer) {
+void set_hparams(const SynthOptions& options, const std::string& size, gguf::Writer& writer) {
   const SynthShape& s = options.shape;
   char description[256];
   std::snprintf(description, sizeof description,
@@ -128,7 +128,7 @@ void set_hparams(const SynthOptions& options, uint64_t n_params, gguf::Writer& w
   writer.set("general.type", "model");
   writer.set("general.name", "cria synth " + std::string(s.preset));
   writer.set("general.description", std::string(description));
-  writer.set("general.size_label", size_label(n_params));
+  writer.set("general.size_label", size);
   writer.set(p + "block_count", s.n_layer);
   writer.set(p + "context_length", s.n_ctx);
   writer.set(p + "embedding_length", s.n_embd);
@@ -299,17 +299,25 @@ std::string size_label(uint64_t n) {
   return buf;
 }
 
+std::string plan_size_label(const SynthShape& shape, const std::vector<SynthTensor>& plan) {
+  uint64_t shared = 0, experts = 0;
+  for (const auto& t : plan) {
+    (t.name.find("_exps.") != std::string::npos ? experts : shared) += static_cast<uint64_t>(t.n_elements());
+  }
+  if (shape.n_expert == 0) return size_label(shared + experts);
+  return std::to_string(shape.n_expert) + "x" + size_label(shared + experts / shape.n_expert);
+}
+
 Status write_synth_model(const SynthOptions& options, const std::string& path) {
   if (auto s = check_shape(options.shape); !s) return s.error();
   const auto plan = plan_synth_tensors(options.shape, options.mix, options.pure);
-  uint64_t n_params = 0, bytes_total = 0;
+  uint64_t bytes_total = 0;
   for (const auto& t : plan) {
-    n_params += static_cast<uint64_t>(t.n_elements());
     bytes_total += cria::row_bytes(traits(t.type), t.ne[0]) * static_cast<uint64_t>(t.n_elements() / t.ne[0]);
   }
 
   gguf::Writer writer;
-  set_hparams(options, n_params, writer);
+  set_hparams(options, plan_size_label(options.shape, plan), writer);
   if (auto s = copy_vocabulary(options.vocab_path, options.shape.n_vocab, writer); !s) return s.error();
   writer.set("general.quantization_version", uint32_t{2});
 

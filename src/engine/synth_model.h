@@ -82,4 +82,8 @@ Status write_synth_model(const SynthOptions& options, const std::string& path);
 // "1.1B", "6.7B", "8.4M": the converter's general.size_label for a parameter count.
 std::string size_label(uint64_t n_params);
 
+// The general.size_label of a planned model: size_label of its parameters, or with experts the
+// converter's "8x1.1B" (the shared parameters plus one expert's).
+std::string plan_size_label(const SynthShape& shape, const std::vector<SynthTensor>& plan);
+
 }  // namespace cria::engine

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/speed_test.h"
 #include "engine/synth_model.h"
+#include "engine/synth_test_support.h"
 #include "model/model.h"
 #include "model/session.h"
 #include "quant/quant_mix.h"
@@ -80,6 +82,7 @@ TEST(SynthPresets, Qwen25HasQwen2ShapesBiasesAndTiedEmbeddings) {
     EXPECT_TRUE(tensors.at(p + "attn_norm.weight")->is_norm);
   }
   EXPECT_EQ(size_label(n_params(plan)), "1.5B");
+  EXPECT_EQ(plan_size_label(*shape, plan), "1.5B");
 }
 
 TEST(SynthPresets, MoePresetHasEightExpertsOfTinyLlamasFfn) {
@@ -113,6 +116,8 @@ TEST(SynthPresets, MoePresetHasEightExpertsOfTinyLlamasFfn) {
     EXPECT_EQ(tensors.count(p + "attn_q.bias"), 0u);
   }
   EXPECT_EQ(size_label(n_params(plan)), "6.4B");
+  // The converter's label for experts: the shared parameters plus one expert's, times 8.
+  EXPECT_EQ(plan_size_label(*shape, plan), "8x1.1B");
   // --pure: every matrix in the mix's type, the router still F32.
   const auto pure_plan = plan_synth_tensors(*shape, QuantMix::Q4_0, true);
   const auto pure = by_name(pure_plan);
@@ -132,24 +137,14 @@ class SynthTiny : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  // A preset shrunk to 2 layers of 64 (4 heads over 2 KV heads, 128 hidden units), written as Q8_0.
+  // A preset shrunk to 2 layers of 64 (4 heads over 2 KV heads, 128 hidden units, 4 experts if it has
+  // experts) and the llama-spm vocabulary, written as Q8_0.
   std::string write_tiny(const std::string& preset) {
-    SynthShape shape = *find_synth_preset(preset);
-    shape.n_embd = 64;
-    shape.n_layer = 2;
-    shape.n_head = 4;
-    shape.n_head_kv = 2;
-    shape.n_ff = 128;
+    SynthShape shape = test::tiny_synth_shape(preset, 64, 128);
     shape.n_vocab = 32000;
-    shape.n_ctx = 128;
     if (shape.n_expert > 0) shape.n_expert = 4;
-    SynthOptions options;
-    options.shape = shape;
-    options.mix = QuantMix::Q8_0;
-    options.n_threads = 2;
-    options.vocab_path = (fs::path(CRIA_SOURCE_DIR) / "models" / "vocab" / "ggml-vocab-llama-spm.gguf").string();
     const std::string path = (dir_ / (preset + ".gguf")).string();
-    auto status = write_synth_model(options, path);
+    auto status = test::write_synth(shape, QuantMix::Q8_0, path);
     EXPECT_TRUE(status.ok()) << status.error().message;
     return path;
   }
@@ -190,6 +185,10 @@ TEST_F(SynthTiny, Qwen2VariantLoadsWithBiasesAndTiedOutput) {
     EXPECT_NE(layer.bq[0], 0.0f);  // random, not zeros
   }
   EXPECT_EQ(model::describe(hp, (*model)->file()), "qwen2 (NEOX rope, Q/K/V biases, tied output)");
+  // bench's model column: llama.cpp's Llama size classes do not apply, the file's size label does.
+  const auto label = (*model)->file().get_string("general.size_label");
+  ASSERT_TRUE(label.ok());
+  EXPECT_EQ(summarize_model(**model).type, "qwen2 " + *label + " Q8_0");
   expect_it_runs(*model);
 }
 
@@ -216,6 +215,10 @@ TEST_F(SynthTiny, MoeVariantLoadsWithExpertsAndAnF32Router) {
   // A token reads the shared weights and 2 of the 4 experts.
   EXPECT_LT((*model)->active_weight_bytes(), (*model)->weight_bytes());
   EXPECT_EQ(model::describe(hp, (*model)->file()), "llama (4 experts, 2 active)");
+  const auto label = (*model)->file().get_string("general.size_label");
+  ASSERT_TRUE(label.ok());
+  EXPECT_EQ(label->rfind("4x", 0), 0u) << *label;
+  EXPECT_EQ(summarize_model(**model).type, "llama " + *label + " Q8_0");
   expect_it_runs(*model);
 }
 
@@ -223,11 +226,7 @@ TEST_F(SynthTiny, ShapesSynthCannotWriteAreErrors) {
   SynthShape base = *find_synth_preset("kjv-like");
   base.n_layer = 1;
   auto error_of = [&](const SynthShape& shape) {
-    SynthOptions options;
-    options.shape = shape;
-    options.mix = QuantMix::Q8_0;
-    options.vocab_path = (fs::path(CRIA_SOURCE_DIR) / "models" / "vocab" / "ggml-vocab-llama-spm.gguf").string();
-    auto status = write_synth_model(options, (dir_ / "bad.gguf").string());
+    auto status = test::write_synth(shape, QuantMix::Q8_0, (dir_ / "bad.gguf").string());
     return status.ok() ? std::string() : status.error().message;
   };
   SynthShape unknown = base;
