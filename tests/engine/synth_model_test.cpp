@@ -167,7 +167,7 @@ class SynthTiny : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(SynthTiny, Qwen2VariantLoadsWithBiasesAndTiedOutput) {
+TEST_F(SynthTiny, Qwen2VariantRunsWithBiasesAndTiedOutput) {
   auto model = model::Model::load(write_tiny("qwen2.5-1.5b"));
   ASSERT_TRUE(model.ok()) << model.error().message;
   const model::ModelHparams& hp = (*model)->hparams();
@@ -192,7 +192,7 @@ TEST_F(SynthTiny, Qwen2VariantLoadsWithBiasesAndTiedOutput) {
   expect_it_runs(*model);
 }
 
-TEST_F(SynthTiny, MoeVariantLoadsWithExpertsAndAnF32Router) {
+TEST_F(SynthTiny, MoeVariantRunsWithExpertsAndAnF32Router) {
   auto model = model::Model::load(write_tiny("tinyllama-8x1.1b"));
   ASSERT_TRUE(model.ok()) << model.error().message;
   const model::ModelHparams& hp = (*model)->hparams();
