@@ -24,15 +24,9 @@ int layer_of(std::string_view name) {
 
 bool is_float_type(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
 
-// What the mix rules need from the hyperparameters: the layer count and the grouped-query factor.
-struct MixContext {
-  int n_layer = 0;
-  int n_gqa = 1;
-  bool has_output = false;
-};
-
-MixContext mix_context(const gguf::File& input) {
-  MixContext ctx;
+// What the mix rules need from the hyperparameters and the tensor list.
+MixModel mix_context(const gguf::File& input) {
+  MixModel ctx;
   auto arch = input.get_string("general.architecture");
   const std::string prefix = arch ? *arch + "." : std::string("llama.");
   if (auto n = input.get_u32(prefix + "block_count")) ctx.n_layer = static_cast<int>(*n);
@@ -40,6 +34,7 @@ MixContext mix_context(const gguf::File& input) {
   auto n_head_kv = input.get_u32(prefix + "attention.head_count_kv");
   if (n_head && n_head_kv && *n_head_kv > 0) ctx.n_gqa = static_cast<int>(*n_head / *n_head_kv);
   ctx.has_output = input.find_tensor("output.weight") != nullptr;
+  if (auto n = input.get_u32(prefix + "expert_count")) ctx.n_expert = *n;
   // Without the key, count the blocks as llama-quantize would find them.
   if (ctx.n_layer == 0) {
     for (const auto& t : input.tensors()) ctx.n_layer = std::max(ctx.n_layer, layer_of(t.name) + 1);
@@ -47,11 +42,9 @@ MixContext mix_context(const gguf::File& input) {
   return ctx;
 }
 
-TensorType type_for(const gguf::TensorInfo& t, const QuantizeOptions& options, const MixContext& ctx) {
+TensorType type_for(const gguf::TensorInfo& t, const QuantizeOptions& options, const MixModel& ctx) {
   const TensorType base = quant_mix_info(options.mix).default_type;
-  TensorType type = options.pure ? base
-                                 : choose_tensor_type(options.mix, t.name, layer_of(t.name), ctx.n_layer, ctx.n_gqa,
-                                                      t.ne[0], ctx.has_output);
+  TensorType type = options.pure ? base : choose_tensor_type(options.mix, t.name, layer_of(t.name), t.ne[0], ctx);
   // The explicit overrides win over --pure and the mix, as in llama-quantize.
   const bool is_output = t.name == "output.weight" || (!ctx.has_output && t.name == "token_embd.weight");
   if (options.token_embedding_type && t.name == "token_embd.weight") type = *options.token_embedding_type;
@@ -62,7 +55,7 @@ TensorType type_for(const gguf::TensorInfo& t, const QuantizeOptions& options, c
 }  // namespace
 
 Result<std::vector<QuantizeStep>> plan_quantization(const gguf::File& input, const QuantizeOptions& options) {
-  const MixContext ctx = mix_context(input);
+  const MixModel ctx = mix_context(input);
   std::vector<QuantizeStep> plan;
   plan.reserve(input.tensors().size());
   for (const auto& t : input.tensors()) {

@@ -78,23 +78,29 @@ Status run_generation(model::Session& session, TokenSource& tokens, int n_gen) {
   return Ok{};
 }
 
-// llama.cpp's size class of a Llama model, from its layer count (llm_load_hparams); "?B" when unknown.
+// llama.cpp's size class of a Llama model, from its layer count (llm_load_hparams), and Mixtral's with 8
+// experts. Other architectures and sizes llama.cpp does not know take the converter's label ("?B" without
+// one).
 std::string llama_size_class(const model::Model& model) {
   const auto& hp = model.hparams();
-  switch (hp.n_layer) {
-    case 16:
-    case 22: return "1B";
-    case 26:
-    case 28: return "3B";
-    case 32: return model.n_vocab() == 49152 ? "3B" : model.n_vocab() < 40000 ? "7B" : "8B";
-    case 36: return "8B";
-    case 40: return "13B";
-    case 48: return "34B";
-    case 60: return "30B";
-    case 80: return hp.n_head[0] == hp.n_head_kv[0] ? "65B" : "70B";
-    default: break;
+  const bool llama = hp.arch == "llama";
+  if (llama && hp.n_expert == 8 && hp.n_layer == 32) return "8x7B";
+  if (llama && hp.n_expert == 8 && hp.n_layer == 56) return "8x22B";
+  if (llama && hp.n_expert == 0) {
+    switch (hp.n_layer) {
+      case 16:
+      case 22: return "1B";
+      case 26:
+      case 28: return "3B";
+      case 32: return model.n_vocab() == 49152 ? "3B" : model.n_vocab() < 40000 ? "7B" : "8B";
+      case 36: return "8B";
+      case 40: return "13B";
+      case 48: return "34B";
+      case 60: return "30B";
+      case 80: return hp.n_head[0] == hp.n_head_kv[0] ? "65B" : "70B";
+      default: break;
+    }
   }
-  // Not a size llama.cpp knows: the converter's label says more than "?B".
   if (auto label = model.file().get_string("general.size_label")) return *label;
   return "?B";
 }

@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
+#include "model/architecture.h"
 
 namespace cria::engine {
 
@@ -20,6 +21,16 @@ constexpr SynthShape kPresets[] = {
     {"llama-2-7b", 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0f, 1e-5f},
     // Llama 3's 128256-token vocabulary is stood in for by the llama-spm one, padded with unused tokens.
     {"llama-3-8b", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f, 1e-5f},
+    // Qwen2.5-1.5B: the qwen2 architecture (NEOX rope), Q/K/V biases, tied embeddings; its 151936-token
+    // vocabulary is stood in for as Llama 3's is.
+    {.preset = "qwen2.5-1.5b", .n_embd = 1536, .n_layer = 28, .n_head = 12, .n_head_kv = 2, .n_ff = 8960,
+     .n_vocab = 151936, .n_ctx = 32768, .rope_freq_base = 1000000.0f, .rms_eps = 1e-6f, .arch = "qwen2",
+     .qkv_bias = true, .tied_output = true},
+    // TinyLlama's shapes with 8 Mixtral-style experts, each of TinyLlama's FFN size, 2 used per token: 6.4B
+    // parameters, of which one generated token reads 1.9B (TinyLlama's attention and two FFNs).
+    {.preset = "tinyllama-8x1.1b", .n_embd = 2048, .n_layer = 22, .n_head = 32, .n_head_kv = 4, .n_ff = 5632,
+     .n_vocab = 32000, .n_ctx = 2048, .rope_freq_base = 10000.0f, .rms_eps = 1e-5f, .n_expert = 8,
+     .n_expert_used = 2},
     // The bundled KJV model's shapes with 2 layers: small enough for tests that take a second.
     {"kjv-like", 256, 2, 8, 4, 768, 4096, 256, 10000.0f, 1e-5f},
 };
@@ -105,29 +116,37 @@ Status copy_vocabulary(const std::string& vocab_path, uint32_t n_vocab, gguf::Wr
   return Ok{};
 }
 
-void set_hparams(const SynthOptions& options, uint64_t n_params, gguf::Writer& writer) {
+void set_hparams(const SynthOptions& options, const std::string& size, gguf::Writer& writer) {
   const SynthShape& s = options.shape;
   char description[256];
   std::snprintf(description, sizeof description,
                 "Random weights (normal, mean 0, std %g; norms 1), seed %llu, written by cria synth for speed "
                 "tests; not a trained model",
                 static_cast<double>(options.stddev), static_cast<unsigned long long>(options.seed));
-  writer.set("general.architecture", "llama");
+  const std::string p = std::string(s.arch) + ".";
+  writer.set("general.architecture", std::string(s.arch));
   writer.set("general.type", "model");
   writer.set("general.name", "cria synth " + std::string(s.preset));
   writer.set("general.description", std::string(description));
-  writer.set("general.size_label", size_label(n_params));
-  writer.set("llama.block_count", s.n_layer);
-  writer.set("llama.context_length", s.n_ctx);
-  writer.set("llama.embedding_length", s.n_embd);
-  writer.set("llama.feed_forward_length", s.n_ff);
-  writer.set("llama.attention.head_count", s.n_head);
-  writer.set("llama.attention.head_count_kv", s.n_head_kv);
-  writer.set("llama.rope.freq_base", s.rope_freq_base);
-  writer.set("llama.attention.layer_norm_rms_epsilon", s.rms_eps);
+  writer.set("general.size_label", size);
+  writer.set(p + "block_count", s.n_layer);
+  writer.set(p + "context_length", s.n_ctx);
+  writer.set(p + "embedding_length", s.n_embd);
+  writer.set(p + "feed_forward_length", s.n_ff);  // with experts, each expert's (as Mixtral's files)
+  writer.set(p + "attention.head_count", s.n_head);
+  writer.set(p + "attention.head_count_kv", s.n_head_kv);
+  writer.set(p + "rope.freq_base", s.rope_freq_base);
+  writer.set(p + "attention.layer_norm_rms_epsilon", s.rms_eps);
+  if (s.n_expert > 0) {
+    writer.set(p + "expert_count", s.n_expert);
+    writer.set(p + "expert_used_count", s.n_expert_used);
+  }
   writer.set("general.file_type", quant_mix_info(options.mix).file_type);
-  writer.set("llama.vocab_size", s.n_vocab);
-  writer.set("llama.rope.dimension_count", s.n_embd / s.n_head);
+  if (s.arch == "llama") {
+    // Keys the Llama converter writes and the Qwen2 one does not.
+    writer.set(p + "vocab_size", s.n_vocab);
+    writer.set(p + "rope.dimension_count", s.n_embd / s.n_head);
+  }
 }
 
 Status check_shape(const SynthShape& s) {
@@ -137,6 +156,22 @@ Status check_shape(const SynthShape& s) {
   }
   if (s.n_embd % s.n_head != 0 || s.n_head % s.n_head_kv != 0) {
     return make_error("synth: n_embd must be a multiple of n_head, and n_head of n_head_kv");
+  }
+  const model::Architecture* arch = model::find_architecture(s.arch);
+  if (arch == nullptr) {
+    return make_error("synth: unknown architecture '" + std::string(s.arch) +
+                      "' (supported: " + model::supported_architectures() + ")");
+  }
+  if (arch->qk_norm || arch->post_norms || arch->shared_expert) {
+    return make_error("synth: architecture '" + std::string(s.arch) +
+                      "' needs tensors synth does not write (Q/K norms, post-norms or a shared expert)");
+  }
+  if (s.n_expert > 0 && !arch->experts) {
+    return make_error("synth: architecture '" + std::string(s.arch) + "' has no mixture-of-experts form");
+  }
+  if (s.n_expert > 0 && (s.n_expert_used == 0 || s.n_expert_used > s.n_expert)) {
+    return make_error("synth: n_expert_used must be 1 .. n_expert (" + std::to_string(s.n_expert) + "), got " +
+                      std::to_string(s.n_expert_used));
   }
   return Ok{};
 }
@@ -206,32 +241,46 @@ std::vector<SynthTensor> plan_synth_tensors(const SynthShape& s, QuantMix mix, b
   const int n_layer = static_cast<int>(s.n_layer);
   const int n_gqa = static_cast<int>(s.n_head / s.n_head_kv);
   const TensorType base = quant_mix_info(mix).default_type;
+  const MixModel mix_model{n_layer, n_gqa, !s.tied_output, s.n_expert};
   std::vector<SynthTensor> plan;
+  // Biases and the router stay F32 (as llama-quantize leaves them); norms are the only tensors of ones.
   auto add = [&](std::string name, std::vector<int64_t> ne, int layer) {
-    const bool is_norm = ne.size() == 1;
+    const bool is_norm = name.ends_with("_norm.weight");
     TensorType type = TensorType::F32;
     if (is_quantizable_tensor(name, static_cast<int>(ne.size()))) {
-      type = pure ? fallback_for_row_length(base, ne[0])
-                  : choose_tensor_type(mix, name, layer, n_layer, n_gqa, ne[0], /*has_output=*/true);
+      type = pure ? fallback_for_row_length(base, ne[0]) : choose_tensor_type(mix, name, layer, ne[0], mix_model);
     }
     plan.push_back({std::move(name), type, std::move(ne), layer, is_norm});
   };
+  // A matrix [n_in, n_out] and, with biases, its bias [n_out].
+  auto add_projection = [&](const std::string& name, int64_t n_in, int64_t n_out, int layer, bool bias) {
+    add(name + ".weight", {n_in, n_out}, layer);
+    if (bias) add(name + ".bias", {n_out}, layer);
+  };
+  const int64_t n_ff = s.n_ff, n_expert = s.n_expert;
   // The order of a forward pass, so that reading the file front to back follows the computation.
   add("token_embd.weight", {embd, s.n_vocab}, -1);
   for (int l = 0; l < n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", {embd}, l);
-    add(p + "attn_q.weight", {embd, n_q}, l);
-    add(p + "attn_k.weight", {embd, n_kv}, l);
-    add(p + "attn_v.weight", {embd, n_kv}, l);
+    add_projection(p + "attn_q", embd, n_q, l, s.qkv_bias);
+    add_projection(p + "attn_k", embd, n_kv, l, s.qkv_bias);
+    add_projection(p + "attn_v", embd, n_kv, l, s.qkv_bias);
     add(p + "attn_output.weight", {n_q, embd}, l);
     add(p + "ffn_norm.weight", {embd}, l);
-    add(p + "ffn_gate.weight", {embd, s.n_ff}, l);
-    add(p + "ffn_up.weight", {embd, s.n_ff}, l);
-    add(p + "ffn_down.weight", {s.n_ff, embd}, l);
+    if (n_expert == 0) {
+      add(p + "ffn_gate.weight", {embd, n_ff}, l);
+      add(p + "ffn_up.weight", {embd, n_ff}, l);
+      add(p + "ffn_down.weight", {n_ff, embd}, l);
+    } else {
+      add(p + "ffn_gate_inp.weight", {embd, n_expert}, l);
+      add(p + "ffn_gate_exps.weight", {embd, n_ff, n_expert}, l);
+      add(p + "ffn_up_exps.weight", {embd, n_ff, n_expert}, l);
+      add(p + "ffn_down_exps.weight", {n_ff, embd, n_expert}, l);
+    }
   }
   add("output_norm.weight", {embd}, -1);
-  add("output.weight", {embd, s.n_vocab}, -1);
+  if (!s.tied_output) add("output.weight", {embd, s.n_vocab}, -1);
   return plan;
 }
 
@@ -250,17 +299,25 @@ std::string size_label(uint64_t n) {
   return buf;
 }
 
+std::string plan_size_label(const SynthShape& shape, const std::vector<SynthTensor>& plan) {
+  uint64_t shared = 0, experts = 0;
+  for (const auto& t : plan) {
+    (t.name.find("_exps.") != std::string::npos ? experts : shared) += static_cast<uint64_t>(t.n_elements());
+  }
+  if (shape.n_expert == 0) return size_label(shared + experts);
+  return std::to_string(shape.n_expert) + "x" + size_label(shared + experts / shape.n_expert);
+}
+
 Status write_synth_model(const SynthOptions& options, const std::string& path) {
   if (auto s = check_shape(options.shape); !s) return s.error();
   const auto plan = plan_synth_tensors(options.shape, options.mix, options.pure);
-  uint64_t n_params = 0, bytes_total = 0;
+  uint64_t bytes_total = 0;
   for (const auto& t : plan) {
-    n_params += static_cast<uint64_t>(t.n_elements());
     bytes_total += cria::row_bytes(traits(t.type), t.ne[0]) * static_cast<uint64_t>(t.n_elements() / t.ne[0]);
   }
 
   gguf::Writer writer;
-  set_hparams(options, n_params, writer);
+  set_hparams(options, plan_size_label(options.shape, plan), writer);
   if (auto s = copy_vocabulary(options.vocab_path, options.shape.n_vocab, writer); !s) return s.error();
   writer.set("general.quantization_version", uint32_t{2});
 

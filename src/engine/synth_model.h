@@ -1,5 +1,6 @@
-// Random-weight Llama models at real shapes, for measuring speed without downloading checkpoints: the
-// time of a forward pass depends on the shapes and tensor types, not on the values. Weights are drawn
+// Random-weight models at real shapes, for measuring speed without downloading checkpoints: the time of a
+// forward pass depends on the shapes and tensor types, not on the values. Llama by default; a shape may
+// name another architecture with Q/K/V biases (Qwen2), tied embeddings, or Mixtral-style experts. Weights are drawn
 // from N(0, 0.02^2) (norm weights are 1), deterministic for a seed whatever the thread count, and are
 // generated and quantized one tensor at a time while the file is written, so memory stays at one tensor.
 // The vocabulary is a real one (llama-spm), so the files also tokenize and generate text.
@@ -29,6 +30,13 @@ struct SynthShape {
   uint32_t n_ctx = 0;
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;
+  // What the architecture adds to Llama's tensors. It must not need tensors synth does not write (Q/K
+  // norms, post-norms, shared experts).
+  std::string_view arch = "llama";  // general.architecture and the metadata key prefix
+  bool qkv_bias = false;            // attn_q/k/v.bias, F32 (Qwen2)
+  bool tied_output = false;         // no output.weight: token_embd.weight is the output head too
+  uint32_t n_expert = 0;            // > 0: Mixtral-style experts, each of n_ff hidden units, and a router
+  uint32_t n_expert_used = 0;       // experts per token (1 .. n_expert)
 };
 
 std::span<const SynthShape> synth_presets();
@@ -40,7 +48,7 @@ struct SynthTensor {
   TensorType type;
   std::vector<int64_t> ne;
   int layer;  // -1 outside the blocks
-  bool is_norm;
+  bool is_norm;  // filled with 1 (every other tensor is random)
 
   int64_t n_elements() const;
 };
@@ -73,5 +81,9 @@ Status write_synth_model(const SynthOptions& options, const std::string& path);
 
 // "1.1B", "6.7B", "8.4M": the converter's general.size_label for a parameter count.
 std::string size_label(uint64_t n_params);
+
+// The general.size_label of a planned model: size_label of its parameters, or with experts the
+// converter's "8x1.1B" (the shared parameters plus one expert's).
+std::string plan_size_label(const SynthShape& shape, const std::vector<SynthTensor>& plan);
 
 }  // namespace cria::engine

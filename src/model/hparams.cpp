@@ -1,8 +1,11 @@
 #include "model/hparams.h"
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "ops/attention.h"
 
@@ -206,6 +209,89 @@ Result<ModelHparams> ModelHparams::from_gguf(const gguf::File& file) {
     }
   }
   return hp;
+}
+
+namespace {
+
+std::string format_float(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+// "sliding window 4096 on even layers": the window and the layers that use it.
+std::string sliding_feature(const ModelHparams& hp) {
+  std::string s = "sliding window " + std::to_string(hp.n_swa);
+  switch (hp.desc->sliding) {
+    case SlidingLayers::None:
+    case SlidingLayers::All: break;
+    case SlidingLayers::EvenLayers: s += " on even layers"; break;
+    case SlidingLayers::FiveOfSix: s += " on 5 of 6 layers"; break;
+  }
+  if (hp.desc->sliding_rope_base > 0) s += format_float(" with rope base %g", hp.desc->sliding_rope_base);
+  return s;
+}
+
+// "Q/K/V biases", "K/V biases": the projections of layer 0 that have a bias.
+std::string bias_feature(const gguf::File& file) {
+  static constexpr std::pair<const char*, char> kBiases[] = {
+      {"blk.0.attn_q.bias", 'Q'}, {"blk.0.attn_k.bias", 'K'}, {"blk.0.attn_v.bias", 'V'}};
+  std::string which;
+  for (const auto& [tensor, letter] : kBiases) {
+    if (file.find_tensor(tensor) == nullptr) continue;
+    if (!which.empty()) which += '/';
+    which += letter;
+  }
+  if (which.empty()) return "";
+  return which + (which.size() == 1 ? " bias" : " biases");
+}
+
+}  // namespace
+
+std::string describe(const ModelHparams& hp, const gguf::File& file) {
+  const Architecture& a = *hp.desc;
+  std::vector<std::string> features;
+  if (a.rope == RopeStyle::Neox) features.push_back("NEOX rope");
+  if (hp.rope_freq_scale != 1.0f) features.push_back(format_float("linear rope scaling %gx", 1.0 / hp.rope_freq_scale));
+  if (a.activation == Activation::Gelu) features.push_back("GELU FFN");
+  if (a.embedding_scale) features.push_back("scaled embeddings");
+  if (a.qk_norm) features.push_back("Q/K norms");
+  if (a.post_norms) features.push_back("post-norms");
+  if (hp.attn_softcap > 0.0f || hp.final_softcap > 0.0f) {
+    features.push_back(format_float("soft-caps %g", hp.attn_softcap) + format_float("/%g", hp.final_softcap));
+  }
+  if (hp.n_swa > 0) features.push_back(sliding_feature(hp));
+  if (hp.n_expert > 0) {
+    features.push_back(std::to_string(hp.n_expert) + " experts, " + std::to_string(hp.n_expert_used) + " active");
+    if (a.shared_expert) features.push_back("shared expert");
+  }
+  if (std::string biases = bias_feature(file); !biases.empty()) features.push_back(biases);
+  if (file.find_tensor("blk.0.attn_qkv.weight") != nullptr) features.push_back("fused QKV");
+  if (a.fused_gate_up && hp.n_expert == 0 && file.find_tensor("blk.0.ffn_gate.weight") == nullptr) {
+    features.push_back("fused gate/up");
+  }
+  if (file.find_tensor("output.weight") == nullptr && file.find_tensor("token_embd.weight") != nullptr) {
+    features.push_back("tied output");
+  }
+
+  std::string text = hp.arch;
+  for (size_t i = 0; i < features.size(); ++i) text += (i == 0 ? " (" : ", ") + features[i];
+  return features.empty() ? text : text + ")";
+}
+
+std::string describe_architecture(const gguf::File& file) {
+  auto arch = file.get_string("general.architecture");
+  if (!arch) return "";
+  if (find_architecture(*arch) == nullptr) return *arch + " (not supported by cria)";
+  if (file.tensors().empty()) return *arch + " (no tensors: a vocabulary or metadata file)";
+  auto hp = ModelHparams::from_gguf(file);
+  if (!hp) {
+    std::string reason = hp.error().message;
+    const std::string prefix = file.path() + ": ";
+    if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
+    return *arch + " (cannot run: " + reason + ")";
+  }
+  return describe(*hp, file);
 }
 
 }  // namespace cria::model

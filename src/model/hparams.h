@@ -49,4 +49,15 @@ struct ModelHparams {
   static Result<ModelHparams> from_gguf(const gguf::File& file);
 };
 
+// One line naming the architecture and what it computes beyond a plain Llama decoder, for `cria info` and
+// the load banners: "qwen2 (NEOX rope, Q/K/V biases, tied output)", "llama (8 experts, 2 active)". Biases,
+// fused and tied tensors are seen in the file's tensor list (the header; no tensor data is read).
+std::string describe(const ModelHparams& hp, const gguf::File& file);
+
+// The same from a file's header alone, whatever the file: the description when cria runs the architecture,
+// "NAME (not supported by cria)" when it does not, "NAME (cannot run: REASON)" when the metadata is not
+// what the architecture needs, "NAME (no tensors: ...)" for a vocabulary file; empty when the file has no
+// general.architecture.
+std::string describe_architecture(const gguf::File& file);
+
 }  // namespace cria::model

@@ -40,12 +40,25 @@ bool ends_with(std::string_view s, std::string_view end) {
 
 bool is_float_mix(QuantMix mix) { return mix == M::F32 || mix == M::F16 || mix == M::BF16; }
 
-// The rules of llama_tensor_get_type for one Llama-family tensor (no Falcon, no MoE, no imatrix), before
-// the row-length fallback. Each branch names the tensor it raises and why llama.cpp does.
-TensorType mixed_type(QuantMix mix, std::string_view name, int layer, int n_layer, int n_gqa, int64_t ne0,
-                      bool has_output) {
+// attn_output in a file of 8 experts: Q5_K for the mixes llama.cpp lists (the low ones); the others keep
+// their default type (none of the dense model's raises apply).
+bool raises_mixtral_attn_output(QuantMix mix) {
+  return mix == M::Q2_K || mix == M::Q3_K_S || mix == M::Q3_K_M || mix == M::IQ4_NL || mix == M::Q4_K_S ||
+         mix == M::Q4_K_M || mix == M::IQ4_XS;
+}
+
+// The rules of llama_tensor_get_type for one Llama-family tensor (no Falcon, no imatrix), before the
+// row-length fallback. Each branch names the tensor it raises and why llama.cpp does. Expert tensors
+// (ffn_down_exps, ffn_down_shexp, ...) match their dense names and take the layer from the name, as
+// llama.cpp does when n_expert > 1; ffn_gate_exps and ffn_up_exps keep the default type (llama.cpp raises
+// them only in IQ3_XS files, which cria does not write).
+TensorType mixed_type(QuantMix mix, std::string_view name, int layer, int64_t ne0, const MixModel& model) {
   const TensorType base = quant_mix_info(mix).default_type;
-  const bool is_output = name == "output.weight" || (!has_output && name == "token_embd.weight");
+  const int n_layer = model.n_layer, n_gqa = model.n_gqa;
+  // llama.cpp's special case for "the 8-expert model" (Mixtral 8x7B): its attention is small next to the
+  // experts, so more bits there cost little (about 128 MB for attn_v and attn_k in Q8_0).
+  const bool eight_experts = model.n_expert == 8;
+  const bool is_output = name == "output.weight" || (!model.has_output && name == "token_embd.weight");
   if (is_output) {
     // The output head decides every token: Q6_K unless the file is already Q8_0; Q8_0 when rows do not
     // split into 256-blocks.
@@ -67,8 +80,9 @@ TensorType mixed_type(QuantMix mix, std::string_view name, int layer, int n_laye
     // Llama 70B (80 layers with grouped KV heads; 65B has no GQA): attn_v is 8x smaller than attn_q, so
     // more bits there cost little.
     if (n_layer == 80 && n_gqa > 1 && (t == T::Q3_K || t == T::Q4_K)) t = T::Q5_K;
-    return t;
+    return eight_experts ? T::Q8_0 : t;
   }
+  if (contains(name, "attn_k.weight")) return eight_experts ? T::Q8_0 : base;
   if (contains(name, "ffn_down")) {
     if (mix == M::Q2_K) return T::Q3_K;
     if (mix == M::Q3_K_M) return layer < n_layer / 16 ? T::Q5_K : T::Q4_K;
@@ -80,6 +94,7 @@ TensorType mixed_type(QuantMix mix, std::string_view name, int layer, int n_laye
     return base;
   }
   if (contains(name, "attn_output.weight")) {
+    if (eight_experts) return raises_mixtral_attn_output(mix) ? T::Q5_K : base;
     if (mix == M::Q2_K) return T::Q3_K;
     if (mix == M::Q3_K_M) return T::Q4_K;
     if (mix == M::Q3_K_L) return T::Q5_K;
@@ -196,11 +211,11 @@ TensorType fallback_for_row_length(TensorType type, int64_t ne0) {
   return ne0 % traits(substitute).block_size == 0 ? substitute : T::F16;
 }
 
-TensorType choose_tensor_type(QuantMix mix, const std::string& tensor_name, int layer, int n_layer, int n_gqa,
-                              int64_t ne0, bool has_output) {
+TensorType choose_tensor_type(QuantMix mix, const std::string& tensor_name, int layer, int64_t ne0,
+                              const MixModel& model) {
   const TensorType base = quant_mix_info(mix).default_type;
   if (is_float_mix(mix)) return base;
-  return fallback_for_row_length(mixed_type(mix, tensor_name, layer, n_layer, n_gqa, ne0, has_output), ne0);
+  return fallback_for_row_length(mixed_type(mix, tensor_name, layer, ne0, model), ne0);
 }
 
 }  // namespace cria

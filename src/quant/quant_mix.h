@@ -63,15 +63,24 @@ std::string_view file_type_description(uint32_t file_type);
 // llama-quantize's use_more_bits: the first and last eighth of the layers and every third one between.
 bool use_more_bits(int layer, int n_layer);
 
-// Whether a tensor is quantized at all: 2-D weights are; norms, biases, rope factors and MoE routers stay F32.
+// Whether a tensor is quantized at all: 2-D weights and 3-D expert weights are; norms, biases, rope factors
+// and MoE routers (ffn_gate_inp) stay as they are.
 bool is_quantizable_tensor(std::string_view tensor_name, int n_dims);
 
+// What the rules need to know of the model as a whole (llama-quantize reads it from the hyperparameters
+// and the tensor list).
+struct MixModel {
+  int n_layer = 0;
+  int n_gqa = 1;            // n_head / n_head_kv
+  bool has_output = true;   // whether output.weight exists; without it token_embd.weight is the output head
+  uint32_t n_expert = 0;    // expert_count (0: a dense model); the Mixtral rules apply at exactly 8
+};
+
 // The type of one quantizable tensor in a `mix` file. `layer` is the tensor's block index (ignored for
-// tensors outside blocks), `n_gqa` = n_head / n_head_kv, `ne0` the row length, `has_output` whether the
-// model has output.weight (without it token_embd.weight is the output head and is treated as such).
-// F32/F16/BF16 mixes put every quantizable tensor in that type.
-TensorType choose_tensor_type(QuantMix mix, const std::string& tensor_name, int layer, int n_layer, int n_gqa,
-                              int64_t ne0, bool has_output);
+// tensors outside blocks), `ne0` the row length. F32/F16/BF16 mixes put every quantizable tensor in that
+// type. Expert tensors (ffn_*_exps, 3-D) follow the rules of their dense counterparts, by layer.
+TensorType choose_tensor_type(QuantMix mix, const std::string& tensor_name, int layer, int64_t ne0,
+                              const MixModel& model);
 
 // The type llama-quantize substitutes when `type`'s block size does not divide `ne0` (Q4_K -> Q5_0, ...,
 // F16 when even the substitute does not fit); `type` itself when it fits.

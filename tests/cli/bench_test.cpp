@@ -18,6 +18,7 @@
 #include "engine/synth_model.h"
 #include "model/model.h"
 #include "model/session.h"
+#include "test_support.h"
 
 namespace cria::test {
 namespace {
@@ -314,6 +315,34 @@ TEST_F(CliBench, BandwidthColumnDividesByTheMeasurementsAroundEachGenerationTest
   const double percent = std::stod(cells.back());
   EXPECT_EQ(cells.back().back(), '%');
   EXPECT_NEAR(percent, 100.0 * gb_per_s / ((before + after) / 2), 1.0) << r.err << r.out;
+}
+
+// With experts a generated token reads the shared weights and n_expert_used experts per layer: the GB/s
+// of tg rows counts those bytes (Model::active_weight_bytes), and the output says so; dense models count all.
+TEST_F(CliBench, ExpertModelsCountTheWeightsOneTokenReads) {
+  const fs::path moe = shared_dir() / "fixtures/models/arch/kjv-llama-moe-Q8_0.gguf";
+  CRIA_REQUIRE_FIXTURE(moe);
+  auto model = model::Model::load(moe.string());
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  const uint64_t active = (*model)->active_weight_bytes();
+  ASSERT_LT(active, (*model)->weight_bytes());
+  auto r = run_cria("bench -m '" + moe.string() + "' -p 0 -n 2 -r 1 -t 1 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["gb_per_s_weights"], "active");
+  EXPECT_EQ(doc[0]["gb_per_s_bytes_per_token"], active);
+  EXPECT_NEAR(doc[0]["gb_per_s"].get<double>(), static_cast<double>(active) * doc[0]["avg_ts"].get<double>() / 1e9,
+              1e-6 * doc[0]["gb_per_s"].get<double>());
+  EXPECT_NE(r.err.find("architecture: llama (4 experts, 2 active)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tg GB/s counts the"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(2 of 4 experts per layer)"), std::string::npos) << r.err;
+
+  auto dense = run_cria("bench -m '" + synth("Q8_0") + "' -p 0 -n 2 -r 1 -t 1 -o json");
+  ASSERT_EQ(dense.exit_code, 0) << dense.err;
+  const auto dense_doc = nlohmann::json::parse(dense.out);
+  EXPECT_EQ(dense_doc[0]["gb_per_s_weights"], "all");
+  EXPECT_EQ(dense.err.find("tg GB/s counts the"), std::string::npos) << dense.err;
 }
 
 TEST_F(CliBench, BadFlagsFailInOneLine) {

@@ -6,6 +6,7 @@
 
 #include "cli/cli_support.h"
 #include "gguf/gguf_reader.h"
+#include "gguf/gguf_writer.h"
 #include "test_support.h"
 
 namespace cria::test {
@@ -72,6 +73,33 @@ TEST(CliInfo, CheckDecodesEveryTensor) {
   auto r = run_cria("info --check '" + path.string() + "'");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("check: all 57 tensors decode to finite values"), std::string::npos) << r.out;
+}
+
+// The architecture line: what cria runs, with its features, and for an architecture it does not run the
+// name and "(not supported by cria)", the rest of the header shown as for any file.
+TEST(CliInfo, NamesTheArchitectureEvenWhenCriaDoesNotRunIt) {
+  const auto qwen2 = shared_dir() / "fixtures/models/arch/kjv-qwen2moe-Q8_0.gguf";
+  CRIA_REQUIRE_FIXTURE(qwen2);
+  auto r = run_cria("info '" + qwen2.string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\narchitecture: qwen2moe (NEOX rope, 4 experts, 2 active, shared expert, Q/K/V biases)\n"),
+            std::string::npos)
+      << r.out;
+
+  const auto path = std::filesystem::temp_directory_path() / ("cria_info_mamba_" + std::to_string(::getpid()) + ".gguf");
+  gguf::Writer w;
+  w.set("general.architecture", gguf::Value(std::string("mamba")));
+  const std::vector<uint8_t> zeros(64, 0);
+  ASSERT_TRUE(w.add_tensor("token_embd.weight", TensorType::F32, {4, 4}, zeros).ok());
+  ASSERT_TRUE(w.write(path.string()).ok());
+  auto text = run_cria("info '" + path.string() + "'");
+  auto json = run_cria("info --json '" + path.string() + "'");
+  std::filesystem::remove(path);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("\narchitecture: mamba (not supported by cria)\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("token_embd.weight"), std::string::npos) << text.out;
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(nlohmann::json::parse(json.out)["architecture"], "mamba (not supported by cria)");
 }
 
 TEST(CliInfo, BadInputGetsOneLineErrorAndNonZeroExit) {

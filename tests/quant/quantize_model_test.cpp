@@ -8,10 +8,13 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/perplexity.h"
 #include "engine/quantize_model.h"
+#include "engine/synth_model.h"
+#include "engine/synth_test_support.h"
 #include "model/model.h"
 #include "model/session.h"
 #include "test_support.h"
@@ -157,7 +160,9 @@ TEST_F(QuantizePlan, PureIgnoresTheMixRules) {
   auto plan = plan_quantization(*file_, options);
   ASSERT_TRUE(plan.ok());
   for (const auto& step : *plan) {
-    if (step.tensor->n_dims == 2) EXPECT_EQ(step.to, TensorType::Q4_K) << step.tensor->name;
+    if (step.tensor->n_dims == 2) {
+      EXPECT_EQ(step.to, TensorType::Q4_K) << step.tensor->name;
+    }
   }
 }
 
@@ -191,6 +196,77 @@ TEST_F(QuantizePlan, TypeWithoutQuantizerIsAnErrorNamingIt) {
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.error().message.find("IQ2_XXS"), std::string::npos) << plan.error().message;
   EXPECT_NE(plan.error().message.find("output.weight"), std::string::npos) << plan.error().message;
+}
+
+// The types planned for each tensor of a file, by name.
+std::map<std::string, TensorType> planned_types(const gguf::File& file, QuantMix mix) {
+  QuantizeOptions options;
+  options.mix = mix;
+  options.allow_requantize = true;
+  auto plan = plan_quantization(file, options);
+  EXPECT_TRUE(plan.ok()) << plan.error().message;
+  std::map<std::string, TensorType> types;
+  if (!plan.ok()) return types;
+  for (const auto& step : *plan) types[step.tensor->name] = step.to;
+  return types;
+}
+
+// Requantizing the Qwen2-MoE fixture (4 experts of 192, a shared expert of 384): the routers stay F32,
+// the 3-D expert tensors are quantized with ffn_down's rules by layer, and the result loads and runs.
+TEST(QuantizeExperts, Qwen2MoeFixtureKeepsItsRoutersF32) {
+  const fs::path path = test::shared_dir() / "fixtures/models/arch/kjv-qwen2moe-Q8_0.gguf";
+  CRIA_REQUIRE_FIXTURE(path);
+  auto input = gguf::File::open(path.string());
+  ASSERT_TRUE(input.ok()) << input.error().message;
+  auto types = planned_types(*input, QuantMix::Q4_K_M);
+  for (const char* router : {"blk.0.ffn_gate_inp.weight", "blk.1.ffn_gate_inp.weight", "blk.0.ffn_gate_inp_shexp.weight"}) {
+    EXPECT_EQ(types[router], TensorType::F32) << router;
+  }
+  EXPECT_EQ(types["blk.0.ffn_gate_exps.weight"], TensorType::Q4_K);
+  EXPECT_EQ(types["blk.0.ffn_down_exps.weight"], TensorType::Q5_0);  // Q4_K, rows of 192: fallback
+  EXPECT_EQ(types["blk.1.ffn_down_exps.weight"], TensorType::Q8_0);  // use_more_bits(1, 2): Q6_K, fallback
+  EXPECT_EQ(types["blk.1.ffn_down_shexp.weight"], TensorType::Q8_0);
+  EXPECT_EQ(types["blk.0.attn_v.weight"], TensorType::Q4_K);  // 4 experts: the dense rules
+
+  QuantizeOptions options;
+  options.mix = QuantMix::Q4_K_M;
+  options.allow_requantize = true;
+  options.n_threads = 2;
+  const fs::path out = temp_path("qwen2moe-Q4_K_M.gguf");
+  auto status = quantize_model(*input, out.string(), options);
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  auto model = model::Model::load(out.string());
+  fs::remove(out);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  EXPECT_EQ((*model)->file().find_tensor("blk.0.ffn_gate_inp.weight")->type, TensorType::F32);
+  EXPECT_EQ((*model)->file().find_tensor("blk.0.ffn_up_exps.weight")->type, TensorType::Q4_K);
+  auto session = model::Session::create(*model, {32, 8, 2});
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  ASSERT_TRUE((*session)->decode(std::vector<int32_t>{1, 450, 3303}).ok());
+}
+
+// A file of 8 experts (a tiny synth model in F16) quantized as Q4_K_M: expert_count is read from the
+// metadata and llama.cpp's Mixtral rules apply (attn_v, attn_k Q8_0, attn_output Q5_K).
+TEST(QuantizeExperts, EightExpertFileGetsTheMixtralRules) {
+  const fs::path path = temp_path("eight-experts-F16.gguf");
+  auto written = test::write_synth(test::tiny_synth_shape("tinyllama-8x1.1b", 256, 256), QuantMix::F16, path.string());
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  auto input = gguf::File::open(path.string());
+  ASSERT_TRUE(input.ok()) << input.error().message;
+  auto types = planned_types(*input, QuantMix::Q4_K_M);
+  fs::remove(path);
+  for (int l : {0, 1}) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    EXPECT_EQ(types[p + "attn_v.weight"], TensorType::Q8_0) << l;
+    EXPECT_EQ(types[p + "attn_k.weight"], TensorType::Q8_0) << l;
+    EXPECT_EQ(types[p + "attn_output.weight"], TensorType::Q5_K) << l;
+    EXPECT_EQ(types[p + "attn_q.weight"], TensorType::Q4_K) << l;
+    EXPECT_EQ(types[p + "ffn_gate_inp.weight"], TensorType::F32) << l;
+    EXPECT_EQ(types[p + "ffn_gate_exps.weight"], TensorType::Q4_K) << l;
+  }
+  EXPECT_EQ(types["blk.0.ffn_down_exps.weight"], TensorType::Q4_K);
+  EXPECT_EQ(types["blk.1.ffn_down_exps.weight"], TensorType::Q6_K);  // use_more_bits(1, 2)
+  EXPECT_EQ(types["output.weight"], TensorType::Q6_K);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // `cria bench -m MODEL`: llama-bench's prompt (pp) and generation (tg) speed tests with its table and
 // JSON fields, plus the weight bandwidth each generated token achieves (weight bytes x tokens/s), the
-// number to compare with what the memory can deliver. `cria bench --memory-bandwidth` measures that.
+// number to compare with what the memory can deliver. With experts the bytes are those one token reads
+// (the shared weights and its experts: Model::active_weight_bytes), which the output says. `cria bench --memory-bandwidth` measures that.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "engine/speed_test.h"
 #include "model/model.h"
+#include "model_loading.h"
 
 namespace cria::cli {
 
@@ -156,8 +158,21 @@ std::string validate(const BenchOptions& opt) {
   return "";
 }
 
+// The weight bytes one generated token reads: all of them, or with experts the shared weights and
+// n_expert_used experts per layer.
+struct TokenBytes {
+  uint64_t bytes = 0;
+  bool active_only = false;  // experts: only the active weights count
+};
+
+TokenBytes token_bytes(const model::Model& model) {
+  if (model.hparams().n_expert == 0) return {model.weight_bytes(), false};
+  return {model.active_weight_bytes(), true};
+}
+
 nlohmann::ordered_json result_json(const std::string& path, const engine::ModelSummary& model,
-                           const engine::SpeedResult& r, double weight_gb_per_s, double machine_gb_per_s) {
+                           const engine::SpeedResult& r, const TokenBytes& per_token, double weight_gb_per_s,
+                           double machine_gb_per_s) {
   // llama-bench's fields (those that mean something on a CPU-only engine), then ours.
   nlohmann::ordered_json j = {
       {"build_commit", "unknown"}, {"build_number", 0}, {"cpu_info", cpu_model_name()}, {"gpu_info", ""},
@@ -169,6 +184,9 @@ nlohmann::ordered_json result_json(const std::string& path, const engine::ModelS
       {"stddev_ns", static_cast<uint64_t>(r.stddev_ns)}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
       {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts}};
   j["gb_per_s"] = r.test.n_prompt == 0 ? nlohmann::ordered_json(weight_gb_per_s) : nlohmann::ordered_json(nullptr);
+  // What gb_per_s counts per token: every weight, or with experts only the active ones.
+  j["gb_per_s_bytes_per_token"] = per_token.bytes;
+  j["gb_per_s_weights"] = per_token.active_only ? "active" : "all";
   if (machine_gb_per_s > 0) {
     j["memory_gb_per_s"] = machine_gb_per_s;
     j["bandwidth_fraction"] =
@@ -208,7 +226,16 @@ int run_bench(const BenchOptions& opt) {
     auto model = model::Model::load(path);
     if (!model) return report_error(model.error().message);
     const engine::ModelSummary summary = engine::summarize_model(**model);
-    const uint64_t weight_bytes = (*model)->weight_bytes();
+    const TokenBytes per_token = token_bytes(**model);
+    std::fprintf(stderr, "bench: %s: %s\n", path.c_str(), model_banner(**model).c_str());
+    if (per_token.active_only) {
+      const model::ModelHparams& hp = (*model)->hparams();
+      std::fprintf(stderr,
+                   "bench: %s: tg GB/s counts the %.2f GB one token reads (%u of %u experts per layer), not all "
+                   "%.2f GB of weights\n",
+                   path.c_str(), static_cast<double>(per_token.bytes) / 1e9, hp.n_expert_used, hp.n_expert,
+                   static_cast<double>((*model)->weight_bytes()) / 1e9);
+    }
     for (int threads : thread_counts) {
       std::vector<engine::SpeedTest> tests;
       for (int fa : opt.flash_attn) {
@@ -235,8 +262,8 @@ int run_bench(const BenchOptions& opt) {
         }
         auto r = engine::run_speed_test(*model, test);
         if (!r) return report_error(path + ": " + test.name() + ": " + r.error().message);
-        // Every generated token reads every weight once; prompt tokens share their reads.
-        const double gb_per_s = static_cast<double>(weight_bytes) * r->avg_ts / 1e9;
+        // Every generated token reads its weights once; prompt tokens share their reads.
+        const double gb_per_s = static_cast<double>(per_token.bytes) * r->avg_ts / 1e9;
         double machine = 0;
         if (measure) {
           auto after = machine_bandwidth(threads);
@@ -254,7 +281,7 @@ int run_bench(const BenchOptions& opt) {
           if (fa_column) cells.insert(cells.begin() + 5, test.flash_attn ? "1" : "0");
           table.row(cells);
         } else {
-          results.push_back(result_json(path, summary, *r, gb_per_s, machine));
+          results.push_back(result_json(path, summary, *r, per_token, gb_per_s, machine));
         }
       }
     }

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "gguf/gguf_reader.h"
+#include "model/hparams.h"
 
 namespace cria::cli {
 
@@ -115,6 +116,8 @@ int print_json(const gguf::File& file, const InfoOptions& opt) {
   doc["alignment"] = file.alignment();
   doc["data_offset"] = file.data_offset();
   doc["file_size"] = file.file_size();
+  const std::string architecture = model::describe_architecture(file);
+  doc["architecture"] = architecture.empty() ? nlohmann::json(nullptr) : nlohmann::json(architecture);
   nlohmann::json metadata = nlohmann::json::array();
   for (const auto& [key, value] : file.metadata()) {
     metadata.push_back({{"key", key}, {"type", std::string(gguf::value_type_name(value.type()))},
@@ -142,6 +145,9 @@ int print_text(const gguf::File& file, const InfoOptions& opt) {
   std::printf("alignment:   %u\n", file.alignment());
   std::printf("data offset: %" PRIu64 "\n", file.data_offset());
   std::printf("file size:   %" PRIu64 " (%s)\n", file.file_size(), human_bytes(file.file_size()).c_str());
+  if (const std::string architecture = model::describe_architecture(file); !architecture.empty()) {
+    std::printf("architecture: %s\n", architecture.c_str());
+  }
 
   size_t key_width = 3;
   for (const auto& kv : file.metadata()) key_width = std::max(key_width, kv.first.size());

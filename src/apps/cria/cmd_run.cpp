@@ -66,6 +66,7 @@ int run(const RunOptions& opt) {
     }
   }
   const double load_ms = ms_since(load_start);
+  std::fprintf(stderr, "cria: %s\n", model_banner(*loaded->model).c_str());
   std::fprintf(stderr, "cria: model %s, %d threads, context %d, batch %d, flash_attn = %d, seed %u\n", path.c_str(),
                session.n_threads(), session.n_ctx(), session.n_batch(), session.flash_attn() ? 1 : 0, sampler.seed());
 

@@ -1,5 +1,5 @@
-// `cria synth --preset NAME --type TYPE -o FILE`: a random-weight Llama model at real shapes, for speed
-// tests (engine/synth_model.h). TYPE is a tensor type or a llama-quantize mix; the mix rules decide the
+// `cria synth --preset NAME --type TYPE -o FILE`: a random-weight model at real shapes (Llama, Qwen2 or
+// Mixtral-style experts), for speed tests (engine/synth_model.h). TYPE is a tensor type or a llama-quantize mix; the mix rules decide the
 // type of each tensor exactly as llama-quantize would.
 #include <unistd.h>
 
@@ -136,8 +136,10 @@ void add_synth_command(CLI::App& app, Action& run_action) {
   auto opt = std::make_shared<SynthCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
       "synth",
-      "Write a random-weight Llama model at real shapes, for speed tests (weights N(0, 0.02^2), norms 1, the "
-      "llama-spm vocabulary; llama-3-8b pads that 32000-token vocabulary to 128256 with unused tokens)");
+      "Write a random-weight model at real shapes, for speed tests (weights N(0, 0.02^2), norms 1, the "
+      "llama-spm vocabulary; llama-3-8b and qwen2.5-1.5b pad that 32000-token vocabulary to 128256 and 151936 "
+      "with unused tokens; qwen2.5-1.5b is a qwen2 model with Q/K/V biases and tied embeddings, "
+      "tinyllama-8x1.1b a llama model with 8 experts, 2 per token)");
   cmd->add_option("--preset", opt->preset, "Shapes: " + preset_names())->required();
   cmd->add_option("--type", opt->type,
                   "Tensor type or llama-quantize mix: " + quant_mix_names() +

@@ -39,6 +39,12 @@ Result<LoadedModel> load_model(const std::string& path) {
   return LoadedModel{*model, std::make_shared<const tokenizer::Tokenizer>(std::move(*tok))};
 }
 
+std::string model_banner(const model::Model& model) {
+  const model::ModelHparams& hp = model.hparams();
+  return "architecture: " + model::describe(hp, model.file()) + ", " + std::to_string(hp.n_layer) + " layers of " +
+         std::to_string(hp.n_embd) + ", " + std::to_string(model.n_vocab()) + " tokens";
+}
+
 Result<std::string> read_prompt(const std::string& prompt, const std::string& file, bool escapes) {
   if (!file.empty()) {
     std::ifstream in(file, std::ios::binary);

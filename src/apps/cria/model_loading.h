@@ -21,6 +21,10 @@ struct LoadedModel {
 
 Result<LoadedModel> load_model(const std::string& path);
 
+// What the load banners of run and bench say of a model: "architecture: qwen2 (NEOX rope, Q/K/V biases,
+// tied output), 28 layers of 1536, 151936 tokens".
+std::string model_banner(const model::Model& model);
+
 // The prompt from -p (escapes processed when `escapes`) or the bytes of -f.
 Result<std::string> read_prompt(const std::string& prompt, const std::string& file, bool escapes);
 
