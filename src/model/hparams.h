@@ -41,10 +41,8 @@ struct ModelHparams {
   uint32_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0, n_ff_shexp = 0;
 
   bool is_sliding(size_t layer) const { return !sliding.empty() && sliding[layer] != 0; }
-  // The RoPE base and frequency scale of a layer: Gemma 3's sliding layers use their own base, unscaled.
+  // Whether a layer rotates with the sliding layers' own RoPE base, unscaled (Gemma 3), rather than the model's.
   bool own_rope(size_t layer) const { return is_sliding(layer) && desc->sliding_rope_base > 0; }
-  float rope_base(size_t layer) const { return own_rope(layer) ? desc->sliding_rope_base : rope_freq_base; }
-  float rope_scale(size_t layer) const { return own_rope(layer) ? 1.0f : rope_freq_scale; }
 
   static Result<ModelHparams> from_gguf(const gguf::File& file);
 };

@@ -74,6 +74,7 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
   swiglu_ = ops::swiglu_kernel(model_->isa());
   activation_ = hp.desc->activation == Activation::Gelu ? ops::geglu_kernel(model_->isa()) : swiglu_;
   softcap_ = ops::softcap_kernel(model_->isa());
+  rotate_ = hp.desc->rope == RopeStyle::Neox ? ops::rope_neox : ops::rope_norm;
   attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
                             ops::attention_scratch_floats(static_cast<int>(hd), max_keys_));
 }
@@ -183,15 +184,12 @@ void Runner::apply_shift(KvCache& cache) {
     if (cache.shift(cell) == 0) continue;
     for (size_t l = 0; l < hp.n_layer; ++l) {
       if (l == 0 || hp.own_rope(l) != hp.own_rope(l - 1)) {
-        ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_base(l), hp.rope_scale(l), 1.0f,
-                             model_->rope_freq_factors().empty() ? nullptr : model_->rope_freq_factors().data()};
-        ops::rope_cos_sin(rope, cache.shift(cell), rope_cos_.data(), rope_sin_.data());
+        ops::rope_cos_sin(rope_config(hp.own_rope(l), 1.0f), cache.shift(cell), rope_cos_.data(), rope_sin_.data());
       }
       uint16_t* k = cache.k(static_cast<int>(l)) + static_cast<size_t>(cell) * row;
       for (int64_t i = 0; i < row; ++i) h_[i] = fp16_to_fp32(k[i]);
-      const auto rotate = hp.desc->rope == RopeStyle::Neox ? ops::rope_neox : ops::rope_norm;
-      rotate(h_.data(), static_cast<int>(hp.n_head_kv[l]), static_cast<int>(hp.head_dim), static_cast<int>(hp.n_rot),
-             rope_cos_.data(), rope_sin_.data());
+      rotate_(h_.data(), static_cast<int>(hp.n_head_kv[l]), static_cast<int>(hp.head_dim), static_cast<int>(hp.n_rot),
+              rope_cos_.data(), rope_sin_.data());
       for (int64_t i = 0; i < row; ++i) k[i] = fp32_to_fp16(h_[i]);
     }
   }
@@ -206,14 +204,14 @@ bool Runner::final_hidden(int i, float* out) const {
 }
 
 void Runner::forward(const Batch& batch, KvCache& cache) {
-  n_tokens_ = batch.size();
-  last_batch_size_ = n_tokens_;
+  const int n_tokens = batch.size();
+  last_batch_size_ = n_tokens;
   embed_tokens(batch);
   rope_tables(batch);
   sliding_windows(batch, cache);
   for (int l = 0; l < static_cast<int>(model_->layers().size()); ++l) {
-    attention_block(l, n_tokens_, cache);
-    ffn_block(l, n_tokens_);
+    attention_block(l, n_tokens, cache);
+    ffn_block(l, n_tokens);
   }
   output_logits();
 }
@@ -233,16 +231,20 @@ void Runner::embed_tokens(const Batch& batch) {
   }
 }
 
+// The RoPE of layers with the model's base (own = false), or of the sliding layers with their own.
+ops::RopeConfig Runner::rope_config(bool own, float attn_factor) const {
+  const auto& hp = model_->hparams();
+  const auto& factors = model_->rope_freq_factors();
+  return {static_cast<int>(hp.n_rot), own ? hp.desc->sliding_rope_base : hp.rope_freq_base,
+          own ? 1.0f : hp.rope_freq_scale, attn_factor, factors.empty() ? nullptr : factors.data()};
+}
+
 // RoPE angles for each token's position: with the model's base, and with the sliding layers' own.
 void Runner::rope_tables(const Batch& batch) {
-  const Model& m = *model_;
-  const auto& hp = m.hparams();
+  const auto& hp = model_->hparams();
   const int half_rot = static_cast<int>(hp.n_rot / 2);
-  const float* factors = m.rope_freq_factors().empty() ? nullptr : m.rope_freq_factors().data();
-  ops::RopeConfig rope{static_cast<int>(hp.n_rot), hp.rope_freq_base, hp.rope_freq_scale, hp.rope_attn_factor, factors};
-  ops::RopeConfig local = rope;
-  local.freq_base = hp.desc->sliding_rope_base;
-  local.freq_scale = 1.0f;
+  const ops::RopeConfig rope = rope_config(false, hp.rope_attn_factor);
+  const ops::RopeConfig local = rope_config(true, hp.rope_attn_factor);
   const bool any_local = hp.desc->sliding_rope_base > 0 && !hp.sliding.empty();
   for (int t = 0; t < batch.size(); ++t) {
     ops::rope_cos_sin(rope, batch.pos(t), &rope_cos_[t * half_rot], &rope_sin_[t * half_rot]);
@@ -346,8 +348,7 @@ void Runner::rope_rows(int l, float* rows, int n_heads, int t) const {
   const bool local = hp.own_rope(static_cast<size_t>(l));
   const float* cos_v = &(local ? rope_cos_local_ : rope_cos_)[t * half_rot];
   const float* sin_v = &(local ? rope_sin_local_ : rope_sin_)[t * half_rot];
-  const auto rotate = hp.desc->rope == RopeStyle::Neox ? ops::rope_neox : ops::rope_norm;
-  rotate(rows, n_heads, static_cast<int>(hp.head_dim), static_cast<int>(hp.n_rot), cos_v, sin_v);
+  rotate_(rows, n_heads, static_cast<int>(hp.head_dim), static_cast<int>(hp.n_rot), cos_v, sin_v);
 }
 
 // Feed-forward block: norm, FFN (dense or experts), (post-norm), add.

@@ -68,6 +68,7 @@ class Runner {
   void rope_tables(const Batch& batch);
   void sliding_windows(const Batch& batch, const KvCache& cache);
   void attention_block(int layer, int n_tokens, KvCache& cache);
+  ops::RopeConfig rope_config(bool own, float attn_factor) const;
   void rope_rows(int layer, float* rows, int n_heads, int t) const;
   void attention(int layer, KvCache& cache);
   void ffn_block(int layer, int n_tokens);
@@ -95,11 +96,11 @@ class Runner {
   uint64_t stamp_ = 0;
 
   // Work buffers for n_batch tokens.
-  int n_tokens_ = 0;  // of the batch in flight
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, logits_;
   // RoPE angles per token of the batch: for the model's base, and for sliding layers that have their own.
   std::vector<float> rope_cos_, rope_sin_, rope_cos_local_, rope_sin_local_;
   std::vector<int32_t> first_key_;          // per token: the first key a sliding layer lets it see
+  ops::RopeFn rotate_ = nullptr;            // the architecture's pairing: ops::rope_norm or ops::rope_neox
   std::vector<float> attention_scratch_;    // per thread: ops::attention_scratch_floats
   ops::SwigluFn activation_ = nullptr;      // the FFN's gated activation, for the model's instruction set
   ops::SwigluFn swiglu_ = nullptr;          // experts (always SiLU-gated)

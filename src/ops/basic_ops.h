@@ -66,5 +66,6 @@ void rope_norm(float* x, int n_heads, int head_dim, int n_rot, const float* cos_
 // Rotates dimension i with dimension i + n_rot/2 (NEOX mode: Qwen, Gemma, Phi-3), pair i by cos_v[i] and
 // sin_v[i] in rope_norm's arithmetic; dimensions n_rot .. head_dim - 1 are left as they are.
 void rope_neox(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
+using RopeFn = void (*)(float* x, int n_heads, int head_dim, int n_rot, const float* cos_v, const float* sin_v);
 
 }  // namespace cria::ops

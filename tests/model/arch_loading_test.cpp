@@ -54,6 +54,20 @@ std::string load_error(const fs::path& source, const std::function<void(gguf::Wr
 const auto kKeep = [](TensorEdit&) { return true; };
 const auto kSame = [](gguf::Writer&) {};
 
+// Tensor edits: leave tensor `name` out; cut its dimension `dim` down to n (and its bytes with it).
+std::function<bool(TensorEdit&)> without(std::string name) {
+  return [name](TensorEdit& e) { return e.name != name; };
+}
+std::function<bool(TensorEdit&)> shrunk(std::string name, size_t dim, int64_t n) {
+  return [name, dim, n](TensorEdit& e) {
+    if (e.name == name) {
+      e.bytes = e.bytes.first(e.bytes.size() / static_cast<size_t>(e.ne[dim]) * static_cast<size_t>(n));
+      e.ne[dim] = n;
+    }
+    return true;
+  };
+}
+
 #define REQUIRE_ARCH(name)                \
   const fs::path src = arch_file(name);   \
   CRIA_REQUIRE_FIXTURE(src)
@@ -87,19 +101,13 @@ TEST(ModelArchLoading, MoreExpertsUsedThanThereAre) {
 
 TEST(ModelArchLoading, MissingExpertTensor) {
   REQUIRE_ARCH("kjv-llama-moe-Q8_0.gguf");
-  const std::string err = load_error(src, kSame, [](TensorEdit& e) { return e.name != "blk.1.ffn_up_exps.weight"; });
+  const std::string err = load_error(src, kSame, without("blk.1.ffn_up_exps.weight"));
   EXPECT_NE(err.find("tensor 'blk.1.ffn_up_exps.weight' is missing"), std::string::npos) << err;
 }
 
 TEST(ModelArchLoading, ExpertTensorWithTooFewExperts) {
   REQUIRE_ARCH("kjv-qwen2moe-Q8_0.gguf");
-  const std::string err = load_error(src, kSame, [](TensorEdit& e) {
-    if (e.name == "blk.0.ffn_down_exps.weight") {
-      e.ne[2] = 3;
-      e.bytes = e.bytes.first(e.bytes.size() / 4 * 3);
-    }
-    return true;
-  });
+  const std::string err = load_error(src, kSame, shrunk("blk.0.ffn_down_exps.weight", 2, 3));
   EXPECT_NE(err.find("tensor 'blk.0.ffn_down_exps.weight' has shape [192, 256, 3], expected [192, 256, 4]"),
             std::string::npos)
       << err;
@@ -108,31 +116,25 @@ TEST(ModelArchLoading, ExpertTensorWithTooFewExperts) {
 TEST(ModelArchLoading, MissingSharedExpertGate) {
   REQUIRE_ARCH("kjv-qwen2moe-Q8_0.gguf");
   const std::string err =
-      load_error(src, kSame, [](TensorEdit& e) { return e.name != "blk.1.ffn_gate_inp_shexp.weight"; });
+      load_error(src, kSame, without("blk.1.ffn_gate_inp_shexp.weight"));
   EXPECT_NE(err.find("tensor 'blk.1.ffn_gate_inp_shexp.weight' is missing"), std::string::npos) << err;
 }
 
 TEST(ModelArchLoading, MissingQueryNorm) {
   REQUIRE_ARCH("kjv-qwen3-Q8_0.gguf");
-  const std::string err = load_error(src, kSame, [](TensorEdit& e) { return e.name != "blk.0.attn_q_norm.weight"; });
+  const std::string err = load_error(src, kSame, without("blk.0.attn_q_norm.weight"));
   EXPECT_NE(err.find("tensor 'blk.0.attn_q_norm.weight' is missing"), std::string::npos) << err;
 }
 
 TEST(ModelArchLoading, MissingPostNorm) {
   REQUIRE_ARCH("kjv-gemma2-Q8_0.gguf");
-  const std::string err = load_error(src, kSame, [](TensorEdit& e) { return e.name != "blk.7.post_ffw_norm.weight"; });
+  const std::string err = load_error(src, kSame, without("blk.7.post_ffw_norm.weight"));
   EXPECT_NE(err.find("tensor 'blk.7.post_ffw_norm.weight' is missing"), std::string::npos) << err;
 }
 
 TEST(ModelArchLoading, FusedQkvOfTheWrongHeight) {
   REQUIRE_ARCH("kjv-phi3-Q8_0.gguf");
-  const std::string err = load_error(src, kSame, [](TensorEdit& e) {
-    if (e.name == "blk.0.attn_qkv.weight") {
-      e.ne[1] = 480;
-      e.bytes = e.bytes.first(e.bytes.size() / 512 * 480);
-    }
-    return true;
-  });
+  const std::string err = load_error(src, kSame, shrunk("blk.0.attn_qkv.weight", 1, 480));
   EXPECT_NE(err.find("tensor 'blk.0.attn_qkv.weight' has shape [256, 480], expected [256, 512]"), std::string::npos)
       << err;
 }
