@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/fp16.h"
+#include "ops/kernel_set.h"
 
 namespace cria::ops {
 
@@ -43,18 +44,9 @@ QuantizeActivationFn activation_quantizer(TensorType vec_dot_type) {
 }
 
 QuantizeActivationFn activation_quantizer(Isa isa, TensorType vec_dot_type) {
-  QuantizeActivationFn fast = nullptr;
-#if defined(__x86_64__)
-  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) fast = avx512_activation_quantizer(vec_dot_type);
-  if (fast == nullptr && (isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) {
-    fast = avx2_activation_quantizer(vec_dot_type);
-  }
-#elif defined(__aarch64__)
-  if (isa == Isa::Neon || isa == Isa::NeonDot) fast = neon_activation_quantizer(vec_dot_type);
-#else
-  (void)isa;
-#endif
-  return fast != nullptr ? fast : activation_quantizer(vec_dot_type);
+  return best_kernel(isa, [vec_dot_type](const KernelSet& set) {
+    return set.quantize_activation != nullptr ? set.quantize_activation(vec_dot_type) : nullptr;
+  });
 }
 
 }  // namespace cria::ops

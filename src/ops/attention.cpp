@@ -3,26 +3,16 @@
 #include <algorithm>
 #include <vector>
 
+#include "ops/kernel_set.h"
+
 namespace cria::ops {
 
 AttentionFn attention_kernel(Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_attention();
-  if ((isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) return avx2_attention();
-#elif defined(__aarch64__)
-  if (isa == Isa::Neon || isa == Isa::NeonDot) return neon_attention();
-#endif
-  return scalar_attention();
+  return best_kernel(isa, [](const KernelSet& set) { return set.attention; });
 }
 
 FlashAttentionFn flash_attention_kernel(Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_flash_attention();
-  if ((isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) return avx2_flash_attention();
-#elif defined(__aarch64__)
-  if (isa == Isa::Neon || isa == Isa::NeonDot) return neon_flash_attention();
-#endif
-  return scalar_flash_attention();
+  return best_kernel(isa, [](const KernelSet& set) { return set.flash_attention; });
 }
 
 FlashLayout::FlashLayout(int head_dim, int n_keys) {

@@ -31,11 +31,6 @@ using AttentionFn = void (*)(const float* q, const uint16_t* k, const uint16_t* 
 
 AttentionFn attention_kernel(Isa isa);
 
-AttentionFn scalar_attention();
-AttentionFn avx2_attention();
-AttentionFn avx512_attention();
-AttentionFn neon_attention();  // the same kernel for Neon and NeonDot
-
 // Consecutive tokens of a batch that belong to one sequence: token t0 + i is key n_past + i of the
 // sequence's key list `cells` (cache rows in position order) and attends to keys 0 .. n_past + i (from
 // AttentionBatch::first_key[t0 + i] on, where that is set).
@@ -93,10 +88,6 @@ struct FlashLayout {
 
 using FlashAttentionFn = void (*)(const AttentionBatch& batch, const AttentionJob& job, float* scratch);
 FlashAttentionFn flash_attention_kernel(Isa isa);
-FlashAttentionFn scalar_flash_attention();
-FlashAttentionFn avx2_flash_attention();
-FlashAttentionFn avx512_flash_attention();  // the same 8-lane code, with 32 vector registers
-FlashAttentionFn neon_flash_attention();
 
 // Floats of scratch run_attention needs per thread for key lists of up to n_ctx keys.
 size_t attention_scratch_floats(int head_dim, int n_ctx);

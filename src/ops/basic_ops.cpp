@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/fp16.h"
+#include "ops/kernel_set.h"
 
 namespace cria::ops {
 
@@ -77,26 +78,15 @@ void softcap(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
 }
 
-namespace {
-
-// The best vector build at or below `isa` that this CPU runs, or the scalar references.
-ElementwiseKernels elementwise_kernels(Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::Avx512 && isa_available(Isa::Avx512)) return avx512_elementwise();
-  if ((isa == Isa::Avx512 || isa == Isa::Avx2) && isa_available(Isa::Avx2)) return avx2_elementwise();
-#elif defined(__aarch64__)
-  if (isa == Isa::Neon || isa == Isa::NeonDot) return neon_elementwise();
-#else
-  (void)isa;
-#endif
-  return {swiglu, geglu, softcap};
+SwigluFn swiglu_kernel(Isa isa) {
+  return best_kernel(isa, [](const KernelSet& set) { return set.swiglu; });
 }
-
-}  // namespace
-
-SwigluFn swiglu_kernel(Isa isa) { return elementwise_kernels(isa).swiglu; }
-GegluFn geglu_kernel(Isa isa) { return elementwise_kernels(isa).geglu; }
-SoftcapFn softcap_kernel(Isa isa) { return elementwise_kernels(isa).softcap; }
+GegluFn geglu_kernel(Isa isa) {
+  return best_kernel(isa, [](const KernelSet& set) { return set.geglu; });
+}
+SoftcapFn softcap_kernel(Isa isa) {
+  return best_kernel(isa, [](const KernelSet& set) { return set.softcap; });
+}
 
 void rope_cos_sin(const RopeConfig& cfg, int64_t position, float* cos_out, float* sin_out) {
   const float theta_scale = std::pow(cfg.freq_base, -2.0f / static_cast<float>(cfg.n_rot));

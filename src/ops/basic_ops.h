@@ -41,16 +41,6 @@ void softcap(float* x, int64_t n, float cap);
 using SoftcapFn = void (*)(float* x, int64_t n, float cap);
 SoftcapFn softcap_kernel(Isa isa);
 
-// The vector element-wise kernels of one build: ops/cpu/avx2, ops/cpu/avx512, ops/cpu/neon (both NEON sets).
-struct ElementwiseKernels {
-  SwigluFn swiglu;
-  GegluFn geglu;
-  SoftcapFn softcap;
-};
-ElementwiseKernels avx2_elementwise();
-ElementwiseKernels avx512_elementwise();
-ElementwiseKernels neon_elementwise();
-
 // Rotary embedding tables for one position: cos and sin for each of n_rot/2 pairs (FORMATS.md 5.4).
 struct RopeConfig {
   int n_rot = 0;

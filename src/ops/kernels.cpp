@@ -10,6 +10,8 @@
 #include <sys/auxv.h>
 #endif
 
+#include "ops/kernel_set.h"
+
 namespace cria::ops {
 
 std::string_view isa_name(Isa isa) {
@@ -92,30 +94,28 @@ Isa selected_isa() {
   return chosen;
 }
 
-GemmFn gemm_kernel(Isa isa, TensorType type) {
+// The one place that maps an instruction set to its table: a build holds only its architecture's sets.
+const KernelSet* kernel_set(Isa isa) {
   switch (isa) {
-    case Isa::Scalar: return scalar_gemm(type);
+    case Isa::Scalar: return &scalar_kernels();
 #if defined(__x86_64__)
-    case Isa::Avx2: return avx2_gemm(type);
-    case Isa::Avx512: return avx512_gemm(type);
-    default: return nullptr;
+    case Isa::Avx2: return &avx2_kernels();
+    case Isa::Avx512: return &avx512_kernels();
 #elif defined(__aarch64__)
-    case Isa::Neon: return neon_gemm(type);
-    case Isa::NeonDot: return neondot_gemm(type);
-    default: return nullptr;
-#else
-    default: return nullptr;
+    case Isa::Neon: return &neon_kernels();
+    case Isa::NeonDot: return &neondot_kernels();
 #endif
+    default: return nullptr;
   }
-  return nullptr;
+}
+
+GemmFn gemm_kernel(Isa isa, TensorType type) {
+  const KernelSet* set = kernel_set(isa);
+  return set != nullptr && set->gemm != nullptr ? set->gemm(type) : nullptr;
 }
 
 GemmFn best_gemm_kernel(Isa isa, TensorType type) {
-  for (int i = static_cast<int>(isa); i >= 0; --i) {
-    if (!isa_available(static_cast<Isa>(i))) continue;
-    if (GemmFn fn = gemm_kernel(static_cast<Isa>(i), type)) return fn;
-  }
-  return nullptr;
+  return best_kernel(isa, [type](const KernelSet& set) { return set.gemm != nullptr ? set.gemm(type) : nullptr; });
 }
 
 }  // namespace cria::ops

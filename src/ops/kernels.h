@@ -1,8 +1,8 @@
-// Kernel registry: for each instruction set and weight type, the dot product (one row, one token) and
-// the GEMM (many rows, many tokens) of a weight matrix with activations already quantized to the weight
-// type's vec_dot_type. The instruction set is chosen once at run time from the CPU (CRIA_ISA=scalar|avx2|
-// avx512|neon|neondot overrides it); a type without a kernel on that set falls back to the next one down,
-// ending at the scalar reference, which exists for every type that runs.
+// Instruction sets and the GEMM kernels: for each set and weight type, the GEMM (many rows, many tokens)
+// of a weight matrix with activations already quantized to the weight type's vec_dot_type. The set is
+// chosen once at run time from the CPU (CRIA_ISA=scalar|avx2|avx512|neon|neondot overrides it); a type
+// without a kernel on that set falls back to the next one down, ending at the scalar reference, which
+// exists for every type that runs. Every kernel family is looked up through ops/kernel_set.h.
 #pragma once
 
 #include <cstddef>
@@ -34,11 +34,7 @@ GemmFn gemm_kernel(Isa isa, TensorType type);
 // The kernel used for `type` when running on `isa`: the best available at or below it.
 GemmFn best_gemm_kernel(Isa isa, TensorType type);
 
-// Per-ISA tables, defined in ops/cpu/<isa>/.
+// The scalar reference GEMM of a type (ops/cpu/scalar), which the conformance tests compare with.
 GemmFn scalar_gemm(TensorType type);
-GemmFn avx2_gemm(TensorType type);
-GemmFn avx512_gemm(TensorType type);
-GemmFn neon_gemm(TensorType type);
-GemmFn neondot_gemm(TensorType type);
 
 }  // namespace cria::ops

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ops/kernel_set.h"
+
 namespace cria::ops {
 
 namespace {
@@ -21,12 +23,7 @@ void set_repacking(bool enabled) { repacking().store(enabled, std::memory_order_
 
 const PackedKernel* packed_kernel(Isa isa, TensorType type) {
   if (!repacking_enabled()) return nullptr;
-#if defined(__x86_64__) || defined(_M_X64)
-  if (isa == Isa::Avx512) return avx512_packed_kernel(type);
-#endif
-  (void)isa;
-  (void)type;
-  return nullptr;
+  return best_kernel(isa, [type](const KernelSet& set) { return set.packed != nullptr ? set.packed(type) : nullptr; });
 }
 
 }  // namespace cria::ops

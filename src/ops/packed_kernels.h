@@ -29,8 +29,4 @@ const PackedKernel* packed_kernel(Isa isa, TensorType type);
 bool repacking_enabled();
 void set_repacking(bool enabled);
 
-// Per-ISA tables, defined in ops/cpu/<isa>/.
-const PackedKernel* avx512_packed_kernel(TensorType type);
-const PackedKernel* avx512_packed_kquant(TensorType type);  // the K-quant part of the AVX-512 table
-
 }  // namespace cria::ops

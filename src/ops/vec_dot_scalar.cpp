@@ -2,9 +2,11 @@
 // scales ("unpack"), then one generic loop forms the integer sums and applies the float scales, so each
 // type's layout lives in one short function.
 #include <cstring>
+#include <type_traits>
 
 #include "core/fp16.h"
 #include "ops/vec_dot.h"
+#include "quant/block_layouts.h"
 #include "quant/iq_tables.h"
 
 namespace cria::ops {
@@ -30,14 +32,14 @@ constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1
 int nibble(const uint8_t* qs, int e) { return e < 16 ? (qs[e] & 0x0f) : (qs[e - 16] >> 4); }
 
 void unpack_q4_0(const uint8_t* b, Block32& out) {
-  out.d = load_f16(b);
+  out.d = load_f16(b + block::Q4_0::d);
   out.m = 0;
-  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + 2, e) - 8);
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + block::Q4_0::qs, e) - 8);
 }
 void unpack_q4_1(const uint8_t* b, Block32& out) {
-  out.d = load_f16(b);
-  out.m = load_f16(b + 2);
-  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + 4, e));
+  out.d = load_f16(b + block::Q4_1::d);
+  out.m = load_f16(b + block::Q4_1::m);
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + block::Q4_1::qs, e));
 }
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
@@ -45,34 +47,34 @@ uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 void unpack_q5_0(const uint8_t* b, Block32& out) {
-  out.d = load_f16(b);
+  out.d = load_f16(b + block::Q5_0::d);
   out.m = 0;
-  const uint32_t h = load_u32(b + 2);
-  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>((nibble(b + 6, e) | (((h >> e) & 1) << 4)) - 16);
+  const uint32_t h = load_u32(b + block::Q5_0::qh);
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>((nibble(b + block::Q5_0::qs, e) | (((h >> e) & 1) << 4)) - 16);
 }
 void unpack_q5_1(const uint8_t* b, Block32& out) {
-  out.d = load_f16(b);
-  out.m = load_f16(b + 2);
-  const uint32_t h = load_u32(b + 4);
-  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + 8, e) | (((h >> e) & 1) << 4));
+  out.d = load_f16(b + block::Q5_1::d);
+  out.m = load_f16(b + block::Q5_1::m);
+  const uint32_t h = load_u32(b + block::Q5_1::qh);
+  for (int e = 0; e < 32; ++e) out.q[e] = static_cast<int8_t>(nibble(b + block::Q5_1::qs, e) | (((h >> e) & 1) << 4));
 }
 void unpack_q8_0(const uint8_t* b, Block32& out) {
-  out.d = load_f16(b);
+  out.d = load_f16(b + block::Q8_0::d);
   out.m = 0;
-  std::memcpy(out.q, b + 2, 32);
+  std::memcpy(out.q, b + block::Q8_0::qs, 32);
 }
 void unpack_iq4_nl(const uint8_t* b, Block32& out) {
-  out.d = load_f16(b);
+  out.d = load_f16(b + block::IQ4_NL::d);
   out.m = 0;
-  for (int e = 0; e < 32; ++e) out.q[e] = kIq4nlValues[nibble(b + 2, e)];
+  for (int e = 0; e < 32; ++e) out.q[e] = kIq4nlValues[nibble(b + block::IQ4_NL::qs, e)];
 }
 
-// Against Q8_0 activations (f16 d @0, i8 qs[32] @2): the sum of isum * d_w * d_x. Against Q8_1
-// (f16 d @0, f16 s = d * sum(q) @2, i8 qs[32] @4) an offset term m_w * s_x is added per block.
+// Against Q8_0 activations (block::Q8_0): the sum of isum * d_w * d_x. Against Q8_1 (block::Q8_1, whose
+// s = d * sum(q)) an offset term m_w * s_x is added per block.
 template <void (*Unpack)(const uint8_t*, Block32&), size_t kBlockBytes, bool kQ8_1>
 float dot_with_q8(int64_t n, const void* w, const void* x) {
-  constexpr size_t kActBytes = kQ8_1 ? 36 : 34;
-  constexpr size_t kActQuants = kQ8_1 ? 4 : 2;
+  using Act = std::conditional_t<kQ8_1, block::Q8_1, block::Q8_0>;
+  constexpr size_t kActBytes = Act::kBytes, kActQuants = Act::qs;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
   float sum = 0;
@@ -82,7 +84,7 @@ float dot_with_q8(int64_t n, const void* w, const void* x) {
     const uint8_t* xq = xb + i * kActBytes;
     int32_t isum = 0;
     for (int e = 0; e < 32; ++e) isum += block.q[e] * static_cast<int8_t>(xq[kActQuants + e]);
-    sum += static_cast<float>(isum) * (block.d * load_f16(xq)) + (kQ8_1 ? block.m * load_f16(xq + 2) : 0.0f);
+    sum += static_cast<float>(isum) * (block.d * load_f16(xq + Act::d)) + (kQ8_1 ? block.m * load_f16(xq + block::Q8_1::s) : 0.0f);
   }
   return sum;
 }
@@ -100,18 +102,18 @@ int q2(const uint8_t* qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * (
 void unpack_q2_k(const uint8_t* b, Block256& out) {
   out.sub_size = 16;
   for (int j = 0; j < 16; ++j) {
-    out.scale[j] = b[j] & 0x0f;
-    out.min[j] = b[j] >> 4;
+    out.scale[j] = b[block::Q2_K::scales + j] & 0x0f;
+    out.min[j] = b[block::Q2_K::scales + j] >> 4;
   }
-  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q2(b + 16, e));
-  out.d = load_f16(b + 80);
-  out.dmin = load_f16(b + 82);
+  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q2(b + block::Q2_K::qs, e));
+  out.d = load_f16(b + block::Q2_K::d);
+  out.dmin = load_f16(b + block::Q2_K::dmin);
 }
 
 void unpack_q3_k(const uint8_t* b, Block256& out) {
   out.sub_size = 16;
-  const uint8_t* hmask = b;
-  const uint8_t* scales = b + 96;
+  const uint8_t* hmask = b + block::Q3_K::hmask;
+  const uint8_t* scales = b + block::Q3_K::scales;
   for (int j = 0; j < 16; ++j) {
     const int low4 = j < 8 ? (scales[j] & 0x0f) : (scales[j - 8] >> 4);
     const int high2 = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
@@ -120,9 +122,9 @@ void unpack_q3_k(const uint8_t* b, Block256& out) {
   }
   for (int e = 0; e < 256; ++e) {
     const int hb = (hmask[e % 32] >> (e / 32)) & 1;
-    out.q[e] = static_cast<int8_t>(q2(b + 32, e) - (hb ? 0 : 4));
+    out.q[e] = static_cast<int8_t>(q2(b + block::Q3_K::qs, e) - (hb ? 0 : 4));
   }
-  out.d = load_f16(b + 108);
+  out.d = load_f16(b + block::Q3_K::d);
   out.dmin = 0;
 }
 
@@ -147,28 +149,28 @@ int q4_k_nibble(const uint8_t* qs, int e) {
 }
 
 void unpack_q4_k(const uint8_t* b, Block256& out) {
-  out.d = load_f16(b);
-  out.dmin = load_f16(b + 2);
-  unpack_scale_min_k4(b + 4, out);
-  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q4_k_nibble(b + 16, e));
+  out.d = load_f16(b + block::Q4_K::d);
+  out.dmin = load_f16(b + block::Q4_K::dmin);
+  unpack_scale_min_k4(b + block::Q4_K::scales, out);
+  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q4_k_nibble(b + block::Q4_K::qs, e));
 }
 
 void unpack_q5_k(const uint8_t* b, Block256& out) {
-  out.d = load_f16(b);
-  out.dmin = load_f16(b + 2);
-  unpack_scale_min_k4(b + 4, out);
-  const uint8_t* qh = b + 16;
+  out.d = load_f16(b + block::Q5_K::d);
+  out.dmin = load_f16(b + block::Q5_K::dmin);
+  unpack_scale_min_k4(b + block::Q5_K::scales, out);
+  const uint8_t* qh = b + block::Q5_K::qh;
   for (int e = 0; e < 256; ++e) {
-    out.q[e] = static_cast<int8_t>(q4_k_nibble(b + 48, e) + 16 * ((qh[e % 32] >> (e / 32)) & 1));
+    out.q[e] = static_cast<int8_t>(q4_k_nibble(b + block::Q5_K::qs, e) + 16 * ((qh[e % 32] >> (e / 32)) & 1));
   }
 }
 
 void unpack_q6_k(const uint8_t* b, Block256& out) {
   out.sub_size = 16;
-  const uint8_t* ql = b;
-  const uint8_t* qh = b + 128;
+  const uint8_t* ql = b + block::Q6_K::ql;
+  const uint8_t* qh = b + block::Q6_K::qh;
   for (int j = 0; j < 16; ++j) {
-    out.scale[j] = static_cast<int8_t>(b[192 + j]);
+    out.scale[j] = static_cast<int8_t>(b[block::Q6_K::scales + j]);
     out.min[j] = 0;
   }
   for (int e = 0; e < 256; ++e) {
@@ -178,18 +180,18 @@ void unpack_q6_k(const uint8_t* b, Block256& out) {
     const int high2 = (qh[32 * h + l] >> (2 * k)) & 3;
     out.q[e] = static_cast<int8_t>((low4 | (high2 << 4)) - 32);
   }
-  out.d = load_f16(b + 208);
+  out.d = load_f16(b + block::Q6_K::d);
   out.dmin = 0;
 }
 
 void unpack_iq4_xs(const uint8_t* b, Block256& out) {
   out.sub_size = 32;
-  out.d = load_f16(b);
+  out.d = load_f16(b + block::IQ4_XS::d);
   out.dmin = 0;
   uint16_t scales_h;
-  std::memcpy(&scales_h, b + 2, 2);
-  const uint8_t* scales_l = b + 4;
-  const uint8_t* qs = b + 8;
+  std::memcpy(&scales_h, b + block::IQ4_XS::scales_h, 2);
+  const uint8_t* scales_l = b + block::IQ4_XS::scales_l;
+  const uint8_t* qs = b + block::IQ4_XS::qs;
   for (int ib = 0; ib < 8; ++ib) {
     const int ls = ((scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | (((scales_h >> (2 * ib)) & 3) << 4);
     out.scale[ib] = static_cast<int16_t>(ls - 32);
@@ -207,8 +209,8 @@ void unpack_tq2_0(const uint8_t* b, Block256& out) {
     out.scale[j] = 1;
     out.min[j] = 0;
   }
-  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q2(b, e) - 1);
-  out.d = load_f16(b + 64);
+  for (int e = 0; e < 256; ++e) out.q[e] = static_cast<int8_t>(q2(b + block::TQ2_0::qs, e) - 1);
+  out.d = load_f16(b + block::TQ2_0::d);
   out.dmin = 0;
 }
 
@@ -229,13 +231,13 @@ void unpack_tq1_0(const uint8_t* b, Block256& out) {
       byte = b[32 + (e - 160) % 16];
       n = (e - 160) / 16;
     } else {
-      byte = b[48 + (e - 240) % 4];
+      byte = b[block::TQ1_0::qh + (e - 240) % 4];
       n = (e - 240) / 4;
     }
     const uint8_t v = static_cast<uint8_t>(byte * kPow3[n]);
     out.q[e] = static_cast<int8_t>(((v * 3) >> 8) - 1);
   }
-  out.d = load_f16(b + 52);
+  out.d = load_f16(b + block::TQ1_0::d);
   out.dmin = 0;
 }
 
@@ -392,7 +394,7 @@ void unpack_iq1_m(const uint8_t* b, Block256& out) {
   }
 }
 
-// Against Q8_K activations (f32 d @0, i8 qs[256] @4, i16 bsums[16] @260).
+// Against Q8_K activations (block::Q8_K: f32 d, 256 int8, 16 int16 sums).
 template <void (*Unpack)(const uint8_t*, Block256&), size_t kBlockBytes>
 float dot_with_q8_k(int64_t n, const void* w, const void* x) {
   const auto* wb = static_cast<const uint8_t*>(w);
@@ -401,12 +403,12 @@ float dot_with_q8_k(int64_t n, const void* w, const void* x) {
   Block256 block;
   for (int64_t i = 0; i < n / 256; ++i) {
     Unpack(wb + i * kBlockBytes, block);
-    const uint8_t* xq = xb + i * 292;
+    const uint8_t* xq = xb + i * block::Q8_K::kBytes;
     float dx;
-    std::memcpy(&dx, xq, 4);
-    const auto* xs = reinterpret_cast<const int8_t*>(xq + 4);
+    std::memcpy(&dx, xq + block::Q8_K::d, 4);
+    const auto* xs = reinterpret_cast<const int8_t*>(xq + block::Q8_K::qs);
     int16_t bsums[16];
-    std::memcpy(bsums, xq + 260, sizeof bsums);
+    std::memcpy(bsums, xq + block::Q8_K::bsums, sizeof bsums);
     int32_t isum = 0, msum = 0;
     const int n_sub = 256 / block.sub_size;
     for (int j = 0; j < n_sub; ++j) {
@@ -452,27 +454,27 @@ VecDotFn scalar_vec_dot(TensorType weight_type) {
     case TensorType::F32: return dot_f32;
     case TensorType::F16: return dot_half<fp16_to_fp32>;
     case TensorType::BF16: return dot_half<bf16_to_fp32>;
-    case TensorType::Q4_0: return dot_with_q8_0<unpack_q4_0, 18>;
-    case TensorType::Q4_1: return dot_with_q8_1<unpack_q4_1, 20>;
-    case TensorType::Q5_0: return dot_with_q8_0<unpack_q5_0, 22>;
-    case TensorType::Q5_1: return dot_with_q8_1<unpack_q5_1, 24>;
-    case TensorType::Q8_0: return dot_with_q8_0<unpack_q8_0, 34>;
-    case TensorType::IQ4_NL: return dot_with_q8_0<unpack_iq4_nl, 18>;
-    case TensorType::Q2_K: return dot_with_q8_k<unpack_q2_k, 84>;
-    case TensorType::Q3_K: return dot_with_q8_k<unpack_q3_k, 110>;
-    case TensorType::Q4_K: return dot_with_q8_k<unpack_q4_k, 144>;
-    case TensorType::Q5_K: return dot_with_q8_k<unpack_q5_k, 176>;
-    case TensorType::Q6_K: return dot_with_q8_k<unpack_q6_k, 210>;
-    case TensorType::IQ4_XS: return dot_with_q8_k<unpack_iq4_xs, 136>;
-    case TensorType::TQ1_0: return dot_with_q8_k<unpack_tq1_0, 54>;
-    case TensorType::TQ2_0: return dot_with_q8_k<unpack_tq2_0, 66>;
-    case TensorType::IQ2_XXS: return dot_with_q8_k<unpack_iq2_xxs, 66>;
-    case TensorType::IQ2_XS: return dot_with_q8_k<unpack_iq2_xs, 74>;
-    case TensorType::IQ2_S: return dot_with_q8_k<unpack_iq2_s, 82>;
-    case TensorType::IQ3_XXS: return dot_with_q8_k<unpack_iq3_xxs, 98>;
-    case TensorType::IQ3_S: return dot_with_q8_k<unpack_iq3_s, 110>;
-    case TensorType::IQ1_S: return dot_with_q8_k<unpack_iq1_s, 50>;
-    case TensorType::IQ1_M: return dot_with_q8_k<unpack_iq1_m, 56>;
+    case TensorType::Q4_0: return dot_with_q8_0<unpack_q4_0, block::Q4_0::kBytes>;
+    case TensorType::Q4_1: return dot_with_q8_1<unpack_q4_1, block::Q4_1::kBytes>;
+    case TensorType::Q5_0: return dot_with_q8_0<unpack_q5_0, block::Q5_0::kBytes>;
+    case TensorType::Q5_1: return dot_with_q8_1<unpack_q5_1, block::Q5_1::kBytes>;
+    case TensorType::Q8_0: return dot_with_q8_0<unpack_q8_0, block::Q8_0::kBytes>;
+    case TensorType::IQ4_NL: return dot_with_q8_0<unpack_iq4_nl, block::IQ4_NL::kBytes>;
+    case TensorType::Q2_K: return dot_with_q8_k<unpack_q2_k, block::Q2_K::kBytes>;
+    case TensorType::Q3_K: return dot_with_q8_k<unpack_q3_k, block::Q3_K::kBytes>;
+    case TensorType::Q4_K: return dot_with_q8_k<unpack_q4_k, block::Q4_K::kBytes>;
+    case TensorType::Q5_K: return dot_with_q8_k<unpack_q5_k, block::Q5_K::kBytes>;
+    case TensorType::Q6_K: return dot_with_q8_k<unpack_q6_k, block::Q6_K::kBytes>;
+    case TensorType::IQ4_XS: return dot_with_q8_k<unpack_iq4_xs, block::IQ4_XS::kBytes>;
+    case TensorType::TQ1_0: return dot_with_q8_k<unpack_tq1_0, block::TQ1_0::kBytes>;
+    case TensorType::TQ2_0: return dot_with_q8_k<unpack_tq2_0, block::TQ2_0::kBytes>;
+    case TensorType::IQ2_XXS: return dot_with_q8_k<unpack_iq2_xxs, block::IQ2_XXS::kBytes>;
+    case TensorType::IQ2_XS: return dot_with_q8_k<unpack_iq2_xs, block::IQ2_XS::kBytes>;
+    case TensorType::IQ2_S: return dot_with_q8_k<unpack_iq2_s, block::IQ2_S::kBytes>;
+    case TensorType::IQ3_XXS: return dot_with_q8_k<unpack_iq3_xxs, block::IQ3_XXS::kBytes>;
+    case TensorType::IQ3_S: return dot_with_q8_k<unpack_iq3_s, block::IQ3_S::kBytes>;
+    case TensorType::IQ1_S: return dot_with_q8_k<unpack_iq1_s, block::IQ1_S::kBytes>;
+    case TensorType::IQ1_M: return dot_with_q8_k<unpack_iq1_m, block::IQ1_M::kBytes>;
     default: return nullptr;
   }
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/block_layouts.h"
 #include "quant/codecs.h"
 #include "quant/kquant_search.h"
 
@@ -20,9 +21,7 @@ namespace {
 
 constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 constexpr int kSubBlock = 32;
-constexpr int kNlBytes = 18;
 constexpr int kXsSuper = 256;
-constexpr int kXsBytes = 136;
 constexpr int kScaleTries = 7;  // trial inverse scales (levels[0] + t)/max for t = -7..7
 
 // Index of the table level nearest to v (ties go to the upper level), by bisection over the sorted table.
@@ -92,10 +91,11 @@ void pack_nibbles(const uint8_t* L, uint8_t* qs) {
 // -------------------------------------------------------------------------------------------------- IQ4_NL
 
 void dequantize_row_iq4_nl(const void* src, float* dst, int64_t n) {
+  using Layout = block::IQ4_NL;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSubBlock; ++b, block += kNlBytes, dst += kSubBlock) {
-    const float d = load_f16(block);
-    const uint8_t* qs = block + 2;
+  for (int64_t b = 0; b < n / kSubBlock; ++b, block += Layout::kBytes, dst += kSubBlock) {
+    const float d = load_f16(block + Layout::d);
+    const uint8_t* qs = block + Layout::qs;
     for (int j = 0; j < 16; ++j) {
       dst[j] = d * static_cast<float>(kLevels[qs[j] & 0xF]);
       dst[j + 16] = d * static_cast<float>(kLevels[qs[j] >> 4]);
@@ -104,32 +104,34 @@ void dequantize_row_iq4_nl(const void* src, float* dst, int64_t n) {
 }
 
 void quantize_row_iq4_nl(const float* src, void* dst, int64_t n) {
+  using Layout = block::IQ4_NL;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSubBlock; ++b, block += kNlBytes, src += kSubBlock) {
+  for (int64_t b = 0; b < n / kSubBlock; ++b, block += Layout::kBytes, src += kSubBlock) {
     uint8_t L[kSubBlock];
     const float d = fit_group(src, L);
-    store_f16(block, d);
+    store_f16(block + Layout::d, d);
     // Final levels against the unrounded fitted scale (an all-zero group gets
     // index 8, the level +1 nearest to 0).
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < kSubBlock; ++j) L[j] = static_cast<uint8_t>(nearest_level(id * src[j]));
-    pack_nibbles(L, block + 2);
+    pack_nibbles(L, block + Layout::qs);
   }
 }
 
 // -------------------------------------------------------------------------------------------------- IQ4_XS
 
 void dequantize_row_iq4_xs(const void* src, float* dst, int64_t n) {
+  using Layout = block::IQ4_XS;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kXsSuper; ++b, block += kXsBytes, dst += kXsSuper) {
-    const float d = load_f16(block);
+  for (int64_t b = 0; b < n / kXsSuper; ++b, block += Layout::kBytes, dst += kXsSuper) {
+    const float d = load_f16(block + Layout::d);
     uint16_t scales_h;
-    std::memcpy(&scales_h, block + 2, 2);
-    const uint8_t* scales_l = block + 4;
+    std::memcpy(&scales_h, block + Layout::scales_h, 2);
+    const uint8_t* scales_l = block + Layout::scales_l;
     for (int ib = 0; ib < 8; ++ib) {
       const int ls = ((scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4);
       const float dl = d * static_cast<float>(ls - 32);
-      const uint8_t* qs = block + 8 + 16 * ib;
+      const uint8_t* qs = block + Layout::qs + 16 * ib;
       float* y = dst + 32 * ib;
       for (int j = 0; j < 16; ++j) {
         y[j] = dl * static_cast<float>(kLevels[qs[j] & 0xF]);
@@ -140,8 +142,9 @@ void dequantize_row_iq4_xs(const void* src, float* dst, int64_t n) {
 }
 
 void quantize_row_iq4_xs(const float* src, void* dst, int64_t n) {
+  using Layout = block::IQ4_XS;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kXsSuper; ++b, block += kXsBytes, src += kXsSuper) {
+  for (int64_t b = 0; b < n / kXsSuper; ++b, block += Layout::kBytes, src += kXsSuper) {
     float scales[8];
     uint8_t L[kXsSuper];
     float max_scale = 0.0f, amax_scale = 0.0f;  // signed sub-block scale of largest magnitude, first wins
@@ -155,10 +158,10 @@ void quantize_row_iq4_xs(const float* src, void* dst, int64_t n) {
     }
     // 6-bit signed sub-block scales (stored + 32) against d = -max_scale/32, so the largest maps to -32.
     const float d = -max_scale / 32.0f;
-    store_f16(block, d);
+    store_f16(block + Layout::d, d);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     uint16_t scales_h = 0;
-    uint8_t* scales_l = block + 4;
+    uint8_t* scales_l = block + Layout::scales_l;
     for (int ib = 0; ib < 8; ++ib) {
       int l = nearest_int(id * scales[ib]);
       l = l < -32 ? -32 : (l > 31 ? 31 : l);
@@ -175,8 +178,8 @@ void quantize_row_iq4_xs(const float* src, void* dst, int64_t n) {
       }
       scales_h = static_cast<uint16_t>(scales_h | ((l >> 4) << (2 * ib)));
     }
-    std::memcpy(block + 2, &scales_h, 2);
-    for (int ib = 0; ib < 8; ++ib) pack_nibbles(L + 32 * ib, block + 8 + 16 * ib);
+    std::memcpy(block + Layout::scales_h, &scales_h, 2);
+    for (int ib = 0; ib < 8; ++ib) pack_nibbles(L + 32 * ib, block + Layout::qs + 16 * ib);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/block_layouts.h"
 #include "quant/codecs.h"
 #include "quant/kquant_search.h"
 
@@ -22,28 +23,13 @@ namespace {
 
 constexpr int kSuper = 256;  // QK_K
 
-constexpr size_t kQ2Bytes = 84, kQ3Bytes = 110, kQ4Bytes = 144, kQ5Bytes = 176, kQ6Bytes = 210,
-                 kQ8Bytes = 292;
-
-// Field offsets inside each block.
-namespace q2 {
-constexpr size_t scales = 0, qs = 16, d = 80, dmin = 82;
-}
-namespace q3 {
-constexpr size_t hmask = 0, qs = 32, scales = 96, d = 108;
-}
-namespace q4 {
-constexpr size_t d = 0, dmin = 2, scales = 4, qs = 16;
-}
-namespace q5 {
-constexpr size_t d = 0, dmin = 2, scales = 4, qh = 16, qs = 48;
-}
-namespace q6 {
-constexpr size_t ql = 0, qh = 128, scales = 192, d = 208;
-}
-namespace q8 {
-constexpr size_t d = 0, qs = 4, bsums = 260;
-}
+// Block layouts (quant/block_layouts.h).
+using Q2 = block::Q2_K;
+using Q3 = block::Q3_K;
+using Q4 = block::Q4_K;
+using Q5 = block::Q5_K;
+using Q6 = block::Q6_K;
+using Q8 = block::Q8_K;
 
 int clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
@@ -150,21 +136,21 @@ void requantize_q45k(const float* x, int nmax, const uint8_t* scales12, float d_
 
 void dequantize_row_q2_k(const void* src, float* dst, int64_t n) {
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ2Bytes, dst += kSuper) {
-    const float d = load_f16(block + q2::d);
-    const float dmin = load_f16(block + q2::dmin);
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q2::kBytes, dst += kSuper) {
+    const float d = load_f16(block + Q2::d);
+    const float dmin = load_f16(block + Q2::dmin);
     for (int e = 0; e < kSuper; ++e) {
-      const uint8_t s = block[q2::scales + e / 16];
+      const uint8_t s = block[Q2::scales + e / 16];
       const float dl = d * static_cast<float>(s & 0xF);
       const float ml = dmin * static_cast<float>(s >> 4);
-      dst[e] = dl * static_cast<float>(two_bit_field(block + q2::qs, e)) - ml;
+      dst[e] = dl * static_cast<float>(two_bit_field(block + Q2::qs, e)) - ml;
     }
   }
 }
 
 void quantize_row_q2_k(const float* src, void* dst, int64_t n) {
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ2Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q2::kBytes, src += kSuper) {
     const float* x = src;
     uint8_t L[kSuper];
     uint8_t Laux[16];
@@ -181,22 +167,22 @@ void quantize_row_q2_k(const float* src, void* dst, int64_t n) {
       if (mins[j] > max_min) max_min = mins[j];
     }
     // 4-bit scales and mins relative to the largest of each (scale in the low nibble, min in the high).
-    uint8_t* sc = block + q2::scales;
+    uint8_t* sc = block + Q2::scales;
     float d_all = 0.0f, dmin_all = 0.0f;
     if (max_scale > 0.0f) {
       const float iscale = 15.0f / max_scale;
       for (int j = 0; j < 16; ++j) sc[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
-      d_all = store_f16(block + q2::d, max_scale / 15.0f);
+      d_all = store_f16(block + Q2::d, max_scale / 15.0f);
     } else {
       for (int j = 0; j < 16; ++j) sc[j] = 0;
-      d_all = store_f16(block + q2::d, 0.0f);
+      d_all = store_f16(block + Q2::d, 0.0f);
     }
     if (max_min > 0.0f) {
       const float iscale = 15.0f / max_min;
       for (int j = 0; j < 16; ++j) sc[j] = static_cast<uint8_t>(sc[j] | (nearest_int(iscale * mins[j]) << 4));
-      dmin_all = store_f16(block + q2::dmin, max_min / 15.0f);
+      dmin_all = store_f16(block + Q2::dmin, max_min / 15.0f);
     } else {
-      dmin_all = store_f16(block + q2::dmin, 0.0f);
+      dmin_all = store_f16(block + Q2::dmin, 0.0f);
     }
     for (int j = 0; j < 16; ++j) {
       const float d = d_all * static_cast<float>(sc[j] & 0xF);
@@ -205,7 +191,7 @@ void quantize_row_q2_k(const float* src, void* dst, int64_t n) {
       for (int i = 0; i < 16; ++i)
         L[16 * j + i] = static_cast<uint8_t>(clamp(nearest_int((x[16 * j + i] + dm) / d), 0, 3));
     }
-    pack_two_bit_fields(L, block + q2::qs);
+    pack_two_bit_fields(L, block + Q2::qs);
   }
 }
 
@@ -213,12 +199,12 @@ void quantize_row_q2_k(const float* src, void* dst, int64_t n) {
 
 void dequantize_row_q3_k(const void* src, float* dst, int64_t n) {
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ3Bytes, dst += kSuper) {
-    const float d = load_f16(block + q3::d);
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q3::kBytes, dst += kSuper) {
+    const float d = load_f16(block + Q3::d);
     for (int e = 0; e < kSuper; ++e) {
-      const float dl = d * static_cast<float>(q3k_scale_bits(block + q3::scales, e / 16) - 32);
-      const int high = (block[q3::hmask + e % 32] >> (e / 32)) & 1;
-      const int q = two_bit_field(block + q3::qs, e) - (high ? 0 : 4);
+      const float dl = d * static_cast<float>(q3k_scale_bits(block + Q3::scales, e / 16) - 32);
+      const int high = (block[Q3::hmask + e % 32] >> (e / 32)) & 1;
+      const int q = two_bit_field(block + Q3::qs, e) - (high ? 0 : 4);
       dst[e] = dl * static_cast<float>(q);
     }
   }
@@ -226,7 +212,7 @@ void dequantize_row_q3_k(const void* src, float* dst, int64_t n) {
 
 void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ3Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q3::kBytes, src += kSuper) {
     const float* x = src;
     int8_t L[kSuper];
     float scales[16];
@@ -240,7 +226,7 @@ void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
         max_scale = scales[j];
       }
     }
-    uint8_t* sc = block + q3::scales;
+    uint8_t* sc = block + Q3::scales;
     std::memset(sc, 0, 12);
     float d_all = 0.0f;
     if (max_scale != 0.0f) {
@@ -256,9 +242,9 @@ void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
         }
         sc[8 + j % 4] = static_cast<uint8_t>(sc[8 + j % 4] | ((l >> 4) << (2 * (j / 4))));
       }
-      d_all = store_f16(block + q3::d, 1.0f / iscale);
+      d_all = store_f16(block + Q3::d, 1.0f / iscale);
     } else {
-      d_all = store_f16(block + q3::d, 0.0f);
+      d_all = store_f16(block + Q3::d, 0.0f);
     }
     for (int j = 0; j < 16; ++j) {
       const float d = d_all * static_cast<float>(static_cast<int8_t>(q3k_scale_bits(sc, j) - 32));
@@ -267,7 +253,7 @@ void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
         L[16 * j + i] = static_cast<int8_t>(clamp(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
     }
     // Bit 2 of each level goes to hmask (element e: byte e%32, bit e/32); the low two bits to qs.
-    uint8_t* hmask = block + q3::hmask;
+    uint8_t* hmask = block + Q3::hmask;
     std::memset(hmask, 0, 32);
     uint8_t low[kSuper];
     for (int e = 0; e < kSuper; ++e) {
@@ -278,7 +264,7 @@ void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
       }
       low[e] = static_cast<uint8_t>(l);
     }
-    pack_two_bit_fields(low, block + q3::qs);
+    pack_two_bit_fields(low, block + Q3::qs);
   }
 }
 
@@ -286,16 +272,16 @@ void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
 
 void dequantize_row_q4_k(const void* src, float* dst, int64_t n) {
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ4Bytes, dst += kSuper) {
-    const float d = load_f16(block + q4::d);
-    const float dmin = load_f16(block + q4::dmin);
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q4::kBytes, dst += kSuper) {
+    const float d = load_f16(block + Q4::d);
+    const float dmin = load_f16(block + Q4::dmin);
     for (int j = 0; j < 8; ++j) {
       int sc = 0, m = 0;
-      get_scale_min_k4(j, block + q4::scales, &sc, &m);
+      get_scale_min_k4(j, block + Q4::scales, &sc, &m);
       const float dl = d * static_cast<float>(sc);
       const float ml = dmin * static_cast<float>(m);
       // Sub-blocks 2c and 2c+1 share the 32 bytes of chunk c: low nibbles, then high nibbles.
-      const uint8_t* qs = block + q4::qs + 32 * (j / 2);
+      const uint8_t* qs = block + Q4::qs + 32 * (j / 2);
       const int shift = 4 * (j % 2);
       for (int l = 0; l < 32; ++l) dst[32 * j + l] = dl * static_cast<float>((qs[l] >> shift) & 0xF) - ml;
     }
@@ -304,12 +290,12 @@ void dequantize_row_q4_k(const void* src, float* dst, int64_t n) {
 
 void quantize_row_q4_k(const float* src, void* dst, int64_t n) {
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ4Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q4::kBytes, src += kSuper) {
     uint8_t L[kSuper];
     float d_all = 0.0f, dmin_all = 0.0f;
-    fit_q45k_scales(src, 15, -1.0f, 20, L, block, q4::d, q4::dmin, q4::scales, &d_all, &dmin_all);
-    requantize_q45k(src, 15, block + q4::scales, d_all, dmin_all, L);
-    uint8_t* qs = block + q4::qs;
+    fit_q45k_scales(src, 15, -1.0f, 20, L, block, Q4::d, Q4::dmin, Q4::scales, &d_all, &dmin_all);
+    requantize_q45k(src, 15, block + Q4::scales, d_all, dmin_all, L);
+    uint8_t* qs = block + Q4::qs;
     for (int c = 0; c < 4; ++c) {
       for (int l = 0; l < 32; ++l)
         qs[32 * c + l] = static_cast<uint8_t>(L[64 * c + l] | (L[64 * c + l + 32] << 4));
@@ -321,16 +307,16 @@ void quantize_row_q4_k(const float* src, void* dst, int64_t n) {
 
 void dequantize_row_q5_k(const void* src, float* dst, int64_t n) {
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ5Bytes, dst += kSuper) {
-    const float d = load_f16(block + q5::d);
-    const float dmin = load_f16(block + q5::dmin);
-    const uint8_t* qh = block + q5::qh;
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q5::kBytes, dst += kSuper) {
+    const float d = load_f16(block + Q5::d);
+    const float dmin = load_f16(block + Q5::dmin);
+    const uint8_t* qh = block + Q5::qh;
     for (int j = 0; j < 8; ++j) {
       int sc = 0, m = 0;
-      get_scale_min_k4(j, block + q5::scales, &sc, &m);
+      get_scale_min_k4(j, block + Q5::scales, &sc, &m);
       const float dl = d * static_cast<float>(sc);
       const float ml = dmin * static_cast<float>(m);
-      const uint8_t* qs = block + q5::qs + 32 * (j / 2);
+      const uint8_t* qs = block + Q5::qs + 32 * (j / 2);
       const int shift = 4 * (j % 2);
       for (int l = 0; l < 32; ++l) {
         const int q = ((qs[l] >> shift) & 0xF) + 16 * ((qh[l] >> j) & 1);  // element 32j+l: qh bit j
@@ -342,13 +328,13 @@ void dequantize_row_q5_k(const void* src, float* dst, int64_t n) {
 
 void quantize_row_q5_k(const float* src, void* dst, int64_t n) {
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ5Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q5::kBytes, src += kSuper) {
     uint8_t L[kSuper];
     float d_all = 0.0f, dmin_all = 0.0f;
-    fit_q45k_scales(src, 31, -0.5f, 15, L, block, q5::d, q5::dmin, q5::scales, &d_all, &dmin_all);
-    requantize_q45k(src, 31, block + q5::scales, d_all, dmin_all, L);
-    uint8_t* qh = block + q5::qh;
-    uint8_t* qs = block + q5::qs;
+    fit_q45k_scales(src, 31, -0.5f, 15, L, block, Q5::d, Q5::dmin, Q5::scales, &d_all, &dmin_all);
+    requantize_q45k(src, 31, block + Q5::scales, d_all, dmin_all, L);
+    uint8_t* qh = block + Q5::qh;
+    uint8_t* qs = block + Q5::qs;
     std::memset(qh, 0, 32);
     for (int e = 0; e < kSuper; ++e) {
       if (L[e] > 15) qh[e % 32] = static_cast<uint8_t>(qh[e % 32] | (1 << (e / 32)));
@@ -365,15 +351,15 @@ void quantize_row_q5_k(const float* src, void* dst, int64_t n) {
 
 void dequantize_row_q6_k(const void* src, float* dst, int64_t n) {
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ6Bytes, dst += kSuper) {
-    const float d = load_f16(block + q6::d);
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q6::kBytes, dst += kSuper) {
+    const float d = load_f16(block + Q6::d);
     for (int e = 0; e < kSuper; ++e) {
       const int h = e / 128, r = e % 128, k = r / 32, l = r % 32;
-      const uint8_t low_byte = block[q6::ql + 64 * h + 32 * (k & 1) + l];
+      const uint8_t low_byte = block[Q6::ql + 64 * h + 32 * (k & 1) + l];
       const int low4 = k < 2 ? (low_byte & 0xF) : (low_byte >> 4);
-      const int high2 = (block[q6::qh + 32 * h + l] >> (2 * k)) & 3;
+      const int high2 = (block[Q6::qh + 32 * h + l] >> (2 * k)) & 3;
       const int q = (low4 | (high2 << 4)) - 32;
-      const auto scale = static_cast<int8_t>(block[q6::scales + e / 16]);
+      const auto scale = static_cast<int8_t>(block[Q6::scales + e / 16]);
       dst[e] = d * static_cast<float>(scale) * static_cast<float>(q);
     }
   }
@@ -381,7 +367,7 @@ void dequantize_row_q6_k(const void* src, float* dst, int64_t n) {
 
 void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ6Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q6::kBytes, src += kSuper) {
     const float* x = src;
     int8_t L[kSuper];
     float scales[16];
@@ -396,13 +382,13 @@ void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
       }
     }
     if (max_abs_scale < detail::kGroupMaxEps) {
-      std::memset(block, 0, kQ6Bytes);  // an all-zero super-block is stored as zero bytes
+      std::memset(block, 0, Q6::kBytes);  // an all-zero super-block is stored as zero bytes
       continue;
     }
     // Signed 8-bit scales: the largest maps to -128 (d then has the sign opposite to max_scale).
     const float iscale = -128.0f / max_scale;
-    const float d_all = store_f16(block + q6::d, 1.0f / iscale);
-    auto* sc = reinterpret_cast<int8_t*>(block + q6::scales);
+    const float d_all = store_f16(block + Q6::d, 1.0f / iscale);
+    auto* sc = reinterpret_cast<int8_t*>(block + Q6::scales);
     for (int j = 0; j < 16; ++j) {
       const int v = nearest_int(iscale * scales[j]);
       sc[j] = static_cast<int8_t>(v < 127 ? v : 127);
@@ -413,8 +399,8 @@ void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
       for (int i = 0; i < 16; ++i)
         L[16 * j + i] = static_cast<int8_t>(clamp(nearest_int(x[16 * j + i] / d), -32, 31) + 32);
     }
-    uint8_t* ql = block + q6::ql;
-    uint8_t* qh = block + q6::qh;
+    uint8_t* ql = block + Q6::ql;
+    uint8_t* qh = block + Q6::qh;
     for (int h = 0; h < 2; ++h) {
       const int8_t* Lh = L + 128 * h;
       for (int l = 0; l < 32; ++l) {
@@ -431,16 +417,16 @@ void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
 
 void dequantize_row_q8_k(const void* src, float* dst, int64_t n) {
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ8Bytes, dst += kSuper) {
-    const float d = load_f32(block + q8::d);
-    const auto* qs = reinterpret_cast<const int8_t*>(block + q8::qs);
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q8::kBytes, dst += kSuper) {
+    const float d = load_f32(block + Q8::d);
+    const auto* qs = reinterpret_cast<const int8_t*>(block + Q8::qs);
     for (int e = 0; e < kSuper; ++e) dst[e] = d * static_cast<float>(qs[e]);
   }
 }
 
 void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kQ8Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Q8::kBytes, src += kSuper) {
     float max = 0.0f;
     float amax = 0.0f;
     for (int e = 0; e < kSuper; ++e) {
@@ -450,10 +436,10 @@ void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
         max = src[e];
       }
     }
-    auto* qs = reinterpret_cast<int8_t*>(block + q8::qs);
+    auto* qs = reinterpret_cast<int8_t*>(block + Q8::qs);
     if (amax == 0.0f) {
       // llama.cpp leaves bsums unset here; zero is the only consistent value for zero quants.
-      std::memset(block, 0, kQ8Bytes);
+      std::memset(block, 0, Q8::kBytes);
       continue;
     }
     // -127 rather than -128 keeps every quant in [-127, 127] (the SIMD dot products rely on it).
@@ -466,10 +452,10 @@ void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
       int sum = 0;
       for (int i = 0; i < 16; ++i) sum += qs[16 * g + i];
       const auto s = static_cast<int16_t>(sum);
-      std::memcpy(block + q8::bsums + 2 * g, &s, 2);
+      std::memcpy(block + Q8::bsums + 2 * g, &s, 2);
     }
     const float d = 1.0f / iscale;
-    std::memcpy(block + q8::d, &d, 4);
+    std::memcpy(block + Q8::d, &d, 4);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/block_layouts.h"
 #include "quant/codecs.h"
 #include "quant/kquant_search.h"
 
@@ -78,20 +79,22 @@ int five_bit(const uint8_t* qs, uint32_t qh, int e) {
 // ---------------------------------------------------------------------------------------------------- Q4_0
 
 void dequantize_row_q4_0(const void* src, float* dst, int64_t n) {
+  using Layout = block::Q4_0;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 18, dst += kBlock) {
-    const float d = load_f16(block);
-    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(nibble(block + 2, e) - 8) * d;
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, dst += kBlock) {
+    const float d = load_f16(block + Layout::d);
+    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(nibble(block + Layout::qs, e) - 8) * d;
   }
 }
 
 void quantize_row_q4_0(const float* src, void* dst, int64_t n) {
+  using Layout = block::Q4_0;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 18, src += kBlock) {
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, src += kBlock) {
     const float d = signed_max(src) / -8.0f;  // the largest-magnitude element becomes level 0 (value -8d)
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_f16(block, d);
-    uint8_t* qs = block + 2;
+    store_f16(block + Layout::d, d);
+    uint8_t* qs = block + Layout::qs;
     for (int j = 0; j < 16; ++j) {
       const int q0 = trunc_to_int8(src[j] * id + 8.5f);
       const int q1 = trunc_to_int8(src[j + 16] * id + 8.5f);
@@ -104,23 +107,25 @@ void quantize_row_q4_0(const float* src, void* dst, int64_t n) {
 // ---------------------------------------------------------------------------------------------------- Q4_1
 
 void dequantize_row_q4_1(const void* src, float* dst, int64_t n) {
+  using Layout = block::Q4_1;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 20, dst += kBlock) {
-    const float d = load_f16(block);
-    const float m = load_f16(block + 2);
-    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(nibble(block + 4, e)) * d + m;
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, dst += kBlock) {
+    const float d = load_f16(block + Layout::d);
+    const float m = load_f16(block + Layout::m);
+    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(nibble(block + Layout::qs, e)) * d + m;
   }
 }
 
 void quantize_row_q4_1(const float* src, void* dst, int64_t n) {
+  using Layout = block::Q4_1;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 20, src += kBlock) {
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, src += kBlock) {
     const MinMax mm = min_max(src);
     const float d = (mm.max - mm.min) / 15.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_f16(block, d);
-    store_f16(block + 2, mm.min);
-    uint8_t* qs = block + 4;
+    store_f16(block + Layout::d, d);
+    store_f16(block + Layout::m, mm.min);
+    uint8_t* qs = block + Layout::qs;
     for (int j = 0; j < 16; ++j) {
       const int q0 = trunc_to_int8((src[j] - mm.min) * id + 0.5f);
       const int q1 = trunc_to_int8((src[j + 16] - mm.min) * id + 0.5f);
@@ -132,55 +137,59 @@ void quantize_row_q4_1(const float* src, void* dst, int64_t n) {
 // ---------------------------------------------------------------------------------------------------- Q5_0
 
 void dequantize_row_q5_0(const void* src, float* dst, int64_t n) {
+  using Layout = block::Q5_0;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 22, dst += kBlock) {
-    const float d = load_f16(block);
-    const uint32_t qh = load_u32(block + 2);
-    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(five_bit(block + 6, qh, e) - 16) * d;
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, dst += kBlock) {
+    const float d = load_f16(block + Layout::d);
+    const uint32_t qh = load_u32(block + Layout::qh);
+    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(five_bit(block + Layout::qs, qh, e) - 16) * d;
   }
 }
 
 void quantize_row_q5_0(const float* src, void* dst, int64_t n) {
+  using Layout = block::Q5_0;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 22, src += kBlock) {
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, src += kBlock) {
     const float d = signed_max(src) / -16.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_f16(block, d);
+    store_f16(block + Layout::d, d);
     uint8_t q[kBlock];
     for (int j = 0; j < kBlock; ++j) {
       const int v = trunc_to_int8(src[j] * id + 16.5f);
       q[j] = static_cast<uint8_t>(v < 31 ? v : 31);
     }
-    pack_five_bit(q, block + 2, block + 6);
+    pack_five_bit(q, block + Layout::qh, block + Layout::qs);
   }
 }
 
 // ---------------------------------------------------------------------------------------------------- Q5_1
 
 void dequantize_row_q5_1(const void* src, float* dst, int64_t n) {
+  using Layout = block::Q5_1;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 24, dst += kBlock) {
-    const float d = load_f16(block);
-    const float m = load_f16(block + 2);
-    const uint32_t qh = load_u32(block + 4);
-    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(five_bit(block + 8, qh, e)) * d + m;
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, dst += kBlock) {
+    const float d = load_f16(block + Layout::d);
+    const float m = load_f16(block + Layout::m);
+    const uint32_t qh = load_u32(block + Layout::qh);
+    for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(five_bit(block + Layout::qs, qh, e)) * d + m;
   }
 }
 
 void quantize_row_q5_1(const float* src, void* dst, int64_t n) {
+  using Layout = block::Q5_1;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 24, src += kBlock) {
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, src += kBlock) {
     const MinMax mm = min_max(src);
     const float d = (mm.max - mm.min) / 31.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_f16(block, d);
-    store_f16(block + 2, mm.min);
+    store_f16(block + Layout::d, d);
+    store_f16(block + Layout::m, mm.min);
     uint8_t q[kBlock];
     for (int j = 0; j < kBlock; ++j) {
       // No clamp in llama.cpp: (max-min)*id + 0.5 stays below 32 because id rounds the range to 31.
       q[j] = static_cast<uint8_t>(truncate_float((src[j] - mm.min) * id + 0.5f));
     }
-    pack_five_bit(q, block + 4, block + 8);
+    pack_five_bit(q, block + Layout::qh, block + Layout::qs);
   }
 }
 
@@ -201,43 +210,47 @@ float quantize_q8_block(const float* x, int8_t* qs) {
 }  // namespace
 
 void dequantize_row_q8_0(const void* src, float* dst, int64_t n) {
+  using Layout = block::Q8_0;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 34, dst += kBlock) {
-    const float d = load_f16(block);
-    const auto* qs = reinterpret_cast<const int8_t*>(block + 2);
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, dst += kBlock) {
+    const float d = load_f16(block + Layout::d);
+    const auto* qs = reinterpret_cast<const int8_t*>(block + Layout::qs);
     for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(qs[e]) * d;
   }
 }
 
 void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
+  using Layout = block::Q8_0;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 34, src += kBlock) {
-    const float d = quantize_q8_block(src, reinterpret_cast<int8_t*>(block + 2));
-    store_f16(block, d);
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, src += kBlock) {
+    const float d = quantize_q8_block(src, reinterpret_cast<int8_t*>(block + Layout::qs));
+    store_f16(block + Layout::d, d);
   }
 }
 
 // ---------------------------------------------------------------------------------------------------- Q8_1
 
 void dequantize_row_q8_1(const void* src, float* dst, int64_t n) {
+  using Layout = block::Q8_1;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 36, dst += kBlock) {
-    const float d = load_f16(block);
-    const auto* qs = reinterpret_cast<const int8_t*>(block + 4);
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, dst += kBlock) {
+    const float d = load_f16(block + Layout::d);
+    const auto* qs = reinterpret_cast<const int8_t*>(block + Layout::qs);
     for (int e = 0; e < kBlock; ++e) dst[e] = static_cast<float>(qs[e]) * d;
   }
 }
 
 void quantize_row_q8_1(const float* src, void* dst, int64_t n) {
+  using Layout = block::Q8_1;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kBlock; ++b, block += 36, src += kBlock) {
-    auto* qs = reinterpret_cast<int8_t*>(block + 4);
+  for (int64_t b = 0; b < n / kBlock; ++b, block += Layout::kBytes, src += kBlock) {
+    auto* qs = reinterpret_cast<int8_t*>(block + Layout::qs);
     const float d = quantize_q8_block(src, qs);
     int sum = 0;
     for (int j = 0; j < kBlock; ++j) sum += qs[j];
-    store_f16(block, d);
+    store_f16(block + Layout::d, d);
     // The block sum uses the unrounded scale; activations' dot products use it for the min term.
-    store_f16(block + 2, static_cast<float>(sum) * d);
+    store_f16(block + Layout::s, static_cast<float>(sum) * d);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/block_layouts.h"
 #include "quant/codecs.h"
 #include "quant/kquant_search.h"
 
@@ -15,8 +16,6 @@ using detail::store_f16;
 namespace {
 
 constexpr int kSuper = 256;
-constexpr int kTq1Bytes = 54;
-constexpr int kTq2Bytes = 66;
 
 // TQ1_0 layout: 48 qs bytes of 5 trits then 4 qh bytes of 4 trits. Elements 0..159 use qs[0..31]
 // (element m + 32n is trit n of byte m), 160..239 use qs[32..47] (m + 16n), 240..255 use qh (m + 4n).
@@ -43,10 +42,11 @@ int trit(float x, float id) { return static_cast<int>(std::lround(x * id)) + 1; 
 // -------------------------------------------------------------------------------------------------- TQ1_0
 
 void dequantize_row_tq1_0(const void* src, float* dst, int64_t n) {
+  using Layout = block::TQ1_0;
   static constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kTq1Bytes, dst += kSuper) {
-    const float d = load_f16(block + 52);
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Layout::kBytes, dst += kSuper) {
+    const float d = load_f16(block + Layout::d);
     for (const TritGroup& g : kTq1Groups) {
       for (int t = 0; t < g.n_trits; ++t) {
         for (int m = 0; m < g.n_bytes; ++m) {
@@ -62,11 +62,12 @@ void dequantize_row_tq1_0(const void* src, float* dst, int64_t n) {
 }
 
 void quantize_row_tq1_0(const float* src, void* dst, int64_t n) {
+  using Layout = block::TQ1_0;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kTq1Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Layout::kBytes, src += kSuper) {
     const float d = absmax_scale(src);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_f16(block + 52, d);
+    store_f16(block + Layout::d, d);
     for (const TritGroup& g : kTq1Groups) {
       for (int m = 0; m < g.n_bytes; ++m) {
         int v = 0;
@@ -82,9 +83,10 @@ void quantize_row_tq1_0(const float* src, void* dst, int64_t n) {
 // -------------------------------------------------------------------------------------------------- TQ2_0
 
 void dequantize_row_tq2_0(const void* src, float* dst, int64_t n) {
+  using Layout = block::TQ2_0;
   const auto* block = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kTq2Bytes, dst += kSuper) {
-    const float d = load_f16(block + 64);
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Layout::kBytes, dst += kSuper) {
+    const float d = load_f16(block + Layout::d);
     for (int e = 0; e < kSuper; ++e) {
       const int t = (block[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
       dst[e] = static_cast<float>(t - 1) * d;
@@ -93,11 +95,12 @@ void dequantize_row_tq2_0(const void* src, float* dst, int64_t n) {
 }
 
 void quantize_row_tq2_0(const float* src, void* dst, int64_t n) {
+  using Layout = block::TQ2_0;
   auto* block = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b < n / kSuper; ++b, block += kTq2Bytes, src += kSuper) {
+  for (int64_t b = 0; b < n / kSuper; ++b, block += Layout::kBytes, src += kSuper) {
     const float d = absmax_scale(src);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_f16(block + 64, d);
+    store_f16(block + Layout::d, d);
     for (int half = 0; half < 2; ++half) {
       for (int m = 0; m < 32; ++m) {
         int q = 0;

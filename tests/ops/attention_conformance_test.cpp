@@ -14,6 +14,7 @@
 
 #include "core/fp16.h"
 #include "ops/attention.h"
+#include "ops/kernel_set.h"
 #include "test_support.h"
 
 namespace cria::ops {
@@ -123,7 +124,7 @@ TEST(KernelAttentionConformance, EveryIsaMatchesScalar) {
               got(static_cast<size_t>(head_dim));
           const float scale = (cap == 50.0f ? 12.0f : 1.0f) / std::sqrt(static_cast<float>(head_dim));
           const auto cells = shuffled_cells(n_keys, n_keys);
-          scalar_attention()(q.data(), cache.k.data() + head_dim, cache.v.data() + head_dim, cells.data(),
+          scalar_kernels().attention(q.data(), cache.k.data() + head_dim, cache.v.data() + head_dim, cells.data(),
                              stride, n_keys, head_dim, scale, cap, scores.data(), want.data());
           fast(q.data(), cache.k.data() + head_dim, cache.v.data() + head_dim, cells.data(), stride, n_keys,
                head_dim, scale, cap, scores.data(), got.data());
@@ -146,7 +147,7 @@ TEST(KernelAttentionConformance, ScalarReferenceMatchesDouble) {
     for (int first : {0, 33, 89}) {
       SCOPED_TRACE(std::string(var.name) + " first=" + std::to_string(first));
       const float scale = var.scale_factor / std::sqrt(static_cast<float>(head_dim));
-      scalar_attention()(q.data(), cache.k.data(), cache.v.data(), cells.data() + first, stride,
+      scalar_kernels().attention(q.data(), cache.k.data(), cache.v.data(), cells.data() + first, stride,
                          n_keys - first, head_dim, scale, var.softcap, scores.data(), got.data());
       const auto want = attention_in_double(q.data(), cache.k.data(), cache.v.data(), cells.data(), stride,
                                             first, n_keys, head_dim, scale, var.softcap);
@@ -172,7 +173,7 @@ std::vector<float> per_head_reference(const Shape& sh, const std::vector<float>&
     for (int h = 0; h < sh.n_head; ++h) {
       const size_t row = (static_cast<size_t>(t) * sh.n_head + h) * sh.head_dim;
       const size_t off = static_cast<size_t>(h / group) * sh.head_dim;
-      scalar_attention()(&q[row], &cache.k[off], &cache.v[off], cells.data() + f, kv_stride,
+      scalar_kernels().attention(&q[row], &cache.k[off], &cache.v[off], cells.data() + f, kv_stride,
                          sh.n_past + t + 1 - f, sh.head_dim, scale, cap, scores.data(), &want[row]);
     }
   }

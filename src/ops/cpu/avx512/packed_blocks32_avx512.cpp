@@ -29,14 +29,16 @@
 #include <vector>
 
 #include "ops/cpu/avx512/packed_driver.h"
-#include "ops/packed_kernels.h"
+#include "ops/cpu/kernel_parts.h"
 #include "ops/prefetch.h"
+#include "quant/block_layouts.h"
 
 namespace cria::ops {
 namespace {
 
 constexpr int kRows = 4;
-constexpr size_t kActBlockBytes = 34;  // Q8_0 activations: f16 d, 32 int8
+using Q8 = block::Q8_0;  // the activations
+constexpr size_t kActBlockBytes = Q8::kBytes;
 
 // The activations as the tiles read them: per token, its blocks' quants + 128 (32 bytes each, aligned,
 // so no load splits a cache line) and, apart, their scales as float. 36 bytes per token and block.
@@ -63,9 +65,9 @@ void prepare_activations(int64_t n_blocks, const uint8_t* x, size_t x_row_bytes,
     for (int64_t b = 0; b < n_blocks; ++b) {
       const uint8_t* xb = xt + static_cast<size_t>(b) * kActBlockBytes;
       uint16_t h;
-      std::memcpy(&h, xb, 2);
+      std::memcpy(&h, xb + Q8::d, 2);
       d[b] = _cvtsh_ss(h);
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 2));
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + Q8::qs));
       _mm256_store_si256(reinterpret_cast<__m256i*>(q[b].q), _mm256_xor_si256(v, flip));
     }
   }
@@ -90,7 +92,8 @@ inline __m512 row_scales(const uint8_t* g, __m512i spread) {
 // values: the signed weights of the nibbles. corrections: -128 times the sum of each int32 lane's
 // eight weights (four low and four high nibbles).
 struct NibblesQ4_0 {
-  static constexpr size_t kBlockBytes = 18;
+  using Layout = block::Q4_0;
+  static constexpr size_t kBlockBytes = Layout::kBytes;
   static __m512i values(__m512i nibbles) { return _mm512_sub_epi8(nibbles, _mm512_set1_epi8(8)); }
   // From the raw nibbles (q + 8, unsigned) times -128 as the signed operand: -128 * sum(q + 8) + 8192,
   // one instruction less than from the values.
@@ -100,7 +103,8 @@ struct NibblesQ4_0 {
   }
 };
 struct NibblesIq4Nl {
-  static constexpr size_t kBlockBytes = 18;
+  using Layout = block::IQ4_NL;
+  static constexpr size_t kBlockBytes = Layout::kBytes;
   static __m512i values(__m512i nibbles) {
     const __m512i table = _mm512_broadcast_i32x4(
         _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
@@ -121,8 +125,8 @@ struct PackedNibbles {
       uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * D::kBlockBytes;
-        std::memcpy(out + 2 * r, block, 2);
-        std::memcpy(out + 8 + 16 * r, block + 2, 16);
+        std::memcpy(out + 2 * r, block + D::Layout::d, 2);
+        std::memcpy(out + 8 + 16 * r, block + D::Layout::qs, 16);
       }
     }
   }
@@ -169,7 +173,7 @@ struct PackedNibbles {
 // ---- Q8_0: 32 bytes per row and block, the file's signed bytes ---------------------------------------
 
 struct PackedQ8_0 {
-  static constexpr size_t kBlockBytes = 34;
+  static constexpr size_t kBlockBytes = block::Q8_0::kBytes;
   static constexpr size_t kGroupBlockBytes = 8 + 4 * 32;
   static size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 32) * kGroupBlockBytes; }
   static void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
@@ -177,8 +181,8 @@ struct PackedQ8_0 {
       uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
-        std::memcpy(out + 2 * r, block, 2);
-        std::memcpy(out + 8 + 32 * r, block + 2, 32);
+        std::memcpy(out + 2 * r, block + block::Q8_0::d, 2);
+        std::memcpy(out + 8 + 32 * r, block + block::Q8_0::qs, 32);
       }
     }
   }

@@ -17,15 +17,18 @@
 #include <vector>
 
 #include "ops/cpu/avx512/packed_driver.h"
-#include "ops/packed_kernels.h"
+#include "ops/cpu/kernel_parts.h"
 #include "ops/prefetch.h"
+#include "quant/block_layouts.h"
 
 namespace cria::ops {
 namespace {
 
 constexpr int kRows = 4;
-constexpr size_t kBlockBytes = 144;
-constexpr size_t kActBytes = 292;  // Q8_K: f32 d, 256 int8, 16 int16 sums of 16
+using Q4K = block::Q4_K;
+using Q8K = block::Q8_K;
+constexpr size_t kBlockBytes = Q4K::kBytes, kActBytes = Q8K::kBytes;
+// The packed group block: four d, four dmin, then per row 8 scales, 8 mins, then the rows' nibbles.
 constexpr size_t kScales = 16, kMins = 48, kQuants = 80;
 constexpr size_t kGroupBlockBytes = kQuants + 4 * 128;
 
@@ -46,11 +49,11 @@ void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
     uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
     for (int r = 0; r < kRows; ++r) {
       const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
-      std::memcpy(out + 2 * r, block, 2);          // d
-      std::memcpy(out + 8 + 2 * r, block + 2, 2);  // dmin
-      scales_and_mins(block + 4, out + kScales + 8 * r, out + kMins + 8 * r);
+      std::memcpy(out + 2 * r, block + Q4K::d, 2);
+      std::memcpy(out + 8 + 2 * r, block + Q4K::dmin, 2);
+      scales_and_mins(block + Q4K::scales, out + kScales + 8 * r, out + kMins + 8 * r);
       // The file's chunk bytes already hold sub-block 2j in the low nibbles and 2j + 1 in the high ones.
-      for (int j = 0; j < 4; ++j) std::memcpy(out + kQuants + 128 * j + 32 * r, block + 16 + 32 * j, 32);
+      for (int j = 0; j < 4; ++j) std::memcpy(out + kQuants + 128 * j + 32 * r, block + Q4K::qs + 32 * j, 32);
     }
   }
 }
@@ -69,9 +72,9 @@ void prepare_activations(int64_t n_super, const uint8_t* x, size_t x_row_bytes, 
     for (int64_t b = 0; b < n_super; ++b) {
       const uint8_t* xb = x + static_cast<size_t>(t) * x_row_bytes + static_cast<size_t>(b) * kActBytes;
       ActSuper& a = out[static_cast<size_t>(t * n_super + b)];
-      std::memcpy(&a.d, xb, 4);
+      std::memcpy(&a.d, xb + Q8K::d, 4);
       int16_t sums16[16];
-      std::memcpy(sums16, xb + 260, 32);
+      std::memcpy(sums16, xb + Q8K::bsums, 32);
       for (int s = 0; s < 8; ++s) {
         const auto pair = static_cast<int16_t>(sums16[2 * s] + sums16[2 * s + 1]);
         for (int r = 0; r < kRows; ++r) a.sums[8 * r + s] = pair;
@@ -114,7 +117,7 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
       const __m512i lo23 = _mm512_and_si512(v23, low4), hi23 = _mm512_and_si512(_mm512_srli_epi16(v23, 4), low4);
       const __m512i sc01 = chunk_scales(scales, 0, j), sc23 = chunk_scales(scales, 2, j);
       for (int t = 0; t < T; ++t) {
-        const uint8_t* xq = x[t] + static_cast<size_t>(b) * kActBytes + 4 + 64 * j;
+        const uint8_t* xq = x[t] + static_cast<size_t>(b) * kActBytes + Q8K::qs + 64 * j;
         const __m512i xlo = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)));
         const __m512i xhi = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32)));
         const __m512i zero = _mm512_setzero_si512();

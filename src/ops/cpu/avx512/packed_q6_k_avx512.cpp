@@ -17,13 +17,16 @@
 #include "ops/cpu/avx512/packed_driver.h"
 #include "ops/packed_kernels.h"
 #include "ops/prefetch.h"
+#include "quant/block_layouts.h"
 
 namespace cria::ops {
 namespace {
 
 constexpr int kRows = 4;
-constexpr size_t kBlockBytes = 210;
-constexpr size_t kActBytes = 292;  // Q8_K: f32 d, 256 int8, 16 int16 sums of 16
+using Q6K = block::Q6_K;
+using Q8K = block::Q8_K;
+constexpr size_t kBlockBytes = Q6K::kBytes, kActBytes = Q8K::kBytes;
+// The packed group block: four d, per row 16 scales, the rows' low nibbles, then their high bits.
 constexpr size_t kScales = 8, kLow = 72, kHigh = kLow + 512;
 constexpr size_t kGroupBlockBytes = kHigh + 256;
 
@@ -36,10 +39,10 @@ void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
     uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
     for (int r = 0; r < kRows; ++r) {
       const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
-      std::memcpy(out + 2 * r, block + 208, 2);              // d
-      std::memcpy(out + kScales + 16 * r, block + 192, 16);  // scales
-      for (int p = 0; p < 4; ++p) std::memcpy(out + kLow + 128 * p + 32 * r, block + 32 * p, 32);
-      for (int h = 0; h < 2; ++h) std::memcpy(out + kHigh + 128 * h + 32 * r, block + 128 + 32 * h, 32);
+      std::memcpy(out + 2 * r, block + Q6K::d, 2);
+      std::memcpy(out + kScales + 16 * r, block + Q6K::scales, 16);
+      for (int p = 0; p < 4; ++p) std::memcpy(out + kLow + 128 * p + 32 * r, block + Q6K::ql + 32 * p, 32);
+      for (int h = 0; h < 2; ++h) std::memcpy(out + kHigh + 128 * h + 32 * r, block + Q6K::qh + 32 * h, 32);
     }
   }
 }
@@ -57,9 +60,9 @@ void prepare_activations(int64_t n_super, const uint8_t* x, size_t x_row_bytes, 
     for (int64_t b = 0; b < n_super; ++b) {
       const uint8_t* xb = x + static_cast<size_t>(t) * x_row_bytes + static_cast<size_t>(b) * kActBytes;
       ActSuper& a = out[static_cast<size_t>(t * n_super + b)];
-      std::memcpy(&a.d, xb, 4);
-      std::memcpy(a.sums, xb + 260, 32);
-      std::memcpy(a.sums + 16, xb + 260, 32);
+      std::memcpy(&a.d, xb + Q8K::d, 4);
+      std::memcpy(a.sums, xb + Q8K::bsums, 32);
+      std::memcpy(a.sums + 16, xb + Q8K::bsums, 32);
     }
   }
 }
@@ -117,7 +120,7 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
     const uint8_t* xq[T];
     __m512i isum01[T], isum23[T];
     for (int t = 0; t < T; ++t) {
-      xq[t] = x[t] + static_cast<size_t>(b) * kActBytes + 4;
+      xq[t] = x[t] + static_cast<size_t>(b) * kActBytes + Q8K::qs;
       // The offset of 32, in integers: start each row at -32 * sum(scale * sums of 16).
       const __m512i sums = _mm512_load_si512(act[t][b].sums);
       isum01[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(sc01, sums), 5));

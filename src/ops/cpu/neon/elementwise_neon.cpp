@@ -10,7 +10,9 @@
 #include "core/fp16.h"
 #include "ops/activation_quant.h"
 #include "ops/basic_ops.h"
+#include "ops/cpu/kernel_parts.h"
 #include "ops/cpu/neon/vec8_neon.h"
+#include "quant/block_layouts.h"
 #include "ops/cpu/vec8_math_impl.h"
 
 namespace cria::ops {
@@ -54,7 +56,8 @@ void quantize_q8(const float* x, void* out, int64_t n) {
 
 // Q8_K: the scale from the first element of largest magnitude, with its sign; quants clamped to 127.
 void quantize_q8_k(const float* x, void* out, int64_t n) {
-  constexpr size_t kBytes = 292, kQs = 4, kSums = 260;
+  using Q8K = block::Q8_K;
+  constexpr size_t kBytes = Q8K::kBytes, kQs = Q8K::qs, kSums = Q8K::bsums;
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < n / 256; ++b, block += kBytes, x += 256) {
     float32x4_t m = vdupq_n_f32(0.0f);
@@ -96,8 +99,8 @@ QuantizeActivationFn neon_activation_quantizer(TensorType vec_dot_type) {
   }
 }
 
-ElementwiseKernels neon_elementwise() {
-  return {vec8::swiglu<neon::Vec8>, vec8::geglu<neon::Vec8>, vec8::softcap<neon::Vec8>};
-}
+SwigluFn neon_swiglu() { return vec8::swiglu<neon::Vec8>; }
+GegluFn neon_geglu() { return vec8::geglu<neon::Vec8>; }
+SoftcapFn neon_softcap() { return vec8::softcap<neon::Vec8>; }
 
 }  // namespace cria::ops

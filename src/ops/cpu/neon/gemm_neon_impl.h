@@ -12,8 +12,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "ops/cpu/tile_driver_impl.h"
 #include "ops/kernels.h"
+#include "quant/block_layouts.h"
 #include "ops/vec_dot.h"
 
 namespace cria::ops::CRIA_NEON_NAMESPACE {
@@ -95,41 +98,47 @@ inline Chunk five_bit_quants(const uint8_t* p) {
 // Each decoder gives a block's 32 quants and its scale; kOffset marks the types that add m_w * s_x per
 // block against Q8_1 activations.
 struct DecodeQ4_0 {
-  static constexpr size_t kBytes = 18;
+  using Layout = block::Q4_0;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kOffset = false;
-  static Chunk quants(const uint8_t* b) { return add(nibbles(b + 2), -8); }
+  static Chunk quants(const uint8_t* b) { return add(nibbles(b + Layout::qs), -8); }
 };
 struct DecodeQ4_1 {
-  static constexpr size_t kBytes = 20;
+  using Layout = block::Q4_1;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kOffset = true;
-  static Chunk quants(const uint8_t* b) { return nibbles(b + 4); }
+  static Chunk quants(const uint8_t* b) { return nibbles(b + Layout::qs); }
 };
 struct DecodeQ5_0 {
-  static constexpr size_t kBytes = 22;
+  using Layout = block::Q5_0;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kOffset = false;
-  static Chunk quants(const uint8_t* b) { return add(five_bit_quants(b + 2), -16); }
+  static Chunk quants(const uint8_t* b) { return add(five_bit_quants(b + Layout::qh), -16); }
 };
 struct DecodeQ5_1 {
-  static constexpr size_t kBytes = 24;
+  using Layout = block::Q5_1;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kOffset = true;
-  static Chunk quants(const uint8_t* b) { return five_bit_quants(b + 4); }
+  static Chunk quants(const uint8_t* b) { return five_bit_quants(b + Layout::qh); }
 };
 struct DecodeQ8_0 {
-  static constexpr size_t kBytes = 34;
+  using Layout = block::Q8_0;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kOffset = false;
-  static Chunk quants(const uint8_t* b) { return load_chunk(b + 2); }
+  static Chunk quants(const uint8_t* b) { return load_chunk(b + Layout::qs); }
 };
 struct DecodeIq4Nl {
-  static constexpr size_t kBytes = 18;
+  using Layout = block::IQ4_NL;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kOffset = false;
-  static Chunk quants(const uint8_t* b) { return iq4nl_values(b + 2); }
+  static Chunk quants(const uint8_t* b) { return iq4nl_values(b + Layout::qs); }
 };
 
 template <class D, int R, int T>
 void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
-  // Q8_0 activations are {f16 d, i8[32]}, Q8_1 {f16 d, f16 s, i8[32]}.
-  constexpr size_t kActBytes = D::kOffset ? 36 : 34;
-  constexpr size_t kActQuants = D::kOffset ? 4 : 2;
+  // Q8_1 activations (with d * sum) for the offset types, Q8_0 for the others.
+  using Act = std::conditional_t<D::kOffset, block::Q8_1, block::Q8_0>;
+  constexpr size_t kActBytes = Act::kBytes, kActQuants = Act::qs;
   float32x4_t acc[R][T];
   float offsets[R][T] = {};
   for (int r = 0; r < R; ++r)
@@ -150,7 +159,7 @@ void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x,
       for (int r = 0; r < R; ++r) {
         const int32x4_t isum = dot32(vdupq_n_s32(0), q[r], xq);
         acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(isum), dw[r] * dx);
-        if constexpr (D::kOffset) offsets[r][t] += f16(w[r] + b * D::kBytes + 2) * f16(xb + 2);
+        if constexpr (D::kOffset) offsets[r][t] += f16(w[r] + b * D::kBytes + D::Layout::m) * f16(xb + block::Q8_1::s);
       }
     }
   }
@@ -158,7 +167,7 @@ void tile_32(int64_t n_blocks, const uint8_t* const* w, const uint8_t* const* x,
     for (int t = 0; t < T; ++t) out[r][t] = vaddvq_f32(acc[r][t]) + offsets[r][t];
 }
 
-// ---- 256-element super-blocks against Q8_K (f32 d @0, i8 q[256] @4, i16 bsums[16] @260) -------------------
+// ---- 256-element super-blocks against Q8_K (block::Q8_K: f32 d, 256 int8, 16 int16 sums) ------------------
 
 // Per super-block: the float scales, and per 16 elements an integer scale and min (a 32-element
 // sub-block's value written twice), as in SuperBlockInts.
@@ -206,38 +215,42 @@ inline Chunk nibbles_of_32(const uint8_t* p, bool high) {
 inline Chunk k_nibbles(const uint8_t* qs, int c) { return nibbles_of_32(qs + 32 * (c / 2), c % 2 != 0); }
 
 struct DecodeQ2_K {
+  using Layout = block::Q2_K;
   using Scales = SuperScales;
   static void scales(const uint8_t* b, SuperScales& s) {
     for (int j = 0; j < 16; ++j) {
       s.scale[j] = b[j] & 0x0f;
       s.min[j] = b[j] >> 4;
     }
-    s.d = f16(b + 80);
-    s.dmin = f16(b + 82);
+    s.d = f16(b + Layout::d);
+    s.dmin = f16(b + Layout::dmin);
   }
-  static Chunk chunk(const uint8_t* b, const Scales&, int c) { return two_bits(b + 16, c); }
+  static Chunk chunk(const uint8_t* b, const Scales&, int c) { return two_bits(b + Layout::qs, c); }
 };
 struct DecodeQ3_K {
+  using Layout = block::Q3_K;
   using Scales = SuperScales;
   static void scales(const uint8_t* b, SuperScales& s) {
-    const uint8_t* sc = b + 96;
+    const uint8_t* sc = b + Layout::scales;
     for (int j = 0; j < 16; ++j) {
       const int low4 = j < 8 ? (sc[j] & 0x0f) : (sc[j - 8] >> 4);
       const int high2 = (sc[8 + j % 4] >> (2 * (j / 4))) & 3;
       s.scale[j] = static_cast<int16_t>((low4 | (high2 << 4)) - 32);
       s.min[j] = 0;
     }
-    s.d = f16(b + 108);
+    s.d = f16(b + Layout::d);
     s.dmin = 0;
   }
   // q = (two low bits | high-mask bit << 2) - 4.
   static Chunk chunk(const uint8_t* b, const Scales&, int c) {
-    return add(bit_or(two_bits(b + 32, c), bit_plane(b, c, 2)), -4);
+    return add(bit_or(two_bits(b + Layout::qs, c), bit_plane(b, c, 2)), -4);
   }
 };
-// The eight 6-bit (scale, min) pairs of Q4_K and Q5_K (FORMATS.md 2.4).
+// The eight 6-bit (scale, min) pairs of Q4_K and Q5_K (FORMATS.md 2.4), and their d and dmin.
 inline void scale_min_k4(const uint8_t* b, SuperScales& s) {
-  const uint8_t* sc = b + 4;
+  using Layout = block::Q4_K;
+  static_assert(Layout::scales == block::Q5_K::scales && Layout::dmin == block::Q5_K::dmin);
+  const uint8_t* sc = b + Layout::scales;
   int16_t scale[8], min[8];
   for (int j = 0; j < 4; ++j) {
     scale[j] = sc[j] & 63;
@@ -247,31 +260,34 @@ inline void scale_min_k4(const uint8_t* b, SuperScales& s) {
   }
   expand_sub32(scale, s.scale);
   expand_sub32(min, s.min);
-  s.d = f16(b);
-  s.dmin = f16(b + 2);
+  s.d = f16(b + Layout::d);
+  s.dmin = f16(b + Layout::dmin);
 }
 struct DecodeQ4_K {
+  using Layout = block::Q4_K;
   using Scales = SuperScales;
   static constexpr bool kScalePer32 = true;
   static void scales(const uint8_t* b, SuperScales& s) { scale_min_k4(b, s); }
-  static Chunk chunk(const uint8_t* b, const Scales&, int c) { return k_nibbles(b + 16, c); }
+  static Chunk chunk(const uint8_t* b, const Scales&, int c) { return k_nibbles(b + Layout::qs, c); }
 };
 struct DecodeQ5_K {
+  using Layout = block::Q5_K;
   using Scales = SuperScales;
   static constexpr bool kScalePer32 = true;
   static void scales(const uint8_t* b, SuperScales& s) { scale_min_k4(b, s); }
   static Chunk chunk(const uint8_t* b, const Scales&, int c) {
-    return bit_or(k_nibbles(b + 48, c), bit_plane(b + 16, c, 4));
+    return bit_or(k_nibbles(b + Layout::qs, c), bit_plane(b + Layout::qh, c, 4));
   }
 };
 struct DecodeQ6_K {
+  using Layout = block::Q6_K;
   using Scales = SuperScales;
   static void scales(const uint8_t* b, SuperScales& s) {
     for (int j = 0; j < 16; ++j) {
       s.scale[j] = static_cast<int8_t>(b[192 + j]);
       s.min[j] = 0;
     }
-    s.d = f16(b + 208);
+    s.d = f16(b + Layout::d);
     s.dmin = 0;
   }
   // q = (low nibble | two high bits << 4) - 32; half h = c / 4 of the super-block, quarter k = c % 4.
@@ -279,7 +295,7 @@ struct DecodeQ6_K {
     const int h = c / 4, k = c % 4;
     const Chunk low = nibbles_of_32(b + 64 * h + 32 * (k & 1), k >= 2);
     const int8x16_t down = vdupq_n_s8(static_cast<int8_t>(-2 * k));
-    const uint8_t* qh = b + 128 + 32 * h;
+    const uint8_t* qh = b + Layout::qh + 32 * h;
     const auto high = [&](const uint8_t* p) {
       return vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(vshlq_u8(vld1q_u8(p), down), vdupq_n_u8(3)), 4));
     };
@@ -287,23 +303,25 @@ struct DecodeQ6_K {
   }
 };
 struct DecodeTq2_0 {
+  using Layout = block::TQ2_0;
   using Scales = SuperScales;
   static void scales(const uint8_t* b, SuperScales& s) {
     for (int j = 0; j < 16; ++j) {
       s.scale[j] = 1;
       s.min[j] = 0;
     }
-    s.d = f16(b + 64);
+    s.d = f16(b + Layout::d);
     s.dmin = 0;
   }
   static Chunk chunk(const uint8_t* b, const Scales&, int c) { return add(two_bits(b, c), -1); }
 };
 struct DecodeIq4Xs {
+  using Layout = block::IQ4_XS;
   using Scales = SuperScales;
   static constexpr bool kScalePer32 = true;
   static void scales(const uint8_t* b, SuperScales& s) {
     uint16_t h;
-    std::memcpy(&h, b + 2, 2);
+    std::memcpy(&h, b + Layout::scales_h, 2);
     int16_t scale[8];
     for (int ib = 0; ib < 8; ++ib) {
       scale[ib] = static_cast<int16_t>((((b[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((h >> (2 * ib)) & 3) << 4)) - 32);
@@ -313,7 +331,7 @@ struct DecodeIq4Xs {
     s.d = f16(b);
     s.dmin = 0;
   }
-  static Chunk chunk(const uint8_t* b, const Scales&, int c) { return iq4nl_values(b + 8 + 16 * c); }
+  static Chunk chunk(const uint8_t* b, const Scales&, int c) { return iq4nl_values(b + Layout::qs + 16 * c); }
 };
 
 // Any other Q8_K-paired type (TQ1_0's base-3 digits, the i-quant grids): the scalar unpacker decodes
@@ -380,7 +398,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       D::scales(wb[r], s[r]);
     }
     const uint8_t* xb[T];
-    for (int t = 0; t < T; ++t) xb[t] = x[t] + b * 292;
+    for (int t = 0; t < T; ++t) xb[t] = x[t] + b * block::Q8_K::kBytes;
     // Exact integer sums over the super-block: sum over groups of scale * (group dot product).
     int32x4_t isum[R][T];
     for (int r = 0; r < R; ++r)
@@ -389,7 +407,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       Chunk q[R];
       for (int r = 0; r < R; ++r) q[r] = D::chunk(wb[r], s[r], c);
       for (int t = 0; t < T; ++t) {
-        const Chunk xq = load_chunk(xb[t] + 4 + 32 * c);
+        const Chunk xq = load_chunk(xb[t] + block::Q8_K::qs + 32 * c);
         for (int r = 0; r < R; ++r) {
           if constexpr (scale_per_32<D>()) {
             isum[r][t] = vmlaq_n_s32(isum[r][t], dot32(vdupq_n_s32(0), q[r], xq), s[r].scale[2 * c]);
@@ -404,7 +422,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
     for (int t = 0; t < T; ++t) {
       const float dx = f32(xb[t]);
       for (int r = 0; r < R; ++r) {
-        const int32_t msum = min_sum(s[r].min, xb[t] + 260);
+        const int32_t msum = min_sum(s[r].min, xb[t] + block::Q8_K::bsums);
         acc[r][t] += s[r].d * dx * static_cast<float>(vaddvq_s32(isum[r][t])) - s[r].dmin * dx * static_cast<float>(msum);
       }
     }
@@ -463,52 +481,23 @@ void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, flo
   }
 }
 
-// ---- driver: tiles over rows and tokens ---------------------------------------------------------------
+// ---- the tiles the shared driver runs over rows and tokens ---------------------------------------------
 
 enum class Family { Blocks32, Blocks256, Float };
 
-template <class D, Family F, int R, int T>
-void gemm_block(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t r0, const uint8_t* x, size_t x_row_bytes,
-                int64_t t0, float* out, int64_t out_stride) {
-  const uint8_t* wr[R];
-  const uint8_t* xt[T];
-  for (int r = 0; r < R; ++r) wr[r] = w + (r0 + r) * w_row_bytes;
-  for (int t = 0; t < T; ++t) xt[t] = x + (t0 + t) * x_row_bytes;
-  float tile[R][T];
-  if constexpr (F == Family::Blocks32) {
-    tile_32<D, R, T>(n / 32, wr, xt, tile);
-  } else if constexpr (F == Family::Blocks256) {
-    tile_256<D, R, T>(n / 256, w_row_bytes / static_cast<size_t>(n / 256), wr, xt, tile);
-  } else {
-    tile_float<D, R, T>(n, wr, xt, tile);
-  }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) out[(t0 + t) * out_stride + r0 + r] = tile[r][t];
-}
-
-// Whole tiles first; rows and tokens that do not fill one run as 1-row or 1-token tiles.
+// One tile of a type family, for the shared driver (ops/cpu/tile_driver_impl.h).
 template <class D, Family F>
-void gemm(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
-          int64_t n_tokens, float* out, int64_t out_stride) {
-  const int64_t full_rows = n_rows / kRows * kRows;
-  const int64_t full_tokens = n_tokens / kTokens * kTokens;
-  for (int64_t r = 0; r < full_rows; r += kRows) {
-    for (int64_t t = 0; t < full_tokens; t += kTokens) {
-      gemm_block<D, F, kRows, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
-    for (int64_t t = full_tokens; t < n_tokens; ++t) {
-      gemm_block<D, F, kRows, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
+struct Tile {
+  template <int R, int T>
+  static void run(int64_t n, size_t block_bytes, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+    if constexpr (F == Family::Blocks32) tile_32<D, R, T>(n / 32, w, x, out);
+    else if constexpr (F == Family::Blocks256) tile_256<D, R, T>(n / 256, block_bytes, w, x, out);
+    else tile_float<D, R, T>(n, w, x, out);
   }
-  for (int64_t r = full_rows; r < n_rows; ++r) {
-    for (int64_t t = 0; t < full_tokens; t += kTokens) {
-      gemm_block<D, F, 1, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
-    for (int64_t t = full_tokens; t < n_tokens; ++t) {
-      gemm_block<D, F, 1, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
-  }
-}
+};
+
+template <class D, Family F>
+constexpr GemmFn gemm = tiled_gemm<Tile<D, F>, kRows, kTokens>;
 
 inline GemmFn table(TensorType type) {
   switch (type) {

@@ -7,6 +7,7 @@
 #include "ops/attention.h"
 #include "ops/basic_ops.h"
 #include "ops/cpu/flash_attention_impl.h"
+#include "ops/cpu/kernel_parts.h"
 
 namespace cria::ops {
 

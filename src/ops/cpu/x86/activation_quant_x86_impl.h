@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/fp16.h"
+#include "quant/block_layouts.h"
 #include "ops/activation_quant.h"
 #include "ops/cpu/x86/gemm_x86_impl.h"  // hsum_i32
 
@@ -55,10 +56,11 @@ void quantize_q8(const float* x, void* out, int64_t n) {
   }
 }
 
-// Q8_K (292-byte blocks: f32 d, 256 int8, 16 int16 sums of 16): the scale comes from the first element
+// Q8_K (block::Q8_K: f32 d, 256 int8, 16 int16 sums of 16): the scale comes from the first element
 // of largest magnitude, with its sign, and quants are clamped to 127.
 inline void quantize_q8_k(const float* x, void* out, int64_t n) {
-  constexpr size_t kBytes = 292, kQs = 4, kSums = 260;
+  using Q8K = block::Q8_K;
+  constexpr size_t kBytes = Q8K::kBytes, kQs = Q8K::qs, kSums = Q8K::bsums;
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < n / 256; ++b, block += kBytes, x += 256) {
     __m256 vmax = _mm256_setzero_ps();

@@ -8,6 +8,7 @@
 #include "core/fp16.h"
 #include "ops/attention.h"
 #include "ops/basic_ops.h"
+#include "ops/cpu/kernel_parts.h"
 
 namespace cria::ops::CRIA_X86_NAMESPACE {
 

@@ -11,9 +11,12 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "core/fp16.h"
+#include "ops/cpu/tile_driver_impl.h"
 #include "ops/kernels.h"
+#include "quant/block_layouts.h"
 #include "ops/prefetch.h"
 
 namespace cria::ops::CRIA_X86_NAMESPACE {
@@ -90,76 +93,83 @@ inline __m256i spread_bits(uint32_t bits, int8_t value) {
 // Each decoder gives a block's 32 quants as int8 and its scale; `kSigned` tells whether the quants are
 // signed (dot with the sign trick) or unsigned with an offset m * (activation block sum), Q8_1 style.
 struct DecodeQ4_0 {
-  static constexpr size_t kBytes = 18;
+  using Layout = block::Q4_0;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kSigned = true;
   // With VNNI the unsigned nibbles go straight into vpdpbusd and the bias 8 is taken off once per
   // activation block (8 * its sum), shared by all rows of the tile.
   static constexpr int kBias = 8;
-  static __m256i unsigned_quants(const uint8_t* b) { return low_nibbles_of_16(b + 2); }
-  static __m256i quants(const uint8_t* b) { return _mm256_sub_epi8(low_nibbles_of_16(b + 2), _mm256_set1_epi8(8)); }
+  static __m256i unsigned_quants(const uint8_t* b) { return low_nibbles_of_16(b + Layout::qs); }
+  static __m256i quants(const uint8_t* b) { return _mm256_sub_epi8(low_nibbles_of_16(b + Layout::qs), _mm256_set1_epi8(8)); }
   static float scale(const uint8_t* b) { return f16(b); }
   static float offset(const uint8_t*) { return 0; }
 };
 struct DecodeQ5_0 {
-  static constexpr size_t kBytes = 22;
+  using Layout = block::Q5_0;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kSigned = true;
   static constexpr int kBias = 16;
   static __m256i unsigned_quants(const uint8_t* b) {
     uint32_t h;
-    std::memcpy(&h, b + 2, 4);
-    return _mm256_or_si256(low_nibbles_of_16(b + 6), spread_bits(h, 0x10));
+    std::memcpy(&h, b + Layout::qh, 4);
+    return _mm256_or_si256(low_nibbles_of_16(b + Layout::qs), spread_bits(h, 0x10));
   }
   static __m256i quants(const uint8_t* b) {
     uint32_t h;
-    std::memcpy(&h, b + 2, 4);
-    const __m256i q = _mm256_or_si256(low_nibbles_of_16(b + 6), spread_bits(h, 0x10));
+    std::memcpy(&h, b + Layout::qh, 4);
+    const __m256i q = _mm256_or_si256(low_nibbles_of_16(b + Layout::qs), spread_bits(h, 0x10));
     return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
   }
   static float scale(const uint8_t* b) { return f16(b); }
   static float offset(const uint8_t*) { return 0; }
 };
 struct DecodeQ8_0 {
-  static constexpr size_t kBytes = 34;
+  using Layout = block::Q8_0;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kSigned = true;
-  static __m256i quants(const uint8_t* b) { return load32(b + 2); }
+  static __m256i quants(const uint8_t* b) { return load32(b + Layout::qs); }
   static float scale(const uint8_t* b) { return f16(b); }
   static float offset(const uint8_t*) { return 0; }
 };
 struct DecodeIq4Nl {
-  static constexpr size_t kBytes = 18;
+  using Layout = block::IQ4_NL;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kSigned = true;
   static __m256i quants(const uint8_t* b) {
     const __m256i table = _mm256_broadcastsi128_si256(
         _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
-    return _mm256_shuffle_epi8(table, low_nibbles_of_16(b + 2));
+    return _mm256_shuffle_epi8(table, low_nibbles_of_16(b + Layout::qs));
   }
   static float scale(const uint8_t* b) { return f16(b); }
   static float offset(const uint8_t*) { return 0; }
 };
 struct DecodeQ4_1 {
-  static constexpr size_t kBytes = 20;
+  using Layout = block::Q4_1;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kSigned = false;
-  static __m256i quants(const uint8_t* b) { return low_nibbles_of_16(b + 4); }
+  static __m256i quants(const uint8_t* b) { return low_nibbles_of_16(b + Layout::qs); }
   static float scale(const uint8_t* b) { return f16(b); }
-  static float offset(const uint8_t* b) { return f16(b + 2); }
+  static float offset(const uint8_t* b) { return f16(b + Layout::m); }
 };
 struct DecodeQ5_1 {
-  static constexpr size_t kBytes = 24;
+  using Layout = block::Q5_1;
+  static constexpr size_t kBytes = Layout::kBytes;
   static constexpr bool kSigned = false;
   static __m256i quants(const uint8_t* b) {
     uint32_t h;
-    std::memcpy(&h, b + 4, 4);
-    return _mm256_or_si256(low_nibbles_of_16(b + 8), spread_bits(h, 0x10));
+    std::memcpy(&h, b + Layout::qh, 4);
+    return _mm256_or_si256(low_nibbles_of_16(b + Layout::qs), spread_bits(h, 0x10));
   }
   static float scale(const uint8_t* b) { return f16(b); }
-  static float offset(const uint8_t* b) { return f16(b + 2); }
+  static float offset(const uint8_t* b) { return f16(b + Layout::m); }
 };
 
-// Activation blocks: Q8_0 is {f16 d, i8[32]}, Q8_1 is {f16 d, f16 s, i8[32]}.
+// Activation blocks: Q8_0 for the signed decoders, Q8_1 (with d * sum) for the offset ones.
 template <class D>
 struct Act32 {
-  static constexpr size_t kBytes = D::kSigned ? 34 : 36;
-  static constexpr size_t kQuants = D::kSigned ? 2 : 4;
+  using Layout = std::conditional_t<D::kSigned, block::Q8_0, block::Q8_1>;
+  static constexpr size_t kBytes = Layout::kBytes;
+  static constexpr size_t kQuants = Layout::qs;
 };
 
 template <class D>
@@ -273,6 +283,7 @@ inline __m256i bit_plane(const uint8_t* bits32, int c) {
 }
 
 struct DecodeQ2_K {
+  using Layout = block::Q2_K;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;
   static void scales(const uint8_t* b, SuperScales& s) {
@@ -280,72 +291,77 @@ struct DecodeQ2_K {
     const __m128i low = _mm_set1_epi8(0x0f);
     store16(s.scale, _mm256_cvtepu8_epi16(_mm_and_si128(raw, low)));
     store16(s.minc, _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low)));
-    s.d = f16(b + 80);
-    s.dmin = f16(b + 82);
+    s.d = f16(b + Layout::d);
+    s.dmin = f16(b + Layout::dmin);
   }
-  static __m256i chunk(const uint8_t* b, const Scales&, int c) { return two_bits(b + 16, c); }
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) { return two_bits(b + Layout::qs, c); }
 };
 struct DecodeQ3_K {
+  using Layout = block::Q3_K;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 4 in 0..7; the offset 4 goes through minc
   static void scales(const uint8_t* b, SuperScales& s) {
-    const uint8_t* sc = b + 96;
+    const uint8_t* sc = b + Layout::scales;
     for (int j = 0; j < 16; ++j) {
       const int low4 = j < 8 ? (sc[j] & 0x0f) : (sc[j - 8] >> 4);
       const int high2 = (sc[8 + j % 4] >> (2 * (j / 4))) & 3;
       s.scale[j] = static_cast<int16_t>((low4 | (high2 << 4)) - 32);
       s.minc[j] = static_cast<int16_t>(4 * s.scale[j]);
     }
-    s.d = f16(b + 108);
+    s.d = f16(b + Layout::d);
     s.dmin = s.d;
   }
   static __m256i chunk(const uint8_t* b, const Scales&, int c) {
-    return _mm256_or_si256(two_bits(b + 32, c), _mm256_slli_epi16(bit_plane(b, c), 2));
+    return _mm256_or_si256(two_bits(b + Layout::qs, c), _mm256_slli_epi16(bit_plane(b, c), 2));
   }
 };
 struct DecodeQ4_K {
+  using Layout = block::Q4_K;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;
   static void scales(const uint8_t* b, SuperScales& s) {
-    scale_min_k4(b + 4, s);
+    scale_min_k4(b + Layout::scales, s);
     s.d = f16(b);
-    s.dmin = f16(b + 2);
+    s.dmin = f16(b + Layout::dmin);
   }
   static __m256i chunk(const uint8_t* b, const Scales&, int c) {
-    const __m256i v = load32(b + 16 + 32 * (c / 2));
+    const __m256i v = load32(b + Layout::qs + 32 * (c / 2));
     return _mm256_and_si256(c % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
   }
 };
 struct DecodeQ5_K {
+  using Layout = block::Q5_K;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;
   static void scales(const uint8_t* b, SuperScales& s) { DecodeQ4_K::scales(b, s); }
   static __m256i chunk(const uint8_t* b, const Scales&, int c) {
-    const __m256i v = load32(b + 48 + 32 * (c / 2));
+    const __m256i v = load32(b + Layout::qs + 32 * (c / 2));
     const __m256i low = _mm256_and_si256(c % 2 ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
-    return _mm256_or_si256(low, _mm256_slli_epi16(bit_plane(b + 16, c), 4));
+    return _mm256_or_si256(low, _mm256_slli_epi16(bit_plane(b + Layout::qh, c), 4));
   }
 };
 struct DecodeQ6_K {
+  using Layout = block::Q6_K;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 32 in 0..63; the offset 32 goes through minc
   static void scales(const uint8_t* b, SuperScales& s) {
-    const __m256i scale = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+    const __m256i scale = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + Layout::scales)));
     store16(s.scale, scale);
     store16(s.minc, _mm256_slli_epi16(scale, 5));  // 32 * scale
-    s.d = f16(b + 208);
+    s.d = f16(b + Layout::d);
     s.dmin = s.d;
   }
   static __m256i chunk(const uint8_t* b, const Scales&, int c) {
     const int h = c / 4, k = c % 4;
     const __m256i ql = load32(b + 64 * h + 32 * (k & 1));
     const __m256i low = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), _mm256_set1_epi8(0x0f));
-    const __m256i qh = load32(b + 128 + 32 * h);
+    const __m256i qh = load32(b + Layout::qh + 32 * h);
     const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
     return _mm256_or_si256(low, _mm256_slli_epi16(high, 4));
   }
 };
 struct DecodeTq2_0 {
+  using Layout = block::TQ2_0;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 1 in 0..2
   static void scales(const uint8_t* b, SuperScales& s) {
@@ -353,17 +369,18 @@ struct DecodeTq2_0 {
       s.scale[j] = 1;
       s.minc[j] = 1;
     }
-    s.d = f16(b + 64);
+    s.d = f16(b + Layout::d);
     s.dmin = s.d;
   }
   static __m256i chunk(const uint8_t* b, const Scales&, int c) { return two_bits(b, c); }
 };
 struct DecodeIq4Xs {
+  using Layout = block::IQ4_XS;
   using Scales = SuperScales;
   static constexpr bool kSigned = true;
   static void scales(const uint8_t* b, SuperScales& s) {
     uint16_t h;
-    std::memcpy(&h, b + 2, 2);
+    std::memcpy(&h, b + Layout::scales_h, 2);
     for (int ib = 0; ib < 8; ++ib) {
       const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((h >> (2 * ib)) & 3) << 4);
       s.scale[2 * ib] = s.scale[2 * ib + 1] = static_cast<int16_t>(ls - 32);
@@ -372,7 +389,7 @@ struct DecodeIq4Xs {
     s.d = f16(b);
     s.dmin = 0;
   }
-  static __m256i chunk(const uint8_t* b, const Scales&, int c) { return DecodeIq4Nl::quants(b + 8 + 16 * c - 2); }
+  static __m256i chunk(const uint8_t* b, const Scales&, int c) { return DecodeIq4Nl::quants(b + Layout::qs + 16 * c - 2); }
 };
 
 // Any other Q8_K-paired type: the scalar unpacker decodes the super-block once into integers (layouts
@@ -424,7 +441,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       D::scales(wb[r], s[r]);
     }
     const uint8_t* xb[T];
-    for (int t = 0; t < T; ++t) xb[t] = x[t] + b * 292;
+    for (int t = 0; t < T; ++t) xb[t] = x[t] + b * block::Q8_K::kBytes;
     __m256i isum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) isum[r][t] = _mm256_setzero_si256();
@@ -435,7 +452,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
         sc[r] = chunk_scales(s[r], c);
       }
       for (int t = 0; t < T; ++t) {
-        const __m256i xq = load32(xb[t] + 4 + 32 * c);
+        const __m256i xq = load32(xb[t] + block::Q8_K::qs + 32 * c);
         for (int r = 0; r < R; ++r) {
           const __m256i p = D::kSigned ? dot_s8_s8_scaled(q[r], xq, sc[r]) : dot_u8_s8_scaled(q[r], xq, sc[r]);
           if constexpr (float_per_chunk<D>()) {
@@ -451,7 +468,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
     for (int t = 0; t < T; ++t) {
       float dx;
       std::memcpy(&dx, xb[t], 4);
-      const __m256i bsums = load32(xb[t] + 260);
+      const __m256i bsums = load32(xb[t] + block::Q8_K::bsums);
       for (int r = 0; r < R; ++r) {
         // d * dx * sum(isum) - dmin * dx * sum(minc * bsums), with one horizontal sum.
         const __m256i mins = _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s[r].minc)), bsums);
@@ -512,58 +529,25 @@ void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, flo
   }
 }
 
-// ---- driver: tiles over rows and tokens ---------------------------------------------------------------
+// ---- the tiles the shared driver runs over rows and tokens ---------------------------------------------
 
 enum class Family { Blocks32, Blocks256, F32, F16, BF16 };
 
-template <class D, Family F, int R, int T>
-void run_tile(int64_t n, size_t row_bytes_per_block, const uint8_t* const* w, const uint8_t* const* x,
-              float out[R][T]) {
-  if constexpr (F == Family::Blocks32) tile_32<D, R, T>(n / 32, w, x, out);
-  else if constexpr (F == Family::Blocks256) tile_256<D, R, T>(n / 256, row_bytes_per_block, w, x, out);
-  else if constexpr (F == Family::F32) tile_float<load8_f32, 4, R, T>(n, w, x, out);
-  else if constexpr (F == Family::F16) tile_float<load8_f16, 2, R, T>(n, w, x, out);
-  else tile_float<load8_bf16, 2, R, T>(n, w, x, out);
-}
-
-template <class D, Family F, int R, int T>
-void gemm_block(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t r0, const uint8_t* x, size_t x_row_bytes,
-                int64_t t0, float* out, int64_t out_stride) {
-  const uint8_t* wr[R];
-  const uint8_t* xt[T];
-  for (int r = 0; r < R; ++r) wr[r] = w + (r0 + r) * w_row_bytes;
-  for (int t = 0; t < T; ++t) xt[t] = x + (t0 + t) * x_row_bytes;
-  float tile[R][T];
-  // Bytes per 256-element block, from the row size (the same for every type family that uses it).
-  const size_t block_bytes = n >= 256 ? w_row_bytes / static_cast<size_t>(n / 256) : 0;
-  run_tile<D, F, R, T>(n, block_bytes, wr, xt, tile);
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) out[(t0 + t) * out_stride + r0 + r] = tile[r][t];
-}
-
-// Edge tiles: rows and tokens that do not fill a whole tile, one by one (R = 1 or T = 1).
+// One tile of a type family, for the shared driver (ops/cpu/tile_driver_impl.h).
 template <class D, Family F>
-void gemm(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
-          int64_t n_tokens, float* out, int64_t out_stride) {
-  const int64_t full_rows = n_rows / kRows * kRows;
-  const int64_t full_tokens = n_tokens / kTokens * kTokens;
-  for (int64_t r = 0; r < full_rows; r += kRows) {
-    for (int64_t t = 0; t < full_tokens; t += kTokens) {
-      gemm_block<D, F, kRows, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
-    for (int64_t t = full_tokens; t < n_tokens; ++t) {
-      gemm_block<D, F, kRows, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
+struct Tile {
+  template <int R, int T>
+  static void run(int64_t n, size_t block_bytes, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
+    if constexpr (F == Family::Blocks32) tile_32<D, R, T>(n / 32, w, x, out);
+    else if constexpr (F == Family::Blocks256) tile_256<D, R, T>(n / 256, block_bytes, w, x, out);
+    else if constexpr (F == Family::F32) tile_float<load8_f32, 4, R, T>(n, w, x, out);
+    else if constexpr (F == Family::F16) tile_float<load8_f16, 2, R, T>(n, w, x, out);
+    else tile_float<load8_bf16, 2, R, T>(n, w, x, out);
   }
-  for (int64_t r = full_rows; r < n_rows; ++r) {
-    for (int64_t t = 0; t < full_tokens; t += kTokens) {
-      gemm_block<D, F, 1, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
-    for (int64_t t = full_tokens; t < n_tokens; ++t) {
-      gemm_block<D, F, 1, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-    }
-  }
-}
+};
+
+template <class D, Family F>
+constexpr GemmFn gemm = tiled_gemm<Tile<D, F>, kRows, kTokens>;
 
 struct NoDecode {};
 

@@ -1,6 +1,6 @@
-// Scalar GEMM: the reference every SIMD kernel is compared with. Each output is exactly the scalar
-// vec_dot of one row and one token, so batching never changes a result.
-#include "ops/kernels.h"
+// The scalar set: the references every SIMD kernel is compared with. The GEMM's outputs are each exactly
+// the scalar vec_dot of one row and one token, so batching never changes a result.
+#include "ops/cpu/kernel_parts.h"
 
 namespace cria::ops {
 
@@ -29,6 +29,19 @@ constexpr GemmFn pick(int id, std::integer_sequence<int, kIds...>) {
 GemmFn scalar_gemm(TensorType type) {
   if (scalar_vec_dot(type) == nullptr) return nullptr;
   return pick(static_cast<int>(type), std::make_integer_sequence<int, 40>{});
+}
+
+const KernelSet& scalar_kernels() {
+  static const KernelSet set{
+      .gemm = scalar_gemm,
+      .quantize_activation = activation_quantizer,
+      .attention = scalar_attention(),
+      .flash_attention = scalar_flash_attention(),
+      .swiglu = swiglu,
+      .geglu = geglu,
+      .softcap = softcap,
+  };
+  return set;
 }
 
 }  // namespace cria::ops
