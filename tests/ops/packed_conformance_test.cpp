@@ -62,9 +62,9 @@ TEST(KernelPackedConformance, EveryPackedKernelMatchesScalar) {
   if (checked == 0) GTEST_SKIP() << "no packed kernel on this CPU";
 }
 
-// Packed against the row-major kernel of the same instruction set (what CRIA_REPACK=0 runs). Q8_0 must
-// give the same bits; the others sum the same exact integer products per block or super-block in another
-// float order, so they agree to float rounding of the terms (relative to sum |w * x|).
+// Packed against the row-major kernel of the same instruction set (what CRIA_REPACK=0 runs). Q8_0 and
+// Q5_K must give the same bits; the others sum the same exact integer products per block or super-block
+// in another float order, so they agree to float rounding of the terms (relative to sum |w * x|).
 TEST(KernelPackedConformance, PackedMatchesRowMajorOfTheSameIsa) {
   int checked = 0;
   for (int isa_index = 0; isa_index < kIsaCount; ++isa_index) {
@@ -74,7 +74,7 @@ TEST(KernelPackedConformance, PackedMatchesRowMajorOfTheSameIsa) {
       const PackedKernel* packed = packed_kernel(isa, t.type);
       const GemmFn row_major = gemm_kernel(isa, t.type);
       if (packed == nullptr || row_major == nullptr) continue;
-      const bool bitwise = t.type == TensorType::Q8_0;
+      const bool bitwise = t.type == TensorType::Q8_0 || t.type == TensorType::Q5_K;
       const TypeTraits& act = traits(t.vec_dot_type);
       for (int64_t blocks : {1, 5, 22}) {
         const int64_t n = t.block_size * blocks, groups = 3, rows = groups * packed->rows, tokens = 11;
