@@ -56,15 +56,18 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
     router_logits_.resize(b * hp.n_expert);
     slot_weight_.resize(b * k);
     slot_expert_.resize(b * k);
-    slot_out_.resize(b * k * hp.n_embd);
-    expert_out_.resize(b * hp.n_embd);
+    slot_row_.resize(b * k);
+    // One output row per (token, slot), and per token for the shared expert.
+    expert_out_.resize(b * (k + (hp.n_ff_shexp > 0 ? 1 : 0)) * hp.n_embd);
     expert_routes_.resize(hp.n_expert);
     for (auto& routes : expert_routes_) routes.reserve(b);
-    expert_tokens_.reserve(b);
-    const size_t n_ff_moe = std::max(hp.n_ff_exp, hp.n_ff_shexp);
-    if (gate_.size() < b * n_ff_moe) {
-      gate_.resize(b * n_ff_moe);
-      up_.resize(b * n_ff_moe);
+    expert_runs_.reserve(hp.n_expert + 1);
+    expert_jobs_.reserve(2 * (hp.n_expert + 1));
+    // Room for n_batch tokens of one expert, and for one token's chosen and shared experts together.
+    const size_t n_ff_moe = std::max({b * hp.n_ff_exp, b * hp.n_ff_shexp, k * hp.n_ff_exp + hp.n_ff_shexp});
+    if (gate_.size() < n_ff_moe) {
+      gate_.resize(n_ff_moe);
+      up_.resize(n_ff_moe);
     }
   }
   cells_.reserve(b);

@@ -75,7 +75,9 @@ class Runner {
   void dense_ffn(const Layer& layer, int n_tokens, float* out);
   void moe_ffn(const Layer& layer, int n_tokens, float* out);
   void route_tokens(const Layer& layer, int n_tokens);
-  void shared_expert(const Layer& layer, int n_tokens, float* out);
+  void plan_expert_runs(const Layer& layer, int n_tokens);
+  void run_experts(const Layer& layer, size_t begin, size_t end);
+  void add_shared_expert(const Layer& layer, int n_tokens, float* out);
   void output_logits();
 
   std::shared_ptr<const Model> model_;
@@ -107,14 +109,22 @@ class Runner {
   ops::SoftcapFn softcap_ = nullptr;
 
   // Mixture of experts: the normed FFN input, the router's choice per token (n_expert_used slots, in
-  // the router's order), each expert's tokens, and each slot's weighted output.
+  // the router's order), each expert's tokens, the runs (an expert over its tokens: where its gate/up
+  // outputs sit in gate_ and up_, and its first output row in expert_out_), and each slot's row there.
   struct Route {
     int32_t token, slot;
   };
-  std::vector<float> moe_in_, router_logits_, slot_weight_, slot_out_, expert_out_;
-  std::vector<int32_t> slot_expert_;
+  static constexpr int kSharedExpert = -1;
+  struct ExpertRun {
+    int expert;  // or kSharedExpert
+    int64_t n_rows, n_ff, ffn_offset, out_row;
+  };
+  std::vector<float> moe_in_, router_logits_, slot_weight_, expert_out_;
+  std::vector<int32_t> slot_expert_, slot_row_;
   std::vector<std::vector<Route>> expert_routes_;
-  std::vector<int32_t> expert_tokens_;
+  std::vector<ExpertRun> expert_runs_;
+  std::vector<ops::MatmulJob> expert_jobs_;
+  int64_t shexp_row_ = 0;  // the shared expert's first row in expert_out_
 };
 
 }  // namespace cria::model

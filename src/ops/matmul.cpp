@@ -6,6 +6,7 @@
 #include "ops/prefetch.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace cria::ops {
@@ -41,64 +42,98 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
 
 namespace {
 
-// The weights' input: rows from make_row quantized to the weights' vec_dot_type (in scratch), or the f32
-// rows themselves.
-const uint8_t* prepare_activations(const Matrix& w, const RowFn& make_row, int64_t n_tokens, size_t& act_row_bytes,
-                                   MatmulScratch& scratch, ThreadPool& pool) {
+// Below this many input elements (rows x n_in) the rows are prepared on the calling thread: a parallel
+// step costs more than quantizing a few rows (one token's input, or the two experts' inputs of one
+// generated token).
+constexpr int64_t kSerialPrepareElements = 16384;
+
+// Bytes of one input row in the form w's kernel reads: its vec_dot_type's row, or n_in floats.
+size_t input_row_bytes(const Matrix& w) {
   const TypeTraits& act_type = traits(w.type->vec_dot_type);
-  const size_t n_in = static_cast<size_t>(w.n_in);
-  if (act_type.type == TensorType::F32) {
-    act_row_bytes = n_in * sizeof(float);
-    if (scratch.rows.size() < n_in * static_cast<size_t>(n_tokens)) scratch.rows.resize(n_in * static_cast<size_t>(n_tokens));
-    float* rows = scratch.rows.data();
-    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
-      for (int64_t t = begin; t < end; ++t) {
-        float* dst = rows + static_cast<size_t>(t) * n_in;
-        const float* row = make_row(t, dst);
-        if (row != dst) std::copy(row, row + n_in, dst);
-      }
-    });
-    return reinterpret_cast<const uint8_t*>(rows);
-  }
-  act_row_bytes = row_bytes(act_type, w.n_in);
-  const size_t needed = act_row_bytes * static_cast<size_t>(n_tokens);
-  if (scratch.activations.size() < needed) scratch.activations.resize(needed);
-  if (scratch.rows.size() < n_in * static_cast<size_t>(pool.size())) scratch.rows.resize(n_in * static_cast<size_t>(pool.size()));
-  uint8_t* out = scratch.activations.data();
-  const QuantizeActivationFn quantize = w.quantize_input;
-  const size_t row_bytes_out = act_row_bytes;
-  pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int thread) {
-    float* row = scratch.rows.data() + static_cast<size_t>(thread) * n_in;  // this thread's buffer
-    for (int64_t t = begin; t < end; ++t) quantize(make_row(t, row), out + t * row_bytes_out, w.n_in);
-  });
-  return out;
+  return act_type.type == TensorType::F32 ? static_cast<size_t>(w.n_in) * sizeof(float) : row_bytes(act_type, w.n_in);
 }
 
-// Rows [begin, end) of the units of w (rows, or groups of packed rows) against every token, in token
-// blocks small enough to stay in cache while the rows stream past. `cold`: this thread was not just
-// reading the weights before `begin`, so nothing has prefetched them yet.
-void gemm_rows(const Matrix& w, int64_t begin, int64_t end, bool cold, const uint8_t* act, size_t act_row_bytes,
-               int64_t n_tokens, float* y) {
+// The inputs of `jobs` prepared for their matrices, each job's rows in its own 64-byte aligned region
+// of scratch.activations (a job without make_row shares the previous job's), and one part per job in
+// scratch.parts. The jobs' rows are split across threads together.
+void prepare_inputs(std::span<const MatmulJob> jobs, MatmulScratch& scratch, ThreadPool& pool) {
+  auto& parts = scratch.parts;
+  parts.clear();
+  size_t bytes = 0, max_in = 0;
+  int64_t rows = 0, elements = 0;
+  std::vector<size_t>& offsets = scratch.offsets;
+  offsets.clear();
+  for (const MatmulJob& job : jobs) {
+    if (!job.make_row) {
+      offsets.push_back(offsets.back());
+      continue;
+    }
+    bytes = (bytes + 63) / 64 * 64;
+    offsets.push_back(bytes);
+    bytes += input_row_bytes(*job.w) * static_cast<size_t>(job.n_tokens);
+    max_in = std::max(max_in, static_cast<size_t>(job.w->n_in));
+    rows += job.n_tokens;
+    elements += job.n_tokens * job.w->n_in;
+  }
+  if (scratch.activations.size() < bytes + 64) scratch.activations.resize(bytes + 64);
+  if (scratch.rows.size() < max_in * static_cast<size_t>(pool.size())) scratch.rows.resize(max_in * static_cast<size_t>(pool.size()));
+  // Regions aligned in memory, not only relative to the buffer's start.
+  uint8_t* base = scratch.activations.data();
+  base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    parts.push_back({jobs[i].w, base + offsets[i], input_row_bytes(*jobs[i].w), jobs[i].n_tokens, jobs[i].y});
+  }
+  // Rows [begin, end) of the jobs laid end to end.
+  auto prepare = [&](int64_t begin, int64_t end, int thread) {
+    float* buf = scratch.rows.data() + static_cast<size_t>(thread) * max_in;
+    int64_t first = 0;
+    for (size_t i = 0; i < jobs.size() && first < end; ++i) {
+      const MatmulJob& job = jobs[i];
+      const GemmPart& part = parts[i];
+      if (!job.make_row) continue;
+      for (int64_t t = std::max(begin, first) - first; t < std::min(end, first + job.n_tokens) - first; ++t) {
+        const float* row = job.make_row(t, buf);
+        uint8_t* dst = base + offsets[i] + static_cast<size_t>(t) * part.act_row_bytes;
+        if (part.w->type->vec_dot_type == TensorType::F32) {
+          std::memcpy(dst, row, part.act_row_bytes);
+        } else {
+          part.w->quantize_input(row, dst, part.w->n_in);
+        }
+      }
+      first += job.n_tokens;
+    }
+  };
+  if (elements <= kSerialPrepareElements) {
+    prepare(0, rows, 0);
+  } else {
+    pool.parallel_for(rows, prepare);
+  }
+}
+
+// Rows [begin, end) of the units of p.w (rows, or groups of packed rows) against every token of the
+// part, in token blocks small enough to stay in cache while the rows stream past. `cold`: this thread
+// was not just reading the weights before `begin`, so nothing has prefetched them yet.
+void gemm_rows(const GemmPart& p, int64_t begin, int64_t end, bool cold) {
   constexpr int64_t kTokenBlock = 64;
+  const Matrix& w = *p.w;
   const int64_t unit = w.rows_per_group;
   const size_t unit_bytes = unit > 1 ? w.group_bytes : w.row_bytes;
   if (cold) {
     prefetch_weights_start(w.data + static_cast<size_t>(begin) * unit_bytes, static_cast<size_t>(end - begin) * unit_bytes);
   }
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
-    const int64_t nt = std::min(kTokenBlock, n_tokens - t0);
+  for (int64_t t0 = 0; t0 < p.n_tokens; t0 += kTokenBlock) {
+    const int64_t nt = std::min(kTokenBlock, p.n_tokens - t0);
     w.gemm(w.n_in, w.data + static_cast<size_t>(begin) * unit_bytes, unit_bytes, (end - begin) * unit,
-           act + static_cast<size_t>(t0) * act_row_bytes, act_row_bytes, nt, y + t0 * w.n_out + begin * unit,
+           p.act + static_cast<size_t>(t0) * p.act_row_bytes, p.act_row_bytes, nt, p.y + t0 * w.n_out + begin * unit,
            w.n_out);
   }
 }
 
-// The matrices' units laid end to end and cut into chunks, about 16 per thread, handed out by
-// WorkShares: each thread streams its own contiguous share and then helps with the others'.
-void gemm_all(std::span<const Matrix* const> ws, const uint8_t* act, size_t act_row_bytes, int64_t n_tokens,
-              std::span<float* const> ys, WorkShares& shares, ThreadPool& pool) {
+// The parts' units laid end to end and cut into chunks, about 16 per thread, handed out by WorkShares:
+// each thread streams its own contiguous share and then helps with the others'.
+void gemm_all(std::span<const GemmPart> parts, WorkShares& shares, ThreadPool& pool) {
   int64_t total = 0;
-  for (const Matrix* w : ws) total += w->n_out / w->rows_per_group;
+  for (const GemmPart& p : parts) total += p.w->n_out / p.w->rows_per_group;
   const int n_threads = pool.size();
   const int64_t chunk = std::max<int64_t>(1, total / (int64_t{16} * n_threads));
   shares.reset((total + chunk - 1) / chunk, n_threads);
@@ -107,13 +142,14 @@ void gemm_all(std::span<const Matrix* const> ws, const uint8_t* act, size_t act_
     for (int64_t c; (c = shares.next(thread)) >= 0; previous = c) {
       const int64_t begin = c * chunk, end = std::min(total, begin + chunk);
       int64_t first = 0;
-      for (size_t i = 0; i < ws.size(); ++i) {
-        const int64_t units = ws[i]->n_out / ws[i]->rows_per_group;
+      for (const GemmPart& p : parts) {
+        const int64_t units = p.w->n_out / p.w->rows_per_group;
         const int64_t b = std::max(begin, first), e = std::min(end, first + units);
         // Each matrix is its own buffer: its first unit is cold even right after the previous matrix.
         const bool cold = c != previous + 1 || b == first;
-        if (b < e) gemm_rows(*ws[i], b - first, e - first, cold, act, act_row_bytes, n_tokens, ys[i]);
+        if (b < e) gemm_rows(p, b - first, e - first, cold);
         first += units;
+        if (first >= end) break;
       }
     }
   });
@@ -134,8 +170,12 @@ void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int6
   bool all_f32 = true;
   for (const Matrix* w : ws) all_f32 = all_f32 && w->n_in == n_in && w->type->vec_dot_type == TensorType::F32;
   if (all_f32) {
-    gemm_all(ws, reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n_in) * sizeof(float), n_tokens, ys,
-             scratch.shares, pool);
+    scratch.parts.clear();
+    for (size_t i = 0; i < ws.size(); ++i) {
+      scratch.parts.push_back({ws[i], reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(n_in) * sizeof(float),
+                               n_tokens, ys[i]});
+    }
+    gemm_all(scratch.parts, scratch.shares, pool);
     return;
   }
   matmul_shared_input(ws, [x, n_in](int64_t t, float*) { return x + t * n_in; }, n_tokens, ys, scratch, pool);
@@ -143,19 +183,20 @@ void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int6
 
 void matmul_shared_input(std::span<const Matrix* const> ws, const RowFn& make_row, int64_t n_tokens,
                          std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool) {
-  for (const Matrix* w : ws) {
-    if (w->n_in != ws[0]->n_in || w->type->vec_dot_type != ws[0]->type->vec_dot_type) {
-      for (size_t i = 0; i < ws.size(); ++i) {
-        const Matrix* one[] = {ws[i]};
-        float* y[] = {ys[i]};
-        matmul_shared_input(one, make_row, n_tokens, y, scratch, pool);
-      }
-      return;
-    }
+  // Each matrix reads the rows prepared for the one before it when their input formats agree.
+  auto& jobs = scratch.jobs;
+  jobs.clear();
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const bool same_input = i > 0 && ws[i]->n_in == ws[i - 1]->n_in &&
+                            ws[i]->type->vec_dot_type == ws[i - 1]->type->vec_dot_type;
+    jobs.push_back({ws[i], same_input ? RowFn() : make_row, n_tokens, ys[i]});
   }
-  size_t act_row_bytes = 0;
-  const uint8_t* act = prepare_activations(*ws[0], make_row, n_tokens, act_row_bytes, scratch, pool);
-  gemm_all(ws, act, act_row_bytes, n_tokens, ys, scratch.shares, pool);
+  matmul_jobs(jobs, scratch, pool);
+}
+
+void matmul_jobs(std::span<const MatmulJob> jobs, MatmulScratch& scratch, ThreadPool& pool) {
+  prepare_inputs(jobs, scratch, pool);
+  gemm_all(scratch.parts, scratch.shares, pool);
 }
 
 }  // namespace cria::ops

@@ -39,29 +39,57 @@ struct Matrix {
                              Isa isa = selected_isa());
 };
 
-// Reused buffers, so that no call allocates once they have grown: quantized activations, input rows made
-// by a RowFn (one per thread, or all of them for f32 input), and the threads' shares of the rows.
-struct MatmulScratch {
-  std::vector<uint8_t> activations;
-  std::vector<float> rows;
-  WorkShares shares;  // how the threads split the rows
-};
-
 // Input row t (n_in floats): written to buf and returned, or returned from elsewhere. Lets the operation
 // before a matmul (RMSNorm, SwiGLU) run inside it: on all threads, one row at a time straight into the
 // quantizer, so the batch-sized f32 array between the two is never written and read back.
 using RowFn = std::function<const float*(int64_t t, float* buf)>;
 
+// One matrix over its own input rows (an expert over the tokens routed to it).
+struct MatmulJob {
+  const Matrix* w = nullptr;
+  // Input row t of this job (n_in floats), as for matmul_shared_input; empty: the previous job's rows
+  // (same n_in, vec_dot_type and n_tokens), prepared once for both (gate and up).
+  RowFn make_row;
+  int64_t n_tokens = 0;
+  float* y = nullptr;  // y[t * w->n_out + j]
+};
+
+// A matrix and the prepared input rows it runs over: what the threads split (matmul.cpp).
+struct GemmPart {
+  const Matrix* w = nullptr;
+  const uint8_t* act = nullptr;  // n_tokens rows in the form w's kernel reads, act_row_bytes apart
+  size_t act_row_bytes = 0;
+  int64_t n_tokens = 0;
+  float* y = nullptr;
+};
+
+// Reused buffers, so that no call allocates once they have grown: prepared activations (quantized, or
+// f32 rows made by a RowFn) with each job's offset in them, one input row per thread for the RowFn, the
+// parts of the current call and the threads' shares of their rows.
+struct MatmulScratch {
+  std::vector<uint8_t> activations;
+  std::vector<size_t> offsets;
+  std::vector<float> rows;
+  std::vector<GemmPart> parts;
+  std::vector<MatmulJob> jobs;  // matmul_shared_input's
+  WorkShares shares;  // how the threads split the rows
+};
+
 // y[t * n_out + j] = dot(row j of w, x[t * n_in ...]) for t < n_tokens.
 void matmul(const Matrix& w, const float* x, int64_t n_tokens, float* y, MatmulScratch& scratch, ThreadPool& pool);
 
 // Several matrices over the same input (Q, K and V; gate and up): the activations are quantized once
-// and the threads split all the rows together. Matrices with different input formats run one by one.
+// per input format and the threads split all the rows together.
 void matmul_shared_input(std::span<const Matrix* const> ws, const float* x, int64_t n_tokens,
                          std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool);
 
-// The same with input rows made by make_row (called once per row).
+// The same with input rows made by make_row (called once per row and input format).
 void matmul_shared_input(std::span<const Matrix* const> ws, const RowFn& make_row, int64_t n_tokens,
                          std::span<float* const> ys, MatmulScratch& scratch, ThreadPool& pool);
+
+// Several jobs as one: each job's input rows are prepared for its matrix, then the threads split all the
+// jobs' rows together, so a mixture-of-experts step is two parallel sections whatever the number of
+// experts. Each output is the bits matmul would give for that job alone.
+void matmul_jobs(std::span<const MatmulJob> jobs, MatmulScratch& scratch, ThreadPool& pool);
 
 }  // namespace cria::ops

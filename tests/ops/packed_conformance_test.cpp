@@ -62,9 +62,9 @@ TEST(KernelPackedConformance, EveryPackedKernelMatchesScalar) {
   if (checked == 0) GTEST_SKIP() << "no packed kernel on this CPU";
 }
 
-// Packed against the row-major kernel of the same instruction set (what CRIA_REPACK=0 runs). Q8_0 must
-// give the same bits; the others sum the same exact integer products per block or super-block in another
-// float order, so they agree to float rounding of the terms (relative to sum |w * x|).
+// Packed against the row-major kernel of the same instruction set (what CRIA_REPACK=0 runs). Q8_0 and
+// Q5_K must give the same bits; the others sum the same exact integer products per block or super-block
+// in another float order, so they agree to float rounding of the terms (relative to sum |w * x|).
 TEST(KernelPackedConformance, PackedMatchesRowMajorOfTheSameIsa) {
   int checked = 0;
   for (int isa_index = 0; isa_index < kIsaCount; ++isa_index) {
@@ -74,7 +74,7 @@ TEST(KernelPackedConformance, PackedMatchesRowMajorOfTheSameIsa) {
       const PackedKernel* packed = packed_kernel(isa, t.type);
       const GemmFn row_major = gemm_kernel(isa, t.type);
       if (packed == nullptr || row_major == nullptr) continue;
-      const bool bitwise = t.type == TensorType::Q8_0;
+      const bool bitwise = t.type == TensorType::Q8_0 || t.type == TensorType::Q5_K;
       const TypeTraits& act = traits(t.vec_dot_type);
       for (int64_t blocks : {1, 5, 22}) {
         const int64_t n = t.block_size * blocks, groups = 3, rows = groups * packed->rows, tokens = 11;
@@ -196,6 +196,64 @@ TEST(KernelPackedConformance, SharedInputMatchesSeparateProducts) {
           }
         }
       }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cria::ops
+
+namespace cria::ops {
+namespace {
+
+// Experts style: each job its own matrix and its own rows (gathered from one input), a job without
+// make_row reading the previous job's rows, all split across threads together: every output is the bits
+// of that matrix's matmul over those rows alone.
+TEST(KernelPackedConformance, JobsMatchSeparateProducts) {
+  const int64_t n = 512, n_src = 9;
+  struct Spec {
+    TensorType type;
+    int64_t rows, tokens;
+    bool same_input;  // reads the previous job's rows
+  };
+  const std::vector<Spec> specs = {{TensorType::Q4_K, 36, 3, false}, {TensorType::Q4_K, 36, 3, true},
+                                   {TensorType::Q5_K, 16, 1, false}, {TensorType::Q6_K, 12, 7, false},
+                                   {TensorType::Q4_K, 8, 7, true},   {TensorType::Q8_0, 8, 5, false},
+                                   {TensorType::F32, 8, 2, false}};
+  const auto src = test::gaussian(static_cast<size_t>(n * n_src), 29, 1.0f);
+  std::vector<std::vector<uint8_t>> weights;
+  std::vector<Matrix> ms;
+  for (const Spec& s : specs) {
+    weights.push_back(quantize_rows(traits(s.type), test::gaussian(static_cast<size_t>(n * s.rows), 13, 0.5f), n, s.rows));
+    ms.push_back(Matrix::make(s.type, n, s.rows, weights.back().data()).value());
+  }
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE("threads=" + std::to_string(threads));
+    ThreadPool pool(threads);
+    MatmulScratch scratch;
+    std::vector<std::vector<float>> want, got;
+    std::vector<MatmulJob> jobs;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      // Job i reads source rows (i + 2t) % n_src, gathered as an expert's tokens are.
+      const size_t first = specs[i].same_input ? i - 1 : i;
+      std::vector<float> x;
+      for (int64_t t = 0; t < specs[i].tokens; ++t) {
+        const float* row = &src[static_cast<size_t>((static_cast<int64_t>(first) + 2 * t) % n_src * n)];
+        x.insert(x.end(), row, row + n);
+      }
+      want.emplace_back(static_cast<size_t>(ms[i].n_out * specs[i].tokens));
+      got.emplace_back(want.back().size(), -7.0f);
+      matmul(ms[i], x.data(), specs[i].tokens, want.back().data(), scratch, pool);
+    }
+    for (size_t i = 0; i < specs.size(); ++i) {
+      RowFn gathered = [&src, i, n, n_src](int64_t t, float*) {
+        return &src[static_cast<size_t>((static_cast<int64_t>(i) + 2 * t) % n_src * n)];
+      };
+      jobs.push_back({&ms[i], specs[i].same_input ? RowFn() : gathered, specs[i].tokens, got[i].data()});
+    }
+    matmul_jobs(jobs, scratch, pool);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      ASSERT_EQ(std::memcmp(got[i].data(), want[i].data(), want[i].size() * sizeof(float)), 0) << "job " << i;
     }
   }
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ops/cpu/avx512/packed_driver.h"
+#include "ops/cpu/avx512/packed_kquant.h"
 #include "ops/cpu/kernel_parts.h"
 #include "ops/prefetch.h"
 #include "quant/block_layouts.h"
@@ -27,31 +28,22 @@ namespace {
 constexpr int kRows = 4;
 using Q4K = block::Q4_K;
 using Q8K = block::Q8_K;
-constexpr size_t kBlockBytes = Q4K::kBytes, kActBytes = Q8K::kBytes;
-// The packed group block: four d, four dmin, then per row 8 scales, 8 mins, then the rows' nibbles.
-constexpr size_t kScales = 16, kMins = 48, kQuants = 80;
+constexpr size_t kBlockBytes = Q4K::kBytes;
+using packed_kquant::kActBytes;
+using packed_kquant::kMins;
+using packed_kquant::kScales;
+// The packed group block: the header (packed_kquant.h), then the four rows' nibbles.
+constexpr size_t kQuants = packed_kquant::kHeaderBytes;
 constexpr size_t kGroupBlockBytes = kQuants + 4 * 128;
 
 size_t group_bytes(int64_t n) { return static_cast<size_t>(n / 256) * kGroupBlockBytes; }
-
-// The eight 6-bit (scale, min) pairs of a Q4_K super-block (FORMATS.md 2.4).
-void scales_and_mins(const uint8_t* q, uint8_t* scales, uint8_t* mins) {
-  for (int j = 0; j < 4; ++j) {
-    scales[j] = q[j] & 63;
-    mins[j] = q[j + 4] & 63;
-    scales[j + 4] = static_cast<uint8_t>((q[j + 8] & 0x0f) | ((q[j] >> 6) << 4));
-    mins[j + 4] = static_cast<uint8_t>((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
-  }
-}
 
 void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
   for (int64_t b = 0; b < n / 256; ++b) {
     uint8_t* out = group + static_cast<size_t>(b) * kGroupBlockBytes;
     for (int r = 0; r < kRows; ++r) {
       const uint8_t* block = src + static_cast<size_t>(r) * src_row_bytes + static_cast<size_t>(b) * kBlockBytes;
-      std::memcpy(out + 2 * r, block + Q4K::d, 2);
-      std::memcpy(out + 8 + 2 * r, block + Q4K::dmin, 2);
-      scales_and_mins(block + Q4K::scales, out + kScales + 8 * r, out + kMins + 8 * r);
+      packed_kquant::pack_header(block, r, out);
       // The file's chunk bytes already hold sub-block 2j in the low nibbles and 2j + 1 in the high ones.
       for (int j = 0; j < 4; ++j) std::memcpy(out + kQuants + 128 * j + 32 * r, block + Q4K::qs + 32 * j, 32);
     }
@@ -170,11 +162,13 @@ constexpr PackedKernel kQ4_K{kRows, group_bytes, pack, gemm};
 
 }  // namespace
 
+extern const PackedKernel kAvx512Q5_K;  // packed_q5_k_avx512.cpp
 extern const PackedKernel kAvx512Q6_K;  // packed_q6_k_avx512.cpp
 
 const PackedKernel* avx512_packed_kquant(TensorType type) {
   switch (type) {
     case TensorType::Q4_K: return &kQ4_K;
+    case TensorType::Q5_K: return &kAvx512Q5_K;
     case TensorType::Q6_K: return &kAvx512Q6_K;
     default: return nullptr;
   }

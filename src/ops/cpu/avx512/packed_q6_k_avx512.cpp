@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ops/cpu/avx512/packed_driver.h"
+#include "ops/cpu/avx512/packed_kquant.h"
 #include "ops/packed_kernels.h"
 #include "ops/prefetch.h"
 #include "quant/block_layouts.h"
@@ -22,10 +23,13 @@
 namespace cria::ops {
 namespace {
 
+using packed_kquant::ActSums;
+using packed_kquant::kActBytes;
+
 constexpr int kRows = 4;
 using Q6K = block::Q6_K;
 using Q8K = block::Q8_K;
-constexpr size_t kBlockBytes = Q6K::kBytes, kActBytes = Q8K::kBytes;
+constexpr size_t kBlockBytes = Q6K::kBytes;
 // The packed group block: four d, per row 16 scales, the rows' low nibbles, then their high bits.
 constexpr size_t kScales = 8, kLow = 72, kHigh = kLow + 512;
 constexpr size_t kGroupBlockBytes = kHigh + 256;
@@ -43,26 +47,6 @@ void pack(int64_t n, const uint8_t* src, size_t src_row_bytes, uint8_t* group) {
       std::memcpy(out + kScales + 16 * r, block + Q6K::scales, 16);
       for (int p = 0; p < 4; ++p) std::memcpy(out + kLow + 128 * p + 32 * r, block + Q6K::ql + 32 * p, 32);
       for (int h = 0; h < 2; ++h) std::memcpy(out + kHigh + 128 * h + 32 * r, block + Q6K::qh + 32 * h, 32);
-    }
-  }
-}
-
-// Per activation super-block: its scale and its 16 sums of 16, twice (int16 lanes [16 * half + g]).
-struct ActSuper {
-  float d;
-  alignas(64) int16_t sums[32];
-};
-
-void prepare_activations(int64_t n_super, const uint8_t* x, size_t x_row_bytes, int64_t n_tokens,
-                         std::vector<ActSuper>& out) {
-  out.resize(static_cast<size_t>(n_super * n_tokens));
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t b = 0; b < n_super; ++b) {
-      const uint8_t* xb = x + static_cast<size_t>(t) * x_row_bytes + static_cast<size_t>(b) * kActBytes;
-      ActSuper& a = out[static_cast<size_t>(t * n_super + b)];
-      std::memcpy(&a.d, xb + Q8K::d, 4);
-      std::memcpy(a.sums, xb + Q8K::bsums, 32);
-      std::memcpy(a.sums + 16, xb + Q8K::bsums, 32);
     }
   }
 }
@@ -106,7 +90,7 @@ inline void chunk_pair(const uint8_t* g, const __m512i (&high)[2], __m512i sc01,
 }
 
 template <int T>
-void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const ActSuper* const* act, float* out,
+void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const ActSums* const* act, float* out,
           int64_t out_stride) {
   const __m512i spread01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   const __m512i spread23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
@@ -154,8 +138,8 @@ void tile(int64_t n_super, const uint8_t* group, const uint8_t* const* x, const 
 void gemm(int64_t n, const uint8_t* w, size_t group_bytes, int64_t n_rows, const uint8_t* x, size_t x_row_bytes,
           int64_t n_tokens, float* out, int64_t out_stride) {
   const int64_t n_super = n / 256;
-  thread_local std::vector<ActSuper> act;
-  prepare_activations(n_super, x, x_row_bytes, n_tokens, act);
+  thread_local std::vector<ActSums> act;
+  packed_kquant::prepare_sums(n_super, x, x_row_bytes, n_tokens, act);
   for_each_group_and_token_tile<kRows, 4>(n_super, w, group_bytes, n_rows, x, x_row_bytes, n_tokens, act.data(), out,
                                           out_stride, []<int T>(auto... args) { tile<T>(args...); });
 }
