@@ -1,6 +1,9 @@
 // What the packed K-quant kernels share (packed_q4_k, packed_q5_k, packed_q6_k): the 6-bit scales and
-// mins of Q4_K/Q5_K unpacked at load, and the activation super-blocks' sums of 16 laid out for a zmm.
+// mins of Q4_K/Q5_K unpacked at load, the activation super-blocks' sums of 16 laid out for a zmm, and
+// the products of two chunks of unsigned quants with every token (Q5_K, Q6_K).
 #pragma once
+
+#include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +58,28 @@ inline void prepare_sums(int64_t n_super, const uint8_t* x, size_t x_row_bytes, 
       std::memcpy(a.sums, xb + block::Q8_K::bsums, 32);
       std::memcpy(a.sums + 16, xb + block::Q8_K::bsums, 32);
     }
+  }
+}
+
+// Chunks c0 and c1 (32 elements each) of the four rows as unsigned quants, rows 0-1 in the *01 vectors
+// and rows 2-3 in the *23 ones, with their int16 scales per 16 elements.
+struct ChunkPair {
+  __m512i q0_01, q1_01, q0_23, q1_23;
+  __m512i s0_01, s1_01, s0_23, s1_23;
+};
+
+// Adds each token's products with the pair to the rows' int32 sums: u8 x s8 pairs summed into int16
+// (maddubs), then times the scales into int32 (vpdpwssd). xq[t]: token t's Q8_K quants of this block.
+template <int T>
+inline void add_chunk_pair(const ChunkPair& p, int c0, int c1, const uint8_t* const* xq, __m512i (&isum01)[T],
+                           __m512i (&isum23)[T]) {
+  for (int t = 0; t < T; ++t) {
+    const __m512i x0 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c0)));
+    const __m512i x1 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c1)));
+    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(p.q0_01, x0), p.s0_01);
+    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(p.q1_01, x1), p.s1_01);
+    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(p.q0_23, x0), p.s0_23);
+    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(p.q1_23, x1), p.s1_23);
   }
 }
 

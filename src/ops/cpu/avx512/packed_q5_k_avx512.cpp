@@ -83,20 +83,14 @@ inline void chunk(const uint8_t* g, const __m512i (&high)[2], __m512i scales, co
                                           0x0008000800080008, 0, 0, 0, 0);
   const __m512i rows23 = _mm512_add_epi16(rows01, _mm512_set1_epi16(16));
   const __m512i v01 = _mm512_loadu_si512(g + kLow + 128 * j), v23 = _mm512_loadu_si512(g + kLow + 128 * j + 64);
-  const __m512i q0_01 = five_bits<c0>(_mm512_and_si512(v01, low4), high[0]);
-  const __m512i q1_01 = five_bits<c1>(_mm512_and_si512(_mm512_srli_epi16(v01, 4), low4), high[0]);
-  const __m512i q0_23 = five_bits<c0>(_mm512_and_si512(v23, low4), high[1]);
-  const __m512i q1_23 = five_bits<c1>(_mm512_and_si512(_mm512_srli_epi16(v23, 4), low4), high[1]);
-  const __m512i s0_01 = sub_block_scales(scales, rows01, c0), s1_01 = sub_block_scales(scales, rows01, c1);
-  const __m512i s0_23 = sub_block_scales(scales, rows23, c0), s1_23 = sub_block_scales(scales, rows23, c1);
-  for (int t = 0; t < T; ++t) {
-    const __m512i x0 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c0)));
-    const __m512i x1 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c1)));
-    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(q0_01, x0), s0_01);
-    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(q1_01, x1), s1_01);
-    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(q0_23, x0), s0_23);
-    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(q1_23, x1), s1_23);
-  }
+  const packed_kquant::ChunkPair pair{
+      five_bits<c0>(_mm512_and_si512(v01, low4), high[0]),
+      five_bits<c1>(_mm512_and_si512(_mm512_srli_epi16(v01, 4), low4), high[0]),
+      five_bits<c0>(_mm512_and_si512(v23, low4), high[1]),
+      five_bits<c1>(_mm512_and_si512(_mm512_srli_epi16(v23, 4), low4), high[1]),
+      sub_block_scales(scales, rows01, c0), sub_block_scales(scales, rows01, c1),
+      sub_block_scales(scales, rows23, c0), sub_block_scales(scales, rows23, c1)};
+  packed_kquant::add_chunk_pair<T>(pair, c0, c1, xq, isum01, isum23);
 }
 
 template <int T>

@@ -75,18 +75,11 @@ inline void chunk_pair(const uint8_t* g, const __m512i (&high)[2], __m512i sc01,
                        const uint8_t* const* xq, __m512i (&isum01)[T], __m512i (&isum23)[T]) {
   constexpr int c0 = 4 * (p / 2) + p % 2, c1 = c0 + 2;
   const __m512i low01 = _mm512_loadu_si512(g + kLow + 128 * p), low23 = _mm512_loadu_si512(g + kLow + 128 * p + 64);
-  const __m512i u0_01 = six_bits<0, c0 % 4>(low01, high[0]), u1_01 = six_bits<1, c1 % 4>(low01, high[0]);
-  const __m512i u0_23 = six_bits<0, c0 % 4>(low23, high[1]), u1_23 = six_bits<1, c1 % 4>(low23, high[1]);
-  const __m512i s0_01 = chunk_scales(sc01, c0), s1_01 = chunk_scales(sc01, c1);
-  const __m512i s0_23 = chunk_scales(sc23, c0), s1_23 = chunk_scales(sc23, c1);
-  for (int t = 0; t < T; ++t) {
-    const __m512i x0 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c0)));
-    const __m512i x1 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + 32 * c1)));
-    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(u0_01, x0), s0_01);
-    isum01[t] = _mm512_dpwssd_epi32(isum01[t], _mm512_maddubs_epi16(u1_01, x1), s1_01);
-    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(u0_23, x0), s0_23);
-    isum23[t] = _mm512_dpwssd_epi32(isum23[t], _mm512_maddubs_epi16(u1_23, x1), s1_23);
-  }
+  const packed_kquant::ChunkPair pair{
+      six_bits<0, c0 % 4>(low01, high[0]), six_bits<1, c1 % 4>(low01, high[0]),
+      six_bits<0, c0 % 4>(low23, high[1]), six_bits<1, c1 % 4>(low23, high[1]),
+      chunk_scales(sc01, c0), chunk_scales(sc01, c1), chunk_scales(sc23, c0), chunk_scales(sc23, c1)};
+  packed_kquant::add_chunk_pair<T>(pair, c0, c1, xq, isum01, isum23);
 }
 
 template <int T>
