@@ -195,6 +195,10 @@ Result<ModelHparams> ModelHparams::from_gguf(const gguf::File& file) {
     if (!f) return f.error();
     hp.rope_attn_factor = *f;
   }
+  hp.n_ctx_orig = hp.n_ctx_train;
+  if (file.find(p + "rope.scaling.original_context_length") != nullptr) {
+    if (auto s = need_u32("rope.scaling.original_context_length", hp.n_ctx_orig); !s) return s.error();
+  }
   if (auto s = read_sliding_window(file, p, hp); !s) return s.error();
   const bool wide = hp.desc->wide_query_scale_layers != 0 && hp.n_layer == hp.desc->wide_query_scale_layers;
   hp.query_scale = 1.0f / std::sqrt(static_cast<float>(wide ? hp.n_embd / hp.n_head[0] : hp.head_dim));
@@ -253,6 +257,9 @@ std::string describe(const ModelHparams& hp, const gguf::File& file) {
   std::vector<std::string> features;
   if (a.rope == RopeStyle::Neox) features.push_back("NEOX rope");
   if (hp.rope_freq_scale != 1.0f) features.push_back(format_float("linear rope scaling %gx", 1.0 / hp.rope_freq_scale));
+  if (file.find_tensor("rope_factors_long.weight") != nullptr) {
+    features.push_back("long/short rope factors (long past " + std::to_string(hp.n_ctx_orig) + " tokens)");
+  }
   if (a.activation == Activation::Gelu) features.push_back("GELU FFN");
   if (a.embedding_scale) features.push_back("scaled embeddings");
   if (a.qk_norm) features.push_back("Q/K norms");

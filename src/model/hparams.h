@@ -27,6 +27,9 @@ struct ModelHparams {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;   // 1 / rope.scaling.factor for linear scaling
   float rope_attn_factor = 1.0f;
+  // rope.scaling.original_context_length (default context_length): a context per sequence longer than
+  // this selects Phi-3's long RoPE factors instead of its short ones (Model::rope_freq_factors).
+  uint32_t n_ctx_orig = 0;
   float query_scale = 1.0f;       // attention's 1/sqrt(head_dim), or the architecture's rule
 
   // Sliding-window attention: the window in keys (a token sees itself and the n_swa - 1 before it) and

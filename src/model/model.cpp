@@ -206,6 +206,8 @@ Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa 
     if (auto s = bind.matrix("token_embd.weight", n_embd, n_vocab, model->output_); !s) return s.error();
   }
   if (auto s = bind.vector("rope_freqs.weight", h.n_rot / 2, false, model->rope_freqs_); !s) return s.error();
+  if (auto s = bind.vector("rope_factors_long.weight", h.n_rot / 2, false, model->rope_long_); !s) return s.error();
+  if (auto s = bind.vector("rope_factors_short.weight", h.n_rot / 2, false, model->rope_short_); !s) return s.error();
 
   model->layers_.resize(h.n_layer);
   for (uint32_t l = 0; l < h.n_layer; ++l) {
@@ -213,6 +215,11 @@ Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa 
     if (auto s = bind_ffn(bind, h, l, model->layers_[l]); !s) return s.error();
   }
   return std::shared_ptr<const Model>(std::move(model));
+}
+
+const std::vector<float>& Model::rope_freq_factors(int64_t n_ctx_per_seq) const {
+  if (!rope_freqs_.empty()) return rope_freqs_;
+  return n_ctx_per_seq > static_cast<int64_t>(hparams_.n_ctx_orig) ? rope_long_ : rope_short_;
 }
 
 uint64_t Model::weight_bytes() const {

@@ -50,7 +50,10 @@ class Model {
   const gguf::TensorInfo& token_embd() const { return *token_embd_; }
   const std::vector<float>& output_norm() const { return output_norm_; }
   const ops::Matrix& output() const { return output_; }
-  const std::vector<float>& rope_freq_factors() const { return rope_freqs_; }
+  // The per-pair divisors of the RoPE angles for sequences of up to n_ctx_per_seq tokens: Llama 3.1's
+  // rope_freqs, else Phi-3's long factors past the original context (hparams n_ctx_orig) and its short
+  // ones within it, as llama.cpp chooses; empty when the file has none.
+  const std::vector<float>& rope_freq_factors(int64_t n_ctx_per_seq) const;
   const std::vector<Layer>& layers() const { return layers_; }
 
   // The instruction set whose kernels this model's matrices use.
@@ -68,7 +71,7 @@ class Model {
   const gguf::TensorInfo* token_embd_ = nullptr;
   std::vector<float> output_norm_;
   ops::Matrix output_;
-  std::vector<float> rope_freqs_;
+  std::vector<float> rope_freqs_, rope_long_, rope_short_;
   std::vector<Layer> layers_;
   ops::Isa isa_ = ops::Isa::Scalar;
 };

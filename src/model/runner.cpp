@@ -237,7 +237,7 @@ void Runner::embed_tokens(const Batch& batch) {
 // The RoPE of layers with the model's base (own = false), or of the sliding layers with their own.
 ops::RopeConfig Runner::rope_config(bool own, float attn_factor) const {
   const auto& hp = model_->hparams();
-  const auto& factors = model_->rope_freq_factors();
+  const auto& factors = model_->rope_freq_factors(max_keys_);
   return {static_cast<int>(hp.n_rot), own ? hp.desc->sliding_rope_base : hp.rope_freq_base,
           own ? 1.0f : hp.rope_freq_scale, attn_factor, factors.empty() ? nullptr : factors.data()};
 }

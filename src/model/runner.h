@@ -23,7 +23,9 @@ namespace cria::model {
 struct RunnerOptions {
   int n_batch = 512;        // most tokens in one decode call
   int n_threads = 0;        // 0: physical cores
-  int max_keys = 4096;      // the longest sequence attention must handle (the cache's size)
+  // The longest sequence attention must handle (the cache's size); also the context per sequence that
+  // chooses Phi-3's long or short RoPE factors (llama.cpp: n_ctx / n_seq_max).
+  int max_keys = 4096;
   bool flash_attn = false;  // online-softmax attention with f32 probabilities (llama.cpp's -fa); see ops/attention.h
   // A token's logits are bitwise the same whatever else shares its batch and however its sequence's
   // prompt is split into batches (ops::AttentionBatch::batch_invariant; the matmul kernels reduce each
