@@ -16,7 +16,8 @@ namespace cria {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int n_threads);  // total threads including the caller; at least 1
+  explicit ThreadPool(int n_threads);  // total threads including the caller; at least 1, at most kMaxThreads
+  static constexpr int kMaxThreads = 512;  // llama.cpp's GGML_MAX_N_THREADS
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

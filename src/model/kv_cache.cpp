@@ -1,5 +1,7 @@
 #include "model/kv_cache.h"
 
+#include "core/memory_budget.h"
+
 #include <algorithm>
 #include <limits>
 #include <new>
@@ -25,6 +27,11 @@ Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_m
   if (elements * 4 > static_cast<double>(std::numeric_limits<size_t>::max() / 2)) {
     return make_error("a KV cache of " + std::to_string(n_cells) + " tokens is too large to allocate");
   }
+  const auto bytes = static_cast<uint64_t>(elements * 2 * sizeof(uint16_t)) + static_cast<uint64_t>(n_cells) * (kCellBytes + sizeof(int32_t));  // and free_
+  if (auto s = check_memory(bytes, "a KV cache of " + std::to_string(n_cells) + " tokens", "lower the context size, -c");
+      !s) {
+    return s.error();
+  }
   try {
     cache.k_.assign(static_cast<size_t>(elements), 0);
     cache.v_.assign(static_cast<size_t>(elements), 0);
@@ -44,9 +51,7 @@ Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_m
 }
 
 size_t KvCache::bytes() const {
-  const size_t per_cell = cell_refs_.size() + cell_retained_.size() + cell_pos_.size() + cell_token_.size() +
-                          cell_shift_.size();
-  return (k_.size() + v_.size()) * sizeof(uint16_t) + per_cell * sizeof(int32_t);
+  return (k_.size() + v_.size()) * sizeof(uint16_t) + cell_pos_.size() * kCellBytes;
 }
 
 int KvCache::n_available() const {

@@ -93,6 +93,7 @@ class KvCache {
   int n_layer_ = 0;
   int64_t row_ = 0;
   std::vector<uint16_t> k_, v_;          // [layer][cell][row_]
+  static constexpr size_t kCellBytes = 5 * sizeof(int32_t);  // the five per-cell vectors below (bytes())
   std::vector<int32_t> cell_refs_;       // live sequences holding the cell
   std::vector<int32_t> cell_retained_;   // retained prefixes holding it
   std::vector<int32_t> cell_pos_, cell_token_, cell_shift_;

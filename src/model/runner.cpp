@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/fp16.h"
+#include "core/memory_budget.h"
 
 namespace cria::model {
 
@@ -18,8 +19,34 @@ Result<std::unique_ptr<Runner>> Runner::create(std::shared_ptr<const Model> mode
   if (options.n_batch < 1) return make_error("batch size " + std::to_string(options.n_batch) + " must be at least 1");
   if (options.n_threads < 0) return make_error("thread count " + std::to_string(options.n_threads) + " is negative");
   if (options.max_keys < 1) return make_error("context size " + std::to_string(options.max_keys) + " must be at least 1");
+  if (options.n_threads > ThreadPool::kMaxThreads) {
+    return make_error("thread count " + std::to_string(options.n_threads) + " is above the limit of " +
+                      std::to_string(ThreadPool::kMaxThreads));
+  }
   const int n_threads = options.n_threads == 0 ? ThreadPool::physical_cores() : options.n_threads;
+  if (auto s = check_memory(work_bytes(*model, options, n_threads),
+                            "work buffers for a batch of " + std::to_string(options.n_batch) + " tokens and a context of " +
+                                std::to_string(options.max_keys),
+                            "lower the batch size -b or the context size -c");
+      !s) {
+    return s.error();
+  }
   return std::unique_ptr<Runner>(new Runner(std::move(model), options, n_threads));
+}
+
+// About what the constructor allocates (its largest buffers), checked before it does.
+uint64_t Runner::work_bytes(const Model& model, const RunnerOptions& options, int n_threads) {
+  const auto& hp = model.hparams();
+  const uint64_t hd = hp.head_dim, b = static_cast<uint64_t>(options.n_batch);
+  const uint64_t n_q = *std::max_element(hp.n_head.begin(), hp.n_head.end()) * hd;
+  const uint64_t n_kv = *std::max_element(hp.n_head_kv.begin(), hp.n_head_kv.end()) * hd;
+  const uint64_t n_ff = std::max<uint64_t>(*std::max_element(hp.n_ff.begin(), hp.n_ff.end()),
+                                           static_cast<uint64_t>(hp.n_ff_exp) * std::max(1u, hp.n_expert_used));
+  const uint64_t per_token = 3 * hp.n_embd + 2 * n_q + 2 * n_kv + 2 * n_ff + static_cast<uint64_t>(model.n_vocab()) +
+                             2 * hp.n_rot + static_cast<uint64_t>(hp.n_expert_used + 1) * hp.n_embd;
+  const uint64_t attention = static_cast<uint64_t>(n_threads) *
+                             ops::attention_scratch_floats(static_cast<int>(hd), options.max_keys);
+  return (b * per_token + attention) * sizeof(float);
 }
 
 Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options, int n_threads)

@@ -60,6 +60,7 @@ class Runner {
 
  private:
   Runner(std::shared_ptr<const Model> model, const RunnerOptions& options, int n_threads);
+  static uint64_t work_bytes(const Model& model, const RunnerOptions& options, int n_threads);
   Status check(const Batch& batch, const KvCache& cache);
   void place(const Batch& batch, KvCache& cache);
   void apply_shift(KvCache& cache);

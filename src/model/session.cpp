@@ -20,10 +20,11 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   runner_options.n_threads = options.n_threads;
   runner_options.max_keys = n_ctx;
   runner_options.flash_attn = options.flash_attn;
-  auto runner = Runner::create(model, runner_options);
-  if (!runner) return runner.error();
+  // The cache first: it is the larger allocation, and the runner's check then sees the memory it leaves.
   auto cache = KvCache::create(hp, n_ctx, 1);
   if (!cache) return cache.error();
+  auto runner = Runner::create(model, runner_options);
+  if (!runner) return runner.error();
   return std::unique_ptr<Session>(new Session(std::move(*runner), std::move(*cache)));
 }
 

@@ -101,12 +101,13 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const model
   s->prefill_budget_ = std::max(0, options.prefill_budget);
   options.runner.max_keys = s->ctx_per_seq_;
   options.runner.n_batch = std::max(1, std::min(options.runner.n_batch, options.n_ctx));
-  auto runner = model::Runner::create(std::move(model), options.runner);
-  if (!runner) return runner.error();
-  s->runner_ = std::move(*runner);
+  // The cache first: it is the larger allocation, and the runner's check then sees the memory it leaves.
   auto cache = model::KvCache::create(hp, options.n_ctx, options.n_parallel);
   if (!cache) return cache.error();
   s->cache_.emplace(std::move(*cache));
+  auto runner = model::Runner::create(std::move(model), options.runner);
+  if (!runner) return runner.error();
+  s->runner_ = std::move(*runner);
   for (int i = options.n_parallel - 1; i >= 0; --i) s->free_slots_.push_back(i);
   s->thread_ = std::thread([p = s.get()] { p->loop(); });
   return s;

@@ -8,6 +8,7 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/runner.h"
+#include "model/session.h"
 
 namespace cria::model {
 namespace {
@@ -90,6 +91,35 @@ TEST_F(RunnerErrors, LogitsOnlyForTokensThatAskedForThem) {
   EXPECT_NE(runner_->logits(1), nullptr);
   EXPECT_EQ(runner_->logits(2), nullptr);
   EXPECT_EQ(runner_->logits(-1), nullptr);
+}
+
+// Sizes from the user are checked before anything is allocated: a context of a billion tokens (terabytes of
+// cache on any machine) and a batch of a hundred million tokens are refused naming what they would need, and
+// a thread count far past the cap starts no threads.
+TEST(RunnerLimits, HugeRequestsAreRefusedBeforeAllocating) {
+  auto model = Model::load(std::string(CRIA_SOURCE_DIR) + "/models/kjv-Q8_0.gguf").value();
+  auto cache = KvCache::create(model->hparams(), 1 << 30, 1);
+  ASSERT_FALSE(cache.ok());
+  EXPECT_NE(cache.error().message.find("a KV cache of 1073741824 tokens needs"), std::string::npos)
+      << cache.error().message;
+  EXPECT_NE(cache.error().message.find("of memory available (lower the context size, -c)"), std::string::npos)
+      << cache.error().message;
+  auto session = Session::create(model, {1 << 30, 512, 1});
+  ASSERT_FALSE(session.ok());
+  EXPECT_NE(session.error().message.find("KV cache"), std::string::npos) << session.error().message;
+
+  RunnerOptions options;
+  options.n_threads = 1;
+  options.n_batch = 100'000'000;
+  auto runner = Runner::create(model, options);
+  ASSERT_FALSE(runner.ok());
+  EXPECT_NE(runner.error().message.find("work buffers for a batch of 100000000 tokens"), std::string::npos)
+      << runner.error().message;
+  options.n_batch = 8;
+  options.n_threads = 100'000;
+  runner = Runner::create(model, options);
+  ASSERT_FALSE(runner.ok());
+  EXPECT_EQ(runner.error().message, "thread count 100000 is above the limit of 512");
 }
 
 }  // namespace
