@@ -11,6 +11,11 @@
 // That brings qwen3 to 5/5 and qwen3moe's perplexity from -0.09% to +0.01% of the reference, but the
 // fork differs in more than this rounding (its fused MoE kernels), so for its files a divergence may have
 // a margin up to 0.03 and 3 of 5 prompts must be equal (qwen3moe: 3/5, at margins 0.018 and 0.025).
+// What else its CPU MoE path does differently, read from its source (none emulated here): SiLU of the
+// fused up/gate through a vectorised exp approximation; on AVX-512 VNNI CPUs, Q8_0 products over
+// weights offset by +127 and corrected with a -127 * d_w * d_a * sum(q_a) term; expert weights normalised
+// twice by reciprocal multiplies. Each is a rounding-level change, and which CPU made the reference is
+// not recorded; with -fa the first divergence's margin falls to 0.003 but the tokens stay the same.
 #include <gtest/gtest.h>
 
 #include <algorithm>
