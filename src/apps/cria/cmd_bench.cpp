@@ -107,10 +107,13 @@ class MarkdownTable {
   std::vector<Column> columns_;
 };
 
-// llama-bench's CSV: a header of the field names, then every value in double quotes; arrays joined by ','.
+// llama-bench's CSV: a header of the field names, then every value in double quotes (booleans as 0 or 1,
+// arrays joined by ',').
 std::string csv_cell(const nlohmann::ordered_json& v) {
   std::string text;
-  if (v.is_string()) {
+  if (v.is_boolean()) {
+    text = v.get<bool>() ? "1" : "0";
+  } else if (v.is_string()) {
     text = v.get<std::string>();
   } else if (v.is_array()) {
     for (const auto& item : v) text += (text.empty() ? "" : ",") + item.dump();

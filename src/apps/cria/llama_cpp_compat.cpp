@@ -22,10 +22,12 @@ struct CompatFlag {
   unsigned commands;
   const char* neutral;  // a value that asks for what cria does anyway: no note (nullptr: none)
   const char* note;     // what follows the flag in the note; nullptr: accepted silently
+  const char* help = nullptr;  // --help's line when it is not the note
 };
 
 constexpr const char* kCpuOnly = "ignored: this build runs on the CPU";
 constexpr const char* kNotYet = "not supported yet: ignored";
+constexpr const char* kLocalFiles = "cria reads local files: refused without -m, ignored beside it";
 
 const std::vector<CompatFlag>& compat_flags() {
   static const std::vector<CompatFlag> flags = {
@@ -54,10 +56,10 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--no-warmup", Takes::kNothing, kBench, nullptr, "ignored: bench always runs one untimed warm-up"},
       {"--no-cont-batching", Takes::kNothing, kServe, nullptr, "ignored: continuous batching is always on"},
       // Models from the network: main.cpp refuses them without -m.
-      {"--hf-repo", Takes::kValue, kModel, nullptr, nullptr},
-      {"--hf-file", Takes::kValue, kModel, nullptr, nullptr},
+      {"--hf-repo", Takes::kValue, kModel, nullptr, nullptr, kLocalFiles},
+      {"--hf-file", Takes::kValue, kModel, nullptr, nullptr, kLocalFiles},
       {"--hf-token", Takes::kValue, kModel, nullptr, nullptr},
-      {"--model-url", Takes::kValue, kModel, nullptr, nullptr},
+      {"--model-url", Takes::kValue, kModel, nullptr, nullptr, kLocalFiles},
       // Templates and logs: cria always renders the model's template with its own Jinja engine.
       {"--jinja", Takes::kNothing, kGenerate | kServe, nullptr, nullptr},
       {"-v,--verbose,--log-verbose", Takes::kNothing, kModel, nullptr, nullptr},
@@ -129,7 +131,8 @@ void add_compat_flag(CLI::App* cmd, const CompatFlag& flag) {
   const std::string name = first_long_name(flag.names);
   const std::string spelling = short_spelling(name);
   const std::string shown = spelling.empty() ? name : spelling;
-  const std::string help = flag.note ? std::string("llama.cpp's; ") + flag.note : "llama.cpp's; nothing to change here";
+  const std::string help =
+      std::string("llama.cpp's; ") + (flag.help ? flag.help : flag.note ? flag.note : "changes nothing here");
   if (flag.takes == Takes::kNothing) {
     const char* text = flag.note;
     cmd->add_flag_callback(flag.names, [shown, text] { if (text) note(shown + " " + text); }, help)
