@@ -116,7 +116,7 @@ TEST(CliLlamaCpp, ConversationFlagsChooseChat) {
   EXPECT_EQ(std::count(single.err.begin(), single.err.end(), '\n'), 3) << single.err;  // template, greeting, one turn
   const auto completion = run_cria("-no-cnv -sys 'Be brief' -p hi -n 1");
   ASSERT_EQ(completion.exit_code, 0) << completion.err;
-  EXPECT_NE(completion.err.find("cria: note: -sys Be brief ignored"), std::string::npos) << completion.err;
+  EXPECT_NE(completion.err.find("cria: note: -sys 'Be brief' ignored"), std::string::npos) << completion.err;
 }
 
 TEST(CliLlamaCpp, BadInputIsOneLineAndExitOne) {

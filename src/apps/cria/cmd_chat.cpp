@@ -57,6 +57,7 @@ int run(const ChatCliOptions& opt) {
   const auto& tok = *loaded->tokenizer;
   auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
   if (!session) return fail(session.error().message);
+  lock_memory_if_asked();
 
   std::string choice = opt.chat_template;
   if (choice.empty() && !loaded->model->file().find("tokenizer.chat_template")) {

@@ -1,6 +1,10 @@
 #include "llama_cpp_compat.h"
 
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -44,7 +48,7 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--n-cpu-moe", Takes::kValue, kModel, nullptr, nullptr},
       {"--numa", Takes::kValue, kModel, nullptr, "ignored: no NUMA placement on this build"},
       // Memory.
-      {"--mlock", Takes::kNothing, kModel, nullptr, "not supported yet: the model's pages are not locked in memory"},
+      {"--mlock", Takes::kNothing, kServe | kBench | kBatchedBench, nullptr, "not supported yet here: the model's pages are not locked in memory"},
       {"--no-mmap", Takes::kNothing, kModel, nullptr, "ignored: cria always memory-maps the model"},
       {"--mmap", Takes::kValue, kBench, "1", "ignored: cria always memory-maps the model"},
       {"--cache-type-k", Takes::kValue, kModel, nullptr, "not supported yet: the KV cache keeps its own type"},
@@ -105,6 +109,7 @@ const std::vector<CompatFlag>& compat_flags() {
 }
 
 bool g_logs_disabled = false;
+bool g_mlock = false;
 
 // The first long name of "-i,--interactive": "--interactive".
 std::string first_long_name(const std::string& names) {
@@ -127,6 +132,16 @@ bool same_value(const std::string& value, const char* neutral) {
   return numbers ? a == b : value == neutral;
 }
 
+// " VALUE" as the note shows it: quoted when it holds spaces (--in-prefix ' '), nothing when absent.
+std::string shown_value(const std::string& value) {
+  if (value.empty()) return "";
+  if (value.find_first_of(" \t\n") == std::string::npos) return " " + value;
+  std::string quoted = " '";
+  quoted += value;
+  quoted += '\'';
+  return quoted;
+}
+
 void add_compat_flag(CLI::App* cmd, const CompatFlag& flag) {
   const std::string name = first_long_name(flag.names);
   const std::string spelling = short_spelling(name);
@@ -144,7 +159,7 @@ void add_compat_flag(CLI::App* cmd, const CompatFlag& flag) {
   auto* opt = cmd->add_option_function<std::string>(
       flag.names,
       [shown, text, neutral](const std::string& value) {
-        if (text && !same_value(value, neutral)) note(shown + (value.empty() ? "" : " " + value) + " " + text);
+        if (text && !same_value(value, neutral)) note(shown + shown_value(value) + " " + text);
       },
       help);
   opt->group("llama.cpp compatibility");
@@ -159,6 +174,10 @@ void add_llama_cpp_compat_flags(CLI::App* cmd, CompatCommand command) {
     if (cmd->get_option_no_throw(first_long_name(flag.names)) != nullptr) continue;
     add_compat_flag(cmd, flag);
   }
+  if ((command & kGenerate) || command == kPerplexity) {
+    cmd->add_flag_callback("--mlock", [] { g_mlock = true; }, "Lock the model and the cache in memory (no swapping)")
+        ->group("llama.cpp compatibility");
+  }
   if (cmd->get_option_no_throw("--log-disable") == nullptr) {
     cmd->add_flag_callback("--log-disable", [] { g_logs_disabled = true; },
                            "Leave out the informational lines on stderr (errors still print)")
@@ -167,6 +186,12 @@ void add_llama_cpp_compat_flags(CLI::App* cmd, CompatCommand command) {
 }
 
 bool logs_disabled() { return g_logs_disabled; }
+
+void lock_memory_if_asked() {
+  if (!g_mlock || mlockall(MCL_CURRENT) == 0) return;
+  note("--mlock: cannot lock the model in memory (" + std::string(std::strerror(errno)) +
+       "; the limit is ulimit -l): continuing unlocked");
+}
 
 void note(const std::string& message) { std::fprintf(stderr, "cria: note: %s\n", message.c_str()); }
 

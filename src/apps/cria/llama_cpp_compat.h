@@ -24,6 +24,10 @@ void add_llama_cpp_compat_flags(CLI::App* cmd, CompatCommand command);
 // --log-disable was given: commands leave out their informational stderr lines (errors still print).
 bool logs_disabled();
 
+// With --mlock (run, chat, perplexity), locks what is mapped now, the model included, in memory; where
+// that fails (the locked-memory limit), one note and the command goes on unlocked.
+void lock_memory_if_asked();
+
 // Prints "cria: note: MESSAGE" on stderr.
 void note(const std::string& message);
 
