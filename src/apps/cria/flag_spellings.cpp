@@ -43,6 +43,9 @@ const std::vector<FlagSpelling>& llama_cpp_spellings() {
 
 namespace {
 
+// What this command line spelled each rewritten long form as, so that messages quote the user's words.
+std::vector<FlagSpelling> g_typed;
+
 // `-fa` takes a value in today's llama.cpp; cria's flash attention is off or on, and `auto` keeps
 // cria's default (off: llama.cpp's exact softmax).
 const char* flash_attn_value(const std::string& word) {
@@ -66,7 +69,10 @@ void rewrite_llama_cpp_spellings(std::vector<std::string>& args, size_t from) {
       std::replace(args[i].begin(), args[i].begin() + static_cast<std::ptrdiff_t>(end), '_', '-');
     }
     auto hit = std::find_if(table.begin(), table.end(), [&](const FlagSpelling& s) { return args[i] == s.spelling; });
-    if (hit != table.end()) args[i] = hit->long_form;
+    if (hit != table.end()) {
+      args[i] = hit->long_form;
+      g_typed.push_back(*hit);
+    }
     if (args[i] == "--flash-attn" && i + 1 < args.size()) {
       if (const char* v = flash_attn_value(args[i + 1])) {
         args[i] = std::string("--flash-attn=") + v;
@@ -74,6 +80,13 @@ void rewrite_llama_cpp_spellings(std::vector<std::string>& args, size_t from) {
       }
     }
   }
+}
+
+std::string as_typed(const std::string& long_form) {
+  for (const auto& s : g_typed) {
+    if (long_form == s.long_form) return s.spelling;
+  }
+  return long_form;
 }
 
 std::string short_spelling(const std::string& long_form) {

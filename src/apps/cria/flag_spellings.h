@@ -22,6 +22,10 @@ const std::vector<FlagSpelling>& llama_cpp_spellings();
 // llama.cpp) to --flash-attn=1 or =0, which both the flag of run/chat/serve and bench's list accept.
 void rewrite_llama_cpp_spellings(std::vector<std::string>& args, size_t from);
 
+// How this command line spelled `long_form`: its llama.cpp spelling where rewrite_llama_cpp_spellings
+// replaced one ("-ngl"), else the long form itself.
+std::string as_typed(const std::string& long_form);
+
 // The spelling a long form is typed as ("-ngl" for "--n-gpu-layers"), or "" when it has none.
 std::string short_spelling(const std::string& long_form);
 

@@ -144,13 +144,11 @@ std::string shown_value(const std::string& value) {
 
 void add_compat_flag(CLI::App* cmd, const CompatFlag& flag) {
   const std::string name = first_long_name(flag.names);
-  const std::string spelling = short_spelling(name);
-  const std::string shown = spelling.empty() ? name : spelling;
   const std::string help =
       std::string("llama.cpp's; ") + (flag.help ? flag.help : flag.note ? flag.note : "changes nothing here");
   if (flag.takes == Takes::kNothing) {
     const char* text = flag.note;
-    cmd->add_flag_callback(flag.names, [shown, text] { if (text) note(shown + " " + text); }, help)
+    cmd->add_flag_callback(flag.names, [name, text] { if (text) note(as_typed(name) + " " + text); }, help)
         ->group("llama.cpp compatibility");
     return;
   }
@@ -158,8 +156,8 @@ void add_compat_flag(CLI::App* cmd, const CompatFlag& flag) {
   const char* neutral = flag.neutral;
   auto* opt = cmd->add_option_function<std::string>(
       flag.names,
-      [shown, text, neutral](const std::string& value) {
-        if (text && !same_value(value, neutral)) note(shown + shown_value(value) + " " + text);
+      [name, text, neutral](const std::string& value) {
+        if (text && !same_value(value, neutral)) note(as_typed(name) + shown_value(value) + " " + text);
       },
       help);
   opt->group("llama.cpp compatibility");
@@ -174,13 +172,16 @@ void add_llama_cpp_compat_flags(CLI::App* cmd, CompatCommand command) {
     if (cmd->get_option_no_throw(first_long_name(flag.names)) != nullptr) continue;
     add_compat_flag(cmd, flag);
   }
-  if ((command & kGenerate) || command == kPerplexity) {
+  // run, chat and perplexity act on --mlock and --log-disable; the others say they do not.
+  const bool acts = (command & (kGenerate | kPerplexity)) != 0;
+  if (acts) {
     cmd->add_flag_callback("--mlock", [] { g_mlock = true; }, "Lock the model and the cache in memory (no swapping)")
         ->group("llama.cpp compatibility");
   }
   if (cmd->get_option_no_throw("--log-disable") == nullptr) {
-    cmd->add_flag_callback("--log-disable", [] { g_logs_disabled = true; },
-                           "Leave out the informational lines on stderr (errors still print)")
+    cmd->add_flag_callback(
+           "--log-disable", [acts] { acts ? void(g_logs_disabled = true) : note("--log-disable not supported yet here: ignored"); },
+           "Leave out the informational lines on stderr (errors still print)")
         ->group("llama.cpp compatibility");
   }
 }

@@ -73,7 +73,7 @@ int check_model_source(CLI::App& cmd) {
     const CLI::Option* opt = cmd.get_option_no_throw(remote);
     if (opt == nullptr || opt->count() == 0) continue;
     const CLI::Option* model = cmd.get_option_no_throw("--model");
-    const std::string typed = cria::cli::short_spelling(remote);
+    const std::string typed = cria::cli::as_typed(remote);
     if (model == nullptr || model->count() == 0) {
       return cria::cli::fail(typed + ": cria does not download models: download the GGUF file and give it with -m FILE");
     }
