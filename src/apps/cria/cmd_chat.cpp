@@ -27,6 +27,7 @@ struct ChatCliOptions : GenerationFlags {
   std::string model;
   std::string system;
   std::string system_file;
+  bool escapes = false;
   std::string chat_template;
   int n_predict = -1;
   bool single_turn = false;
@@ -69,12 +70,9 @@ int run(const ChatCliOptions& opt) {
 
   chat::ChatOptions copt;
   copt.template_source = std::move(*source);
-  copt.system_prompt = opt.system;
-  if (!opt.system_file.empty()) {
-    auto text = read_prompt("", opt.system_file, false);
-    if (!text) return fail(text.error().message);
-    copt.system_prompt = *text;
-  }
+  auto system = read_prompt(opt.system, opt.system_file, opt.escapes);
+  if (!system) return fail(system.error().message);
+  copt.system_prompt = std::move(*system);
   chat::ChatTemplateInputs specials;
   chat::set_special_token_texts(tok, specials);
   copt.bos_token = specials.bos_token;
@@ -130,7 +128,9 @@ void add_chat_command(CLI::App& app, Action& run_action) {
   CLI::App* cmd = app.add_subcommand("chat", "Interactive chat with the model's chat template; `cria -m M -cnv` is the same");
   cmd->add_option("-m,--model", opt->model, "GGUF model (default: the bundled KJV model)");
   cmd->add_option("-p,--system,--system-prompt", opt->system, "System message (-sys)");
-  cmd->add_option("--system-prompt-file", opt->system_file, "Read the system message from a file (-sysf)");
+  // llama-cli's -cnv reads -p and -f as the system message.
+  cmd->add_option("-f,--file,--system-prompt-file", opt->system_file, "Read the system message from a file (-sysf)");
+  cmd->add_flag("-e,--escape", opt->escapes, "Process escapes in -p (\\n \\t \\' \\\" \\\\ \\xNN)");
   cmd->add_flag("--single-turn", opt->single_turn, "Exit after the first reply (-st)");
   cmd->add_option("--chat-template", opt->chat_template, "Built-in template name (llama2, chatml, ...) or a template file");
   cmd->add_option("-n,--n-predict", opt->n_predict, "Most tokens per reply; -1 until end of turn (default)");

@@ -74,6 +74,7 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--no-conversation", Takes::kNothing, kRun, nullptr, nullptr},
       {"--single-turn", Takes::kNothing, kRun, nullptr, nullptr},
       {"--conversation", Takes::kNothing, kChat, nullptr, nullptr},
+      {"--no-display-prompt", Takes::kNothing, kChat, nullptr, nullptr},  // chat never prints the system message
       {"--system-prompt", Takes::kValue, kRun, nullptr, "ignored: run completes text; a system prompt is for chat (-cnv)"},
       // Interactive mode (issue 18, item 2) and samplers (item 4): parsed, not yet acted on.
       {"-i,--interactive", Takes::kNothing, kGenerate, nullptr, kNotYet},
