@@ -43,7 +43,11 @@ void print_timing(const char* label, double ms, int64_t n, const char* unit, boo
 }
 
 int run(const RunOptions& opt) {
-  if (opt.n_predict < -1) return fail("-n must be -1 (until end of text) or a token count, got " + std::to_string(opt.n_predict));
+  // llama.cpp's -2 (until the context is full) is what -1 does here: generation always stops at a full context.
+  if (opt.n_predict < -2) {
+    return fail("-n must be -1 or -2 (until end of text or a full context) or a token count, got " +
+                std::to_string(opt.n_predict));
+  }
   if (const std::string bad = check_generation_flags(opt); !bad.empty()) return fail(bad);
 
   const auto load_start = Clock::now();
@@ -136,7 +140,7 @@ void add_run_command(CLI::App& app, Action& run_action) {
   cmd->add_option("-m,--model", opt->model, "GGUF model (default: the bundled KJV model)");
   cmd->add_option("-p,--prompt", opt->prompt, "Prompt text");
   cmd->add_option("-f,--file", opt->prompt_file, "Read the prompt from a file (bytes as they are)");
-  cmd->add_option("-n,--n-predict", opt->n_predict, "Tokens to generate; -1 until end of text or a full context");
+  cmd->add_option("-n,--n-predict", opt->n_predict, "Tokens to generate; -1 (or -2) until end of text or a full context");
   cmd->add_flag("-e,--escape", opt->escapes, "Process escapes in the prompt (\\n \\t \\' \\\" \\\\ \\xNN)");
   add_generation_flags(cmd, *opt);
   cmd->add_flag("--ignore-eos", opt->ignore_eos, "Never stop at end-of-generation tokens");
