@@ -133,6 +133,14 @@ TEST(CliServe, BadFlagsAreRefusedWithTheirNames) {
   r = run_cria("serve --port 0 -m /nonexistent.gguf");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
+  // llama-server's spellings parse (the port is what is refused), with a note for -ngl.
+  r = run_cria("serve --port 70000 -fa on -cb -nocb -ngl 99 -np 2 -to 30 -ub 256 --jinja --no-warmup");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cria: note: -ngl 99 ignored"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cria: error: --port must be"), std::string::npos) << r.err;
+  r = run_cria("serve --frobnicate");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown flag --frobnicate for `cria serve`"), std::string::npos) << r.err;
 }
 
 TEST(CliServe, NonLoopbackHostWithoutAKeyWarns) {

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "core/thread_pool.h"
 #include "engine/batched_bench.h"
+#include "generation_options.h"
 #include "model_loading.h"
 
 namespace cria::cli {
@@ -36,7 +37,7 @@ std::string validate(const BatchedBenchOptions& o) {
   if (o.output != "md" && o.output != "jsonl") return "--output-format must be md or jsonl, got '" + o.output + "'";
   if (o.n_kv_max < 1) return "-c must be positive, got " + std::to_string(o.n_kv_max);
   if (o.n_batch < 1 || o.n_ubatch < 1) return "-b and -ub must be positive";
-  if (o.threads < 0) return "-t must be positive, got " + std::to_string(o.threads);
+  if (std::string bad = check_thread_count(o.threads, "-t"); !bad.empty()) return bad;
   for (int p : o.n_prompt) {
     if (p < 1) return "-npp values must be positive, got " + std::to_string(p);
   }

@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "engine/speed_test.h"
 #include "model/model.h"
+#include "generation_options.h"
 #include "model_loading.h"
 
 namespace cria::cli {
@@ -106,6 +107,41 @@ class MarkdownTable {
   std::vector<Column> columns_;
 };
 
+// llama-bench's CSV: a header of the field names, then every value in double quotes (booleans as 0 or 1,
+// arrays joined by ',').
+std::string csv_cell(const nlohmann::ordered_json& v) {
+  std::string text;
+  if (v.is_boolean()) {
+    text = v.get<bool>() ? "1" : "0";
+  } else if (v.is_string()) {
+    text = v.get<std::string>();
+  } else if (v.is_array()) {
+    for (const auto& item : v) text += (text.empty() ? "" : ",") + item.dump();
+  } else if (!v.is_null()) {
+    text = v.dump();
+  }
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// The results as -o asks: json (one array), jsonl (an object per line) or csv. md prints as it goes.
+void print_results(const nlohmann::ordered_json& results, const std::string& format) {
+  if (format == "json") std::printf("%s\n", results.dump(2).c_str());
+  if (format == "jsonl") {
+    for (const auto& r : results) std::printf("%s\n", r.dump().c_str());
+  }
+  if (format != "csv" || results.empty()) return;
+  std::string header;
+  for (const auto& item : results.front().items()) header += (header.empty() ? "" : ",") + item.key();
+  std::printf("%s\n", header.c_str());
+  for (const auto& r : results) {
+    std::string row;
+    for (const auto& item : r.items()) row += (row.empty() ? "" : ",") + csv_cell(item.value());
+    std::printf("%s\n", row.c_str());
+  }
+}
+
 int run_memory_bandwidth(const BenchOptions& opt) {
   std::vector<int> counts{1};
   for (int t : opt.threads) {
@@ -127,14 +163,17 @@ int run_memory_bandwidth(const BenchOptions& opt) {
                          {"load_width", std::string(r->load_width)}, {"passes", 8}, {"gb_per_s", r->gb_per_s}});
     }
   }
-  if (opt.output == "json") std::printf("%s\n", results.dump(2).c_str());
+  print_results(results, opt.output);
   return 0;
 }
 
 std::string validate(const BenchOptions& opt) {
-  if (opt.output != "md" && opt.output != "json") return "-o must be md or json, got '" + opt.output + "'";
+  if (opt.output != "md" && opt.output != "json" && opt.output != "jsonl" && opt.output != "csv") {
+    return "-o must be md, csv, json or jsonl, got '" + opt.output + "'";
+  }
   for (int t : opt.threads) {
     if (t < 1) return "-t must be positive, got " + std::to_string(t);
+    if (std::string bad = check_thread_count(t, "-t"); !bad.empty()) return bad;
   }
   if (opt.memory_bandwidth) {
     return opt.models.empty() ? "" : "--memory-bandwidth measures the machine, not a model: drop -m";
@@ -286,7 +325,7 @@ int run_bench(const BenchOptions& opt) {
       }
     }
   }
-  if (!markdown) std::printf("%s\n", results.dump(2).c_str());
+  print_results(results, opt.output);
   return 0;
 }
 
@@ -304,10 +343,10 @@ void add_bench_command(CLI::App& app, Action& run_action) {
   cmd->add_option("-t,--threads", opt->threads, "Thread counts, comma-separated (default: physical cores)")
       ->delimiter(',');
   cmd->add_option("-b,--batch-size", opt->batch, "Prompt tokens per forward pass (default 512)");
-  cmd->add_option("--flash-attn", opt->flash_attn, "Flash attention off/on (-fa), comma-separated 0,1 (default 0)")
+  cmd->add_option("--flash-attn", opt->flash_attn, "Flash attention off/on (-fa), comma-separated 0,1, or on/off (default 0)")
       ->delimiter(',');
   cmd->add_option("-r,--repetitions", opt->repetitions, "Timed runs per test, after one warm-up (default 5)");
-  cmd->add_option("-o,--output", opt->output, "md (a table) or json (llama-bench's fields)");
+  cmd->add_option("-o,--output", opt->output, "md (a table), or llama-bench's fields as csv, json or jsonl");
   cmd->add_flag("--memory-bandwidth", opt->memory_bandwidth,
                 "Measure memory read bandwidth instead (1 GiB read by 1 and by -t threads, best of 8 passes)");
   cmd->add_flag("--bandwidth", opt->bandwidth,

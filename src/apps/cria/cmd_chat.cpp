@@ -15,6 +15,7 @@
 #include "chat/chat_template.h"
 #include "commands.h"
 #include "generation_options.h"
+#include "llama_cpp_compat.h"
 #include "model/session.h"
 #include "model_loading.h"
 
@@ -25,8 +26,11 @@ namespace {
 struct ChatCliOptions : GenerationFlags {
   std::string model;
   std::string system;
+  std::string system_file;
+  bool escapes = false;
   std::string chat_template;
   int n_predict = -1;
+  bool single_turn = false;
 };
 
 // One line of input without its newline; nothing at end of input.
@@ -54,6 +58,7 @@ int run(const ChatCliOptions& opt) {
   const auto& tok = *loaded->tokenizer;
   auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
   if (!session) return fail(session.error().message);
+  lock_memory_if_asked();
 
   std::string choice = opt.chat_template;
   if (choice.empty() && !loaded->model->file().find("tokenizer.chat_template")) {
@@ -65,7 +70,9 @@ int run(const ChatCliOptions& opt) {
 
   chat::ChatOptions copt;
   copt.template_source = std::move(*source);
-  copt.system_prompt = opt.system;
+  auto system = read_prompt(opt.system, opt.system_file, opt.escapes);
+  if (!system) return fail(system.error().message);
+  copt.system_prompt = std::move(*system);
   chat::ChatTemplateInputs specials;
   chat::set_special_token_texts(tok, specials);
   copt.bos_token = specials.bos_token;
@@ -75,8 +82,10 @@ int run(const ChatCliOptions& opt) {
   chat::ChatSession chat(**session, tok, std::move(copt));
 
   const bool terminal = isatty(STDIN_FILENO) != 0;
-  std::fprintf(stderr, "cria: chatting with %s, context %d, template %s. /reset starts over, /exit quits.\n", path.c_str(),
-               (*session)->n_ctx(), choice.empty() ? "from the model" : choice.c_str());
+  if (!logs_disabled()) {
+    std::fprintf(stderr, "cria: chatting with %s, context %d, template %s. /reset starts over, /exit quits.\n",
+                 path.c_str(), (*session)->n_ctx(), choice.empty() ? "from the model" : choice.c_str());
+  }
   while (auto line = read_line(terminal)) {
     if (*line == "/exit" || *line == "/quit") break;
     if (*line == "/reset") {
@@ -99,12 +108,15 @@ int run(const ChatCliOptions& opt) {
       std::fprintf(stderr, "cria: the context was full: dropped the %d oldest turn(s) and evaluated the rest again\n",
                    stats->dropped_turns);
     }
-    std::fprintf(stderr, "cria: evaluated %d tokens (%d reused from the cache), generated %d tokens, context %d/%d\n",
-                 stats->n_evaluated, stats->n_reused, stats->n_generated, (*session)->n_past(), (*session)->n_ctx());
+    if (!logs_disabled()) {
+      std::fprintf(stderr, "cria: evaluated %d tokens (%d reused from the cache), generated %d tokens, context %d/%d\n",
+                   stats->n_evaluated, stats->n_reused, stats->n_generated, (*session)->n_past(), (*session)->n_ctx());
+    }
     if (stats->hit_context_limit) {
       std::fprintf(stderr, "cria: the context is full, so the reply stopped; the next message drops the oldest turns "
                            "(or /reset to start over, -c for a larger context)\n");
     }
+    if (opt.single_turn) break;
   }
   return 0;
 }
@@ -115,7 +127,11 @@ void add_chat_command(CLI::App& app, Action& run_action) {
   auto opt = std::make_shared<ChatCliOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "Interactive chat with the model's chat template; `cria -m M -cnv` is the same");
   cmd->add_option("-m,--model", opt->model, "GGUF model (default: the bundled KJV model)");
-  cmd->add_option("-p,--system", opt->system, "System message");
+  cmd->add_option("-p,--system,--system-prompt", opt->system, "System message (-sys)");
+  // llama-cli's -cnv reads -p and -f as the system message.
+  cmd->add_option("-f,--file,--system-prompt-file", opt->system_file, "Read the system message from a file (-sysf)");
+  cmd->add_flag("-e,--escape", opt->escapes, "Process escapes in -p (\\n \\t \\' \\\" \\\\ \\xNN)");
+  cmd->add_flag("--single-turn", opt->single_turn, "Exit after the first reply (-st)");
   cmd->add_option("--chat-template", opt->chat_template, "Built-in template name (llama2, chatml, ...) or a template file");
   cmd->add_option("-n,--n-predict", opt->n_predict, "Most tokens per reply; -1 until end of turn (default)");
   add_generation_flags(cmd, *opt);

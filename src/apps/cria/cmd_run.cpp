@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "generation_options.h"
+#include "llama_cpp_compat.h"
 #include "model/session.h"
 #include "model_loading.h"
 #include "sampling/sampler.h"
@@ -29,17 +30,24 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-void print_timing(const char* label, double ms, int64_t n, const char* unit) {
-  if (n > 0) {
+// llama.cpp's timing lines; `per_token` adds the rate (not for load or total, whose time is not per token).
+void print_timing(const char* label, double ms, int64_t n, const char* unit, bool per_token = true) {
+  if (n > 0 && per_token) {
     std::fprintf(stderr, "cria: %16s = %10.2f ms / %5lld %-6s (%8.2f ms per token, %8.2f tokens per second)\n", label,
                  ms, static_cast<long long>(n), unit, ms / n, 1000.0 * n / ms);
-  } else {
+  } else if (n > 0) {
     std::fprintf(stderr, "cria: %16s = %10.2f ms / %5lld %s\n", label, ms, static_cast<long long>(n), unit);
+  } else {
+    std::fprintf(stderr, "cria: %16s = %10.2f ms\n", label, ms);
   }
 }
 
 int run(const RunOptions& opt) {
-  if (opt.n_predict < -1) return fail("-n must be -1 (until end of text) or a token count, got " + std::to_string(opt.n_predict));
+  // llama.cpp's -2 (until the context is full) is what -1 does here: generation always stops at a full context.
+  if (opt.n_predict < -2) {
+    return fail("-n must be -1 or -2 (until end of text or a full context) or a token count, got " +
+                std::to_string(opt.n_predict));
+  }
   if (const std::string bad = check_generation_flags(opt); !bad.empty()) return fail(bad);
 
   const auto load_start = Clock::now();
@@ -50,6 +58,7 @@ int run(const RunOptions& opt) {
   auto session_or = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
   if (!session_or) return fail(session_or.error().message);
   model::Session& session = **session_or;
+  lock_memory_if_asked();
   auto prompt = read_prompt(opt.prompt, opt.prompt_file, opt.escapes);
   if (!prompt) return fail(prompt.error().message);
 
@@ -66,9 +75,11 @@ int run(const RunOptions& opt) {
     }
   }
   const double load_ms = ms_since(load_start);
-  std::fprintf(stderr, "cria: %s\n", model_banner(*loaded->model).c_str());
-  std::fprintf(stderr, "cria: model %s, %d threads, context %d, batch %d, flash_attn = %d, seed %u\n", path.c_str(),
-               session.n_threads(), session.n_ctx(), session.n_batch(), session.flash_attn() ? 1 : 0, sampler.seed());
+  if (!logs_disabled()) {
+    std::fprintf(stderr, "cria: %s\n", model_banner(*loaded->model).c_str());
+    std::fprintf(stderr, "cria: model %s, %d threads, context %d, batch %d, flash_attn = %d, seed %u\n", path.c_str(),
+                 session.n_threads(), session.n_ctx(), session.n_batch(), session.flash_attn() ? 1 : 0, sampler.seed());
+  }
 
   if (!opt.no_display_prompt) {
     for (int32_t id : tokens) std::fputs(tok.token_to_piece(id, false).c_str(), stdout);
@@ -110,12 +121,14 @@ int run(const RunOptions& opt) {
   std::fputs("\n", stdout);
   std::fflush(stdout);
 
+  if (logs_disabled()) return 0;
   std::fprintf(stderr, "\n");
   print_timing("load time", load_ms, 0, "");
   print_timing("sampling time", sample_ms, n_generated, "runs");
   print_timing("prompt eval time", prompt_ms, static_cast<int64_t>(tokens.size()), "tokens");
   print_timing("eval time", eval_ms, n_evaluated, "runs");
-  print_timing("total time", ms_since(load_start), static_cast<int64_t>(tokens.size()) + n_evaluated, "tokens");
+  print_timing("total time", ms_since(load_start), static_cast<int64_t>(tokens.size()) + n_evaluated, "tokens",
+               /*per_token=*/false);
   return 0;
 }
 
@@ -127,7 +140,7 @@ void add_run_command(CLI::App& app, Action& run_action) {
   cmd->add_option("-m,--model", opt->model, "GGUF model (default: the bundled KJV model)");
   cmd->add_option("-p,--prompt", opt->prompt, "Prompt text");
   cmd->add_option("-f,--file", opt->prompt_file, "Read the prompt from a file (bytes as they are)");
-  cmd->add_option("-n,--n-predict", opt->n_predict, "Tokens to generate; -1 until end of text or a full context");
+  cmd->add_option("-n,--n-predict", opt->n_predict, "Tokens to generate; -1 (or -2) until end of text or a full context");
   cmd->add_flag("-e,--escape", opt->escapes, "Process escapes in the prompt (\\n \\t \\' \\\" \\\\ \\xNN)");
   add_generation_flags(cmd, *opt);
   cmd->add_flag("--ignore-eos", opt->ignore_eos, "Never stop at end-of-generation tokens");

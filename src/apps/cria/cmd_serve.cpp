@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "gguf/gguf_reader.h"
 #include "http/http_server.h"
+#include "generation_options.h"
 #include "model_loading.h"
 #include "serve/api_server.h"
 #include "model/session.h"
@@ -60,7 +61,7 @@ std::string validate(const ServeOptions& o) {
   if (o.n_parallel < 1 || o.n_parallel > 256) return "-np must be 1 to 256, got " + std::to_string(o.n_parallel);
   if (o.n_ctx < 0) return "-c must not be negative, got " + std::to_string(o.n_ctx);
   if (o.n_batch < 1 || o.n_ubatch < 1) return "-b and -ub must be positive";
-  if (o.threads < 0) return "-t must not be negative, got " + std::to_string(o.threads);
+  if (std::string bad = check_thread_count(o.threads, "-t"); !bad.empty()) return bad;
   if (o.threads_http < 1 || o.threads_http > 64) return "--threads-http must be 1 to 64";
   if (o.timeout < 1) return "--timeout must be at least 1 second";
   if (o.max_queue < 0) return "--max-queue must not be negative";

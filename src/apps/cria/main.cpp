@@ -8,36 +8,78 @@
 #include <algorithm>
 
 #include "commands.h"
+#include "flag_check.h"
+#include "flag_spellings.h"
+#include "llama_cpp_compat.h"
+#include "model_loading.h"
 
 namespace {
+
+constexpr const char* kVersion = "cria 0.1.0";
 
 // `cria -m MODEL -p ...` means `cria run -m MODEL -p ...`, as llama.cpp's main takes its flags directly.
 std::vector<std::string> with_default_subcommand(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help" &&
       args[0] != "--version") {
-    // -cnv / --conversation (llama-cli's chat mode) selects `cria chat` instead.
-    auto cnv = std::find_if(args.begin(), args.end(), [](const std::string& a) { return a == "-cnv" || a == "--conversation"; });
-    const bool chat = cnv != args.end();
-    if (chat) args.erase(cnv);
-    args.insert(args.begin(), chat ? "chat" : "run");
+    args.insert(args.begin(), "run");
   }
   return args;
 }
 
-// llama.cpp's flags that are several letters after one dash, which CLI11 cannot name: spelled long here.
-void expand_multi_letter_flags(std::vector<std::string>& args) {
-  for (auto& a : args) {
-    if (a == "-fa" || a == "-ub" || a == "-npp" || a == "-ntg" || a == "-npl" || a == "-pps") {
-      a = a == "-fa" ? "--flash-attn" : a == "-ub" ? "--ubatch-size" : "-" + a;
-    } else if (a == "-np") {
-      a = "--parallel";
-    } else if (a == "-cb") {
-      a = "--cont-batching";
-    } else if (a == "-to") {
-      a = "--timeout";
-    }
+// llama-cli chats with -cnv, or when given a system prompt, unless -no-cnv: so `run`, bare or named,
+// becomes `cria chat` (whose -p is the system message, as llama-cli's with -cnv).
+void switch_to_chat_on_conversation(std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "run") return;
+  auto has = [&](const char* flag) { return std::find(args.begin() + 1, args.end(), flag) != args.end(); };
+  if (has("--no-conversation")) return;
+  const bool conversation = has("--conversation");
+  if (conversation) args.erase(std::find(args.begin() + 1, args.end(), "--conversation"));
+  if (conversation || has("--system-prompt")) args[0] = "chat";
+}
+
+CLI::App* find_subcommand(CLI::App& app, const std::string& name) {
+  auto found = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == name; });
+  return found.empty() ? nullptr : found.front();
+}
+
+// llama.cpp's flags on the commands that run a model, and --version on every command.
+void add_llama_cpp_flags(CLI::App& app) {
+  const std::pair<const char*, cria::cli::CompatCommand> model_commands[] = {
+      {"run", cria::cli::kRun},     {"chat", cria::cli::kChat},   {"perplexity", cria::cli::kPerplexity},
+      {"serve", cria::cli::kServe}, {"bench", cria::cli::kBench}, {"batched-bench", cria::cli::kBatchedBench}};
+  for (const auto& [name, command] : model_commands) {
+    if (CLI::App* sub = find_subcommand(app, name)) cria::cli::add_llama_cpp_compat_flags(sub, command);
   }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->set_version_flag("--version", kVersion);
+}
+
+// An unknown flag, found before CLI11 parses: the message names it and the closest flag the command has.
+std::string unknown_flag_message(const CLI::App& cmd, const std::string& flag) {
+  return "unknown flag " + flag + " for `cria " + cmd.get_name() + "`; did you mean " +
+         cria::cli::closest_flag(cmd, flag) + "? (see cria " + cmd.get_name() + " --help)";
+}
+
+// A first word that is neither a flag nor a command: name it and the closest command.
+std::string unknown_command_message(CLI::App& app, const std::string& typed) {
+  std::vector<std::string> names;
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
+  return "unknown command '" + typed + "'; did you mean `cria " + cria::cli::closest(typed, names) + "`? (see cria --help)";
+}
+
+// cria reads models from files: -hf and --model-url are ignored beside -m, refused without it.
+int check_model_source(CLI::App& cmd) {
+  for (const char* remote : {"--hf-repo", "--hf-file", "--model-url"}) {
+    const CLI::Option* opt = cmd.get_option_no_throw(remote);
+    if (opt == nullptr || opt->count() == 0) continue;
+    const CLI::Option* model = cmd.get_option_no_throw("--model");
+    const std::string typed = cria::cli::as_typed(remote);
+    if (model == nullptr || model->count() == 0) {
+      return cria::cli::fail(typed + ": cria does not download models: download the GGUF file and give it with -m FILE");
+    }
+    cria::cli::note(typed + " ignored: cria does not download models; using -m");
+  }
+  return 0;
 }
 
 // Parse errors as one line naming the problem, like every other error.
@@ -49,9 +91,11 @@ std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
 
 int main(int argc, char** argv) {
   CLI::App app{"cria: a small, fast engine for GGUF language models", "cria"};
-  app.set_version_flag("--version", "cria 0.1.0");
+  app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
   app.failure_message(one_line_failure);
+  // A flag given twice takes the last value, as llama.cpp does (CLI11 would refuse); lists still collect.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   cria::cli::Action action;
   cria::cli::add_run_command(app, action);
@@ -70,14 +114,28 @@ int main(int argc, char** argv) {
   cria::cli::add_serve_command(app, action);
   cria::cli::add_bench_serve_command(app, action);
 #endif
+  add_llama_cpp_flags(app);
 
   auto args = with_default_subcommand(argc, argv);
-  expand_multi_letter_flags(args);
+  CLI::App* cmd = args.empty() ? nullptr : find_subcommand(app, args[0]);
+  if (cmd == nullptr && !args.empty() && args[0][0] != '-') return cria::cli::fail(unknown_command_message(app, args[0]));
+  if (cmd != nullptr) {
+    cria::cli::rewrite_llama_cpp_spellings(args, 1);
+    switch_to_chat_on_conversation(args);
+    cmd = find_subcommand(app, args[0]);
+    if (const std::string flag = cria::cli::first_unknown_flag(*cmd, args, 1); !flag.empty()) {
+      return cria::cli::fail(unknown_flag_message(*cmd, flag));
+    }
+  }
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Usage errors exit 1 like every other error (CLI11's own codes are 100 and up); --help and --version 0.
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+  if (cmd != nullptr) {
+    if (const int code = check_model_source(*cmd); code != 0) return code;
   }
   try {
     return action ? action() : 0;

@@ -47,10 +47,14 @@ std::string model_banner(const model::Model& model) {
 
 Result<std::string> read_prompt(const std::string& prompt, const std::string& file, bool escapes) {
   if (!file.empty()) {
+    // A directory opens as a stream on Linux and reads as nothing: refuse it rather than run an empty prompt.
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) return make_error("-f " + file + ": is a directory, not a text file");
     std::ifstream in(file, std::ios::binary);
-    if (!in) return make_error(file + ": cannot open the prompt file");
+    if (!in) return make_error("-f " + file + ": cannot open the file");
     std::stringstream ss;
     ss << in.rdbuf();
+    if (in.bad()) return make_error("-f " + file + ": cannot read the file");
     return ss.str();
   }
   return escapes ? process_escapes(prompt) : prompt;
