@@ -161,6 +161,19 @@ TEST(CliLlamaCpp, MoreThreadsThanCpusWarnOnce) {
   EXPECT_EQ(r.err.rfind("cria: warning: -t " + std::to_string(cpus + 1) + " is more threads than the ", 0), 0u) << r.err;
 }
 
+// The bundled model was trained on 256 tokens: a longer -c runs, with a warning (llama.cpp's "training
+// context overflow"), and one within it gives none.
+TEST(CliLlamaCpp, ContextPastTheTrainingContextWarns) {
+  const auto longer = run_cria("-p hi -n 1 -c 512");
+  ASSERT_EQ(longer.exit_code, 0) << longer.err;
+  EXPECT_NE(longer.err.find("cria: warning: context 512 (-c) is longer than the 256 tokens the model was trained on"),
+            std::string::npos)
+      << longer.err;
+  const auto within = run_cria("-p hi -n 1 -c 256");
+  ASSERT_EQ(within.exit_code, 0) << within.err;
+  EXPECT_EQ(within.err.find("warning"), std::string::npos) << within.err;
+}
+
 TEST(CliLlamaCpp, HelpAndVersionExitZeroOnEveryCommand) {
   for (const std::string args : {"--help", "--version", "run --version", "chat --version", "bench --version",
                                  "perplexity --version", "info --version", "run --help", "-h"}) {

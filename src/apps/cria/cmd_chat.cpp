@@ -58,6 +58,7 @@ int run(const ChatCliOptions& opt) {
   const auto& tok = *loaded->tokenizer;
   auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
   if (!session) return fail(session.error().message);
+  warn_past_training_context(*loaded->model, (*session)->n_ctx());
   lock_memory_if_asked();
 
   std::string choice = opt.chat_template;

@@ -40,6 +40,7 @@ int run_perplexity(const PerplexityOptions& opt) {
   const int ctx = opt.ctx > 0 ? opt.ctx : static_cast<int>(std::min<uint32_t>(512, loaded->model->hparams().n_ctx_train));
   auto session = model::Session::create(loaded->model, {ctx, std::min(opt.batch, ctx), opt.threads, opt.flash_attn});
   if (!session) return fail(session.error().message);
+  warn_past_training_context(*loaded->model, ctx);
   lock_memory_if_asked();
 
   auto tokens = loaded->tokenizer->encode(*text, /*add_special=*/true, /*parse_special=*/false);

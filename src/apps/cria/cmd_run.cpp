@@ -58,6 +58,7 @@ int run(const RunOptions& opt) {
   auto session_or = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
   if (!session_or) return fail(session_or.error().message);
   model::Session& session = **session_or;
+  warn_past_training_context(*loaded->model, session.n_ctx());
   lock_memory_if_asked();
   auto prompt = read_prompt(opt.prompt, opt.prompt_file, opt.escapes);
   if (!prompt) return fail(prompt.error().message);

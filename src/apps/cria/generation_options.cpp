@@ -52,8 +52,8 @@ int thread_cap() {
 std::string check_thread_count(int threads, const char* flag) {
   if (threads < 0) return std::string(flag) + " must be positive, got " + std::to_string(threads);
   if (threads > thread_cap()) {
-    return std::string(flag) + " " + std::to_string(threads) + " is more threads than cria allows (at most " +
-           std::to_string(thread_cap()) + ": 4 per CPU, and at least " + std::to_string(kMinThreadCap) + ")";
+    return std::string(flag) + " " + std::to_string(threads) + " is more threads than cria allows: at most " +
+           std::to_string(thread_cap()) + " here (4 per CPU, never fewer than " + std::to_string(kMinThreadCap) + ")";
   }
   const int cpus = static_cast<int>(std::thread::hardware_concurrency());
   if (cpus > 0 && threads > cpus) {

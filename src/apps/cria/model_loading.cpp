@@ -60,6 +60,16 @@ Result<std::string> read_prompt(const std::string& prompt, const std::string& fi
   return escapes ? process_escapes(prompt) : prompt;
 }
 
+void warn_past_training_context(const model::Model& model, int n_ctx_per_seq) {
+  const uint32_t train = model.hparams().n_ctx_train;
+  if (train > 0 && n_ctx_per_seq > static_cast<int64_t>(train)) {
+    std::fprintf(stderr,
+                 "cria: warning: context %d (-c) is longer than the %u tokens the model was trained on: expect "
+                 "worse text past %u\n",
+                 n_ctx_per_seq, train, train);
+  }
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "cria: error: %s\n", message.c_str());
   return 1;

@@ -25,6 +25,10 @@ Result<LoadedModel> load_model(const std::string& path);
 // tied output), 28 layers of 1536, 151936 tokens".
 std::string model_banner(const model::Model& model);
 
+// A warning when the context per sequence is longer than the model was trained on (llama.cpp warns of a
+// "training context overflow"): positions past it are ones the model never saw.
+void warn_past_training_context(const model::Model& model, int n_ctx_per_seq);
+
 // The prompt from -p (escapes processed when `escapes`) or the bytes of -f.
 Result<std::string> read_prompt(const std::string& prompt, const std::string& file, bool escapes);
 
