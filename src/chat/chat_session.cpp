@@ -22,10 +22,10 @@ void ChatSession::clear_cache() {
   sampler_.reset();
 }
 
-Result<std::string> ChatSession::render() const {
+Result<std::string> ChatSession::render(bool generation_prompt) const {
   ChatTemplateInputs in;
   in.messages = messages_;
-  in.add_generation_prompt = true;
+  in.add_generation_prompt = generation_prompt;
   in.bos_token = opt_.bos_token;
   in.eos_token = opt_.eos_token;
   return apply_chat_template(opt_.template_source, in);
@@ -51,7 +51,39 @@ bool ChatSession::drop_oldest_turn() {
   return true;
 }
 
-Result<TurnStats> ChatSession::respond(const std::string& user_text, const std::function<void(std::string_view)>& on_text) {
+Result<int> ChatSession::load(const nlohmann::ordered_json& messages) {
+  if (!messages.is_array()) return make_error("a conversation is a JSON array of messages");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const auto& m = messages[i];
+    const bool ok = m.is_object() && m.contains("role") && m["role"].is_string() && m.contains("content") &&
+                    m["content"].is_string();
+    if (!ok) return make_error("message " + std::to_string(i) + " is not an object with string \"role\" and \"content\"");
+  }
+  auto previous = std::move(messages_);
+  messages_ = messages;
+  auto rendered = render(false);
+  const std::vector<int32_t> ids = rendered ? tokenize(*rendered, true) : std::vector<int32_t>{};
+  if (!rendered || static_cast<int>(ids.size()) >= session_.n_ctx()) {
+    messages_ = std::move(previous);
+    if (!rendered) return rendered.error();
+    return make_error("the conversation needs " + std::to_string(ids.size()) + " tokens, more than the context of " +
+                      std::to_string(session_.n_ctx()) + " tokens holds (-c)");
+  }
+  clear_cache();
+  if (ids.empty()) return 0;
+  if (auto s = session_.decode(ids); !s) {
+    clear_cache();
+    messages_ = std::move(previous);
+    return s.error();
+  }
+  for (int32_t id : ids) sampler_.accept(id);
+  cache_tokens_ = ids;
+  cache_text_ = std::move(*rendered);
+  return static_cast<int>(ids.size());
+}
+
+Result<TurnStats> ChatSession::respond(const std::string& user_text, const std::function<void(std::string_view)>& on_text,
+                                       const std::atomic<bool>* stop) {
   messages_.push_back({{"role", "user"}, {"content", user_text}});
   auto abandon = [&](Error e) -> Result<TurnStats> {
     messages_.erase(messages_.end() - 1);
@@ -105,6 +137,10 @@ Result<TurnStats> ChatSession::respond(const std::string& user_text, const std::
 
   std::string reply;
   while (opt_.n_predict < 0 || stats.n_generated < opt_.n_predict) {
+    if (stop != nullptr && stop->load()) {
+      stats.interrupted = true;
+      break;
+    }
     const int32_t id = sampler_.sample(session_.logits());
     sampler_.accept(id);
     ++stats.n_generated;

@@ -9,6 +9,7 @@
 // (the system message stays) and the conversation is evaluated again from the start.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,6 +37,7 @@ struct TurnStats {
   int n_generated = 0;    // reply tokens sampled
   int dropped_turns = 0;  // user messages dropped because the context was full
   bool hit_context_limit = false;  // the reply stopped because the context filled
+  bool interrupted = false;        // the reply stopped because `stop` was set; what it had is kept
 };
 
 class ChatSession {
@@ -43,14 +45,20 @@ class ChatSession {
   ChatSession(model::Session& session, const tokenizer::Tokenizer& tokenizer, ChatOptions options);
 
   // Adds the user's message, evaluates what the cache lacks and streams the reply's text to `on_text`.
-  Result<TurnStats> respond(const std::string& user_text, const std::function<void(std::string_view)>& on_text);
+  // When `stop` becomes true (Ctrl-C) the reply ends there and its text so far stays in the conversation.
+  Result<TurnStats> respond(const std::string& user_text, const std::function<void(std::string_view)>& on_text,
+                            const std::atomic<bool>* stop = nullptr);
   // Forgets the conversation (the system message stays) and clears the cache.
   void reset();
 
   const nlohmann::ordered_json& messages() const { return messages_; }
+  // Replaces the conversation with `messages` (an array of {"role", "content"} objects, as messages()
+  // gives and /save writes) and evaluates it into the cache once, so the next turn evaluates only its own
+  // message; returns the tokens evaluated. An invalid array or one the context cannot hold changes nothing.
+  Result<int> load(const nlohmann::ordered_json& messages);
 
  private:
-  Result<std::string> render() const;
+  Result<std::string> render(bool generation_prompt = true) const;
   std::vector<int32_t> tokenize(const std::string& text, bool at_start) const;
   bool drop_oldest_turn();
   void clear_cache();

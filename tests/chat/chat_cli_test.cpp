@@ -2,6 +2,9 @@
 // fixtures, and scripted chats on the bundled KJV model through a pipe.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -120,6 +123,32 @@ TEST(ChatCli, ConversationFlagResetAndFullContext) {
   ASSERT_EQ(full.exit_code, 0) << full.err;
   EXPECT_NE(full.err.find("dropped the"), std::string::npos) << full.err;
   EXPECT_EQ(turns_of(full.err).size(), 3u) << full.err;
+}
+
+// /load of a file that is missing, not JSON, or not an array of {role, content} messages is one error line
+// and leaves the conversation as it was (the next turn still reuses the cache); /save to a directory fails.
+TEST(ChatCli, BadLoadAndSaveAreErrorLinesAndChangeNothing) {
+  namespace fs = std::filesystem;
+  CRIA_REQUIRE_FIXTURE(kjv_model());
+  const fs::path dir = fs::temp_directory_path() / ("cria_chat_load_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "text.json") << "not json";
+  std::ofstream(dir / "shape.json") << R"([{"role": "user"}])";
+  const auto r = run_cria("chat -m " + kjv_model().string() + " --chat-template llama2 -n 4 --temp 0 -c 256 -t 2",
+                          "Hello\n/load " + (dir / "missing.json").string() + "\n/load " +
+                              (dir / "text.json").string() + "\n/load " + (dir / "shape.json").string() +
+                              "\n/save " + dir.string() + "\nAgain\n");
+  fs::remove_all(dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("missing.json is not a readable JSON file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("text.json is not a readable JSON file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("shape.json: message 0 is not an object with string \"role\" and \"content\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("cannot write " + dir.string()), std::string::npos) << r.err;
+  const auto turns = turns_of(r.err);
+  ASSERT_EQ(turns.size(), 2u) << r.err;
+  EXPECT_GT(turns[1].reused, turns[0].evaluated) << "the first turn stays in the cache";
 }
 
 }  // namespace

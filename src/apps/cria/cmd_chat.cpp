@@ -1,11 +1,17 @@
 // `cria chat` (and `cria -m MODEL -cnv`): an interactive conversation. Replies stream to stdout; notes and
 // per-turn counts go to stderr. At a terminal, lines are read with libedit (editing, history); from a
-// pipe, plain lines, so a conversation can be scripted.
+// pipe, plain lines, so a conversation can be scripted. Ctrl-C during a reply stops it (what it had stays
+// in the conversation) and returns to the prompt; Ctrl-C at the prompt, or a second one during a reply,
+// exits with 130. Lines starting with / are commands (/help), never sent to the model.
 #include <editline/readline.h>
+#include <signal.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -32,6 +38,82 @@ struct ChatCliOptions : GenerationFlags {
   int n_predict = -1;
   bool single_turn = false;
 };
+
+// Ctrl-C: the first during a reply asks it to stop; any other exits at once with 130, the terminal's
+// settings restored (libedit changes them while it reads a line). Only async-signal-safe calls here.
+std::atomic<bool> g_replying{false};
+std::atomic<bool> g_stop_reply{false};
+struct termios g_terminal_settings;
+bool g_have_terminal_settings = false;
+
+void on_interrupt(int) {
+  if (g_replying.load() && !g_stop_reply.load()) {
+    g_stop_reply.store(true);
+    return;
+  }
+  if (g_have_terminal_settings) tcsetattr(STDIN_FILENO, TCSANOW, &g_terminal_settings);
+  static const char kNewline = '\n';
+  (void)!write(STDOUT_FILENO, &kNewline, 1);
+  _exit(130);
+}
+
+void catch_interrupts(bool terminal) {
+  if (terminal) g_have_terminal_settings = tcgetattr(STDIN_FILENO, &g_terminal_settings) == 0;
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+constexpr const char* kHelp =
+    "commands:\n"
+    "  /help         this list\n"
+    "  /reset        forget the conversation (the system message stays) and clear the cache\n"
+    "  /save FILE    write the conversation to FILE as JSON (an array of {role, content})\n"
+    "  /load FILE    replace the conversation with FILE's and evaluate it once\n"
+    "  /exit         quit (also /quit, end of input, Ctrl-C at the prompt)\n"
+    "Ctrl-C during a reply stops it and keeps what it said.\n";
+
+// A /command line: runs it and says what happened on stderr; false for /exit.
+bool run_command(const std::string& line, chat::ChatSession& chat) {
+  const size_t space = line.find(' ');
+  const std::string name = line.substr(0, space);
+  const std::string arg = space == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', space));
+  if (name == "/exit" || name == "/quit") return false;
+  if (name == "/help") {
+    std::fputs(kHelp, stderr);
+  } else if (name == "/reset") {
+    chat.reset();
+    std::fprintf(stderr, "cria: the conversation and its cache are cleared\n");
+  } else if ((name == "/save" || name == "/load") && arg.empty()) {
+    std::fprintf(stderr, "cria: error: %s needs a file name (see /help)\n", name.c_str());
+  } else if (name == "/save") {
+    std::ofstream out(arg);
+    out << chat.messages().dump(2) << "\n";
+    if (!out.flush()) {
+      std::fprintf(stderr, "cria: error: cannot write %s\n", arg.c_str());
+    } else {
+      std::fprintf(stderr, "cria: saved %zu messages to %s\n", chat.messages().size(), arg.c_str());
+    }
+  } else if (name == "/load") {
+    std::ifstream in(arg);
+    const auto messages = nlohmann::ordered_json::parse(in, nullptr, false);
+    if (!in.is_open() || messages.is_discarded()) {
+      std::fprintf(stderr, "cria: error: %s is not a readable JSON file\n", arg.c_str());
+      return true;
+    }
+    auto evaluated = chat.load(messages);
+    if (!evaluated) {
+      std::fprintf(stderr, "cria: error: %s: %s\n", arg.c_str(), evaluated.error().message.c_str());
+    } else {
+      std::fprintf(stderr, "cria: loaded %zu messages from %s, evaluated %d tokens\n", messages.size(), arg.c_str(),
+                   *evaluated);
+    }
+  } else {
+    std::fprintf(stderr, "cria: error: unknown command %s (see /help; not sent to the model)\n", name.c_str());
+  }
+  return true;
+}
 
 // One line of input without its newline; nothing at end of input.
 std::optional<std::string> read_line(bool terminal) {
@@ -83,28 +165,34 @@ int run(const ChatCliOptions& opt) {
   chat::ChatSession chat(**session, tok, std::move(copt));
 
   const bool terminal = isatty(STDIN_FILENO) != 0;
+  catch_interrupts(terminal);
   if (!logs_disabled()) {
-    std::fprintf(stderr, "cria: chatting with %s, context %d, template %s. /reset starts over, /exit quits.\n",
+    std::fprintf(stderr, "cria: chatting with %s, context %d, template %s. /help lists the commands.\n",
                  path.c_str(), (*session)->n_ctx(), choice.empty() ? "from the model" : choice.c_str());
   }
   while (auto line = read_line(terminal)) {
-    if (*line == "/exit" || *line == "/quit") break;
-    if (*line == "/reset") {
-      chat.reset();
-      std::fprintf(stderr, "cria: the conversation and its cache are cleared\n");
+    if (line->starts_with("/")) {
+      if (!run_command(*line, chat)) break;
       continue;
     }
     if (line->empty()) continue;
-    auto stats = chat.respond(*line, [](std::string_view piece) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-    });
+    g_stop_reply.store(false);
+    g_replying.store(true);
+    auto stats = chat.respond(
+        *line,
+        [](std::string_view piece) {
+          std::fwrite(piece.data(), 1, piece.size(), stdout);
+          std::fflush(stdout);
+        },
+        &g_stop_reply);
+    g_replying.store(false);
     std::fputs("\n", stdout);
     std::fflush(stdout);
     if (!stats) {
       std::fprintf(stderr, "cria: error: %s\n", stats.error().message.c_str());
       continue;
     }
+    if (stats->interrupted) std::fprintf(stderr, "cria: reply stopped (Ctrl-C); what it said stays in the conversation\n");
     if (stats->dropped_turns > 0) {
       std::fprintf(stderr, "cria: the context was full: dropped the %d oldest turn(s) and evaluated the rest again\n",
                    stats->dropped_turns);

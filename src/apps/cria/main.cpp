@@ -1,4 +1,7 @@
 // cria: run large language models from GGUF files. One executable, one subcommand per task.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -89,7 +92,17 @@ std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
 
 }  // namespace
 
+// Ctrl-C ends a command with exit code 130, as shells report an interrupted program (chat stops the reply
+// first and serve shuts down gracefully: they install their own handling).
+void exit_130_on_interrupt() {
+  struct sigaction action {};
+  action.sa_handler = [](int) { _exit(130); };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+}
+
 int main(int argc, char** argv) {
+  exit_130_on_interrupt();
   CLI::App app{"cria: a small, fast engine for GGUF language models", "cria"};
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
