@@ -69,6 +69,33 @@ TEST(CliRun, StopsWithAMessageWhenTheContextFills) {
   EXPECT_NE(r.err.find("the context is full (12 tokens)"), std::string::npos) << r.err;
 }
 
+// Without -i a reverse prompt ends the completion where it first appears: the greedy continuation of the
+// bundled model reaches "LORD" within a few tokens, and stops there instead of at -n 40.
+TEST(CliRun, ReversePromptEndsTheCompletion) {
+  const auto full = run_cria("-p 'In the beginning' -n 40 --temp 0 -t 1");
+  const auto cut = run_cria("-p 'In the beginning' -r LORD -n 40 --temp 0 -t 1");
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  const size_t at = full.out.find("LORD");
+  ASSERT_NE(at, std::string::npos) << full.out;
+  EXPECT_EQ(cut.out, full.out.substr(0, at + 4) + "\n");
+}
+
+// Interactive completion from a pipe: past a full context it keeps the BOS and --keep prompt tokens,
+// drops half of the rest and goes on (llama-cli's context shift), so 150 tokens fit in a context of 64;
+// -n hands control back every 150 tokens, and end of input ends the program normally.
+TEST(CliRun, InteractiveShiftsAFullContextAndEndsAtEndOfInput) {
+  const auto r = run_cria("-i -p 'In the beginning' -n 150 -c 64 --keep 4 --temp 0 -t 1 --ignore-eos", "And God said\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("sampling time"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/   300 runs"), std::string::npos) << "two turns of 150 tokens:\n" << r.err;
+  EXPECT_EQ(r.out.rfind(" In the beginning", 0), 0u) << r.out;
+  // An 8-token prompt kept whole (--keep -1) in a context of 9 leaves nothing to drop: a clear error.
+  const auto too_much =
+      run_cria("-i -p 'In the beginning God created the heaven' -n 150 -c 9 --keep -1 --temp 0 -t 1 --ignore-eos", "");
+  EXPECT_EQ(too_much.exit_code, 1);
+  EXPECT_NE(too_much.err.find("is full and --keep keeps"), std::string::npos) << too_much.err;
+}
+
 TEST(CliRun, BadInputGetsAOneLineError) {
   EXPECT_TRUE(is_one_line_error(run_cria("-m /nonexistent/model.gguf -p hi")));
   EXPECT_TRUE(is_one_line_error(run_cria("-m '" + std::string(CRIA_SOURCE_DIR) + "/README.md' -p hi")));

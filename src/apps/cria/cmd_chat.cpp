@@ -3,12 +3,8 @@
 // pipe, plain lines, so a conversation can be scripted. Ctrl-C during a reply stops it (what it had stays
 // in the conversation) and returns to the prompt; Ctrl-C at the prompt, or a second one during a reply,
 // exits with 130. Lines starting with / are commands (/help), never sent to the model.
-#include <editline/readline.h>
-#include <signal.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -24,6 +20,7 @@
 #include "llama_cpp_compat.h"
 #include "model/session.h"
 #include "model_loading.h"
+#include "terminal_input.h"
 
 namespace cria::cli {
 
@@ -38,32 +35,6 @@ struct ChatCliOptions : GenerationFlags {
   int n_predict = -1;
   bool single_turn = false;
 };
-
-// Ctrl-C: the first during a reply asks it to stop; any other exits at once with 130, the terminal's
-// settings restored (libedit changes them while it reads a line). Only async-signal-safe calls here.
-std::atomic<bool> g_replying{false};
-std::atomic<bool> g_stop_reply{false};
-struct termios g_terminal_settings;
-bool g_have_terminal_settings = false;
-
-void on_interrupt(int) {
-  if (g_replying.load() && !g_stop_reply.load()) {
-    g_stop_reply.store(true);
-    return;
-  }
-  if (g_have_terminal_settings) tcsetattr(STDIN_FILENO, TCSANOW, &g_terminal_settings);
-  static const char kNewline = '\n';
-  (void)!write(STDOUT_FILENO, &kNewline, 1);
-  _exit(130);
-}
-
-void catch_interrupts(bool terminal) {
-  if (terminal) g_have_terminal_settings = tcgetattr(STDIN_FILENO, &g_terminal_settings) == 0;
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-}
 
 constexpr const char* kHelp =
     "commands:\n"
@@ -115,22 +86,6 @@ bool run_command(const std::string& line, chat::ChatSession& chat) {
   return true;
 }
 
-// One line of input without its newline; nothing at end of input.
-std::optional<std::string> read_line(bool terminal) {
-  if (terminal) {
-    char* raw = readline("> ");
-    if (!raw) return std::nullopt;
-    std::string line(raw);
-    std::free(raw);
-    if (!line.empty()) add_history(line.c_str());
-    return line;
-  }
-  std::string line;
-  if (!std::getline(std::cin, line)) return std::nullopt;
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
-}
-
 int run(const ChatCliOptions& opt) {
   if (const std::string bad = check_generation_flags(opt); !bad.empty()) return fail(bad);
   if (opt.n_predict < -1) return fail("-n must be -1 (until end of turn) or a token count");
@@ -170,22 +125,21 @@ int run(const ChatCliOptions& opt) {
     std::fprintf(stderr, "cria: chatting with %s, context %d, template %s. /help lists the commands.\n",
                  path.c_str(), (*session)->n_ctx(), choice.empty() ? "from the model" : choice.c_str());
   }
-  while (auto line = read_line(terminal)) {
+  while (auto line = read_line(terminal, "> ")) {
     if (line->starts_with("/")) {
       if (!run_command(*line, chat)) break;
       continue;
     }
     if (line->empty()) continue;
-    g_stop_reply.store(false);
-    g_replying.store(true);
+    generating(true);
     auto stats = chat.respond(
         *line,
         [](std::string_view piece) {
           std::fwrite(piece.data(), 1, piece.size(), stdout);
           std::fflush(stdout);
         },
-        &g_stop_reply);
-    g_replying.store(false);
+        &stop_requested());
+    generating(false);
     std::fputs("\n", stdout);
     std::fflush(stdout);
     if (!stats) {

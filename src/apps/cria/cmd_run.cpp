@@ -1,4 +1,6 @@
 // `cria run` (and bare `cria -m ...`): text completion with llama.cpp's completion-mode flags.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -6,6 +8,7 @@
 
 #include "commands.h"
 #include "generation_options.h"
+#include "interactive.h"
 #include "llama_cpp_compat.h"
 #include "model/session.h"
 #include "model_loading.h"
@@ -23,7 +26,12 @@ struct RunOptions : GenerationFlags {
   bool escapes = false;
   bool ignore_eos = false;
   bool no_display_prompt = false;
+  bool interactive = false;
+  InteractiveOptions interaction;
 };
+
+constexpr const char* kPromptColor = "\x1b[33m";  // llama-cli's --color: the prompt in yellow
+constexpr const char* kResetColor = "\x1b[0m";
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point start) {
@@ -63,6 +71,8 @@ int run(const RunOptions& opt) {
   auto prompt = read_prompt(opt.prompt, opt.prompt_file, opt.escapes);
   if (!prompt) return fail(prompt.error().message);
 
+  const bool interactive = opt.interactive || opt.interaction.first;
+  if (interactive && opt.interaction.keep < -1) return fail("--keep must be -1 (the whole prompt) or a token count");
   std::vector<int32_t> tokens = tok.encode(*prompt, /*add_special=*/true, /*parse_special=*/true);
   if (tokens.empty()) tokens.push_back(tok.bos());
   if (static_cast<int>(tokens.size()) > session.n_ctx()) {
@@ -83,7 +93,9 @@ int run(const RunOptions& opt) {
   }
 
   if (!opt.no_display_prompt) {
+    if (opt.interaction.color) std::fputs(kPromptColor, stdout);
     for (int32_t id : tokens) std::fputs(tok.token_to_piece(id, false).c_str(), stdout);
+    if (opt.interaction.color) std::fputs(kResetColor, stdout);
     std::fflush(stdout);
   }
   for (int32_t id : tokens) sampler.accept(id);
@@ -92,10 +104,20 @@ int run(const RunOptions& opt) {
   if (auto s = session.decode(tokens); !s) return fail(s.error().message);
   const double prompt_ms = ms_since(prompt_start);
 
-  double eval_ms = 0, sample_ms = 0;
-  int64_t n_generated = 0, n_evaluated = 0;
-  std::string piece;
-  while (opt.n_predict < 0 || n_generated < opt.n_predict) {
+  GenerationCounts counts;
+  if (interactive) {
+    InteractiveOptions interaction = opt.interaction;
+    interaction.n_predict = opt.n_predict;
+    interaction.escapes = opt.escapes;
+    const int code = run_interactive(session, sampler, tok, tokens, interaction, counts);
+    if (code != 0) return code;
+  }
+  double& eval_ms = counts.eval_ms;
+  double& sample_ms = counts.sample_ms;
+  int64_t& n_generated = counts.generated;
+  int64_t& n_evaluated = counts.evaluated;
+  std::string piece, tail;
+  while (!interactive && (opt.n_predict < 0 || n_generated < opt.n_predict)) {
     const auto sample_start = Clock::now();
     const int32_t id = sampler.sample(session.logits());
     sampler.accept(id);
@@ -109,6 +131,9 @@ int run(const RunOptions& opt) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     if (opt.n_predict >= 0 && n_generated == opt.n_predict) break;
+    // Without -i, a reverse prompt ends the completion where it appears.
+    tail += piece;
+    if (ends_with_reverse_prompt(tail, opt.interaction.reverse_prompts)) break;
     if (session.n_past() >= session.n_ctx()) {
       std::fprintf(stderr, "\ncria: the context is full (%d tokens); stopping. Use -c to allow a longer context.\n",
                    session.n_ctx());
@@ -146,6 +171,19 @@ void add_run_command(CLI::App& app, Action& run_action) {
   add_generation_flags(cmd, *opt);
   cmd->add_flag("--ignore-eos", opt->ignore_eos, "Never stop at end-of-generation tokens");
   cmd->add_flag("--no-display-prompt", opt->no_display_prompt, "Do not print the prompt");
+  cmd->add_flag("-i,--interactive", opt->interactive, "Interactive: the user continues the text when control returns");
+  cmd->add_flag("--interactive-first", opt->interaction.first, "Interactive, waiting for the user's input first");
+  cmd->add_option("-r,--reverse-prompt", opt->interaction.reverse_prompts,
+                  "Hand control to the user when the output ends with TEXT (without -i: stop there); repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--in-prefix", opt->interaction.in_prefix, "Text before each user input (-i)");
+  cmd->add_option("--in-suffix", opt->interaction.in_suffix, "Text after each user input (-i)");
+  cmd->add_option("--keep", opt->interaction.keep, "Prompt tokens kept when the context is full and shifts (-i; -1: all)");
+  cmd->add_option_function<std::string>(
+         "--color",
+         [opt](const std::string& v) { opt->interaction.color = v != "off" && v != "0" && (v != "auto" || isatty(1)); },
+         "Colour the prompt and the user's input (on|off|auto; alone: on)")
+      ->expected(0, 1);
   cmd->callback([opt, &run_action] { run_action = [opt] { return run(*opt); }; });
 }
 

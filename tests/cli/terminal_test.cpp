@@ -1,7 +1,8 @@
-// `cria chat` at a terminal, driven through a pseudo-terminal as a person would: Ctrl-C during a reply
-// returns to the prompt with the partial reply kept in the conversation, /save then /load restores the
-// conversation and evaluates it once (the next turn reuses all of it), and Ctrl-C at the prompt exits
-// with 130. Every read has a deadline, so a hang fails the test instead of stalling it.
+// `cria chat` and `cria run -i` at a terminal, driven through a pseudo-terminal as a person would: Ctrl-C
+// during a reply returns to the prompt with the partial reply kept in the conversation, /save then /load
+// restores the conversation and evaluates it once (the next turn reuses all of it), Ctrl-C at the prompt
+// exits with 130, and interactive completion hands control back after -n tokens or a Ctrl-C. Every read
+// has a deadline, so a hang fails the test instead of stalling it.
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -67,6 +68,12 @@ class PtyProcess {
     }
   }
   void type(const std::string& keys) { ASSERT_EQ(write(fd_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size())); }
+  // At a prompt, after a short pause: libedit switches the terminal's mode once its prompt is out, and keys
+  // that arrive before that can be dropped with the mode change, as they would be for a person typing ahead.
+  void type_at_prompt(const std::string& keys) {
+    usleep(200 * 1000);
+    type(keys);
+  }
 
   // The exit code, or -1 if it did not exit within `seconds` (or was killed by a signal).
   int exit_code(double seconds = 10) {
@@ -94,11 +101,11 @@ class PtyProcess {
 
 TEST(CliChatTerminal, CtrlCStopsTheReplySaveLoadAndCtrlCAtThePromptExits) {
   const fs::path saved = fs::temp_directory_path() / ("cria_chat_" + std::to_string(getpid()) + ".json");
-  // A reply of up to 200 tokens (about a second or two here), so Ctrl-C lands in the middle of it.
-  PtyProcess chat({CRIA_BINARY, "chat", "-n", "200", "--temp", "0", "-t", "1"});
+  // A reply of up to 2000 tokens (the bundled model writes about 3000 a second), so Ctrl-C lands in it.
+  PtyProcess chat({CRIA_BINARY, "chat", "-n", "2000", "-c", "2048", "--temp", "0", "-t", "1"});
   ASSERT_TRUE(chat.started());
   ASSERT_TRUE(chat.wait_for("> ")) << chat.transcript();
-  chat.type("And God said\r");
+  chat.type_at_prompt("And God said\r");
   ASSERT_TRUE(chat.wait_for("And God said\r?\n[^\n]{12}")) << "no reply began:\n" << chat.transcript();
   chat.type("\x03");
   ASSERT_TRUE(chat.wait_for("reply stopped \\(Ctrl-C\\)")) << chat.transcript();
@@ -106,23 +113,23 @@ TEST(CliChatTerminal, CtrlCStopsTheReplySaveLoadAndCtrlCAtThePromptExits) {
   std::smatch m;
   const std::string so_far = chat.transcript();
   ASSERT_TRUE(std::regex_search(so_far, m, std::regex("generated ([0-9]+) tokens")));
-  EXPECT_LT(std::stoi(m[1]), 200) << "Ctrl-C must stop the reply before its 200 tokens";
+  EXPECT_LT(std::stoi(m[1]), 2000) << "Ctrl-C must stop the reply before its 2000 tokens";
   ASSERT_TRUE(chat.wait_for("> ")) << "no prompt after the stopped reply:\n" << chat.transcript();
 
-  chat.type("/save " + saved.string() + "\r");
+  chat.type_at_prompt("/save " + saved.string() + "\r");
   ASSERT_TRUE(chat.wait_for("saved 2 messages")) << chat.transcript();
-  chat.type("/load " + saved.string() + "\r");
+  chat.type_at_prompt("/load " + saved.string() + "\r");
   ASSERT_TRUE(chat.wait_for("loaded 2 messages from [^,]*, evaluated [0-9]+ tokens")) << chat.transcript();
   const std::string transcript = chat.transcript();
   ASSERT_TRUE(std::regex_search(transcript, m, std::regex("evaluated ([0-9]+) tokens\r?\n")));
   const std::string loaded_tokens = m[1];
-  chat.type("/bogus\r");
+  chat.type_at_prompt("/bogus\r");
   ASSERT_TRUE(chat.wait_for("unknown command /bogus")) << chat.transcript();
-  chat.type("Amen\r");
+  chat.type_at_prompt("Amen\r");
   ASSERT_TRUE(chat.wait_for("\\(" + loaded_tokens + " reused from the cache\\)"))
       << "the next turn must reuse the whole loaded conversation:\n" << chat.transcript();
   ASSERT_TRUE(chat.wait_for("> ")) << chat.transcript();
-  chat.type("\x03");
+  chat.type_at_prompt("\x03");
   EXPECT_EQ(chat.exit_code(), 130) << chat.transcript();
 
   std::ifstream in(saved);
@@ -137,11 +144,33 @@ TEST(CliChatTerminal, CtrlCStopsTheReplySaveLoadAndCtrlCAtThePromptExits) {
 
 // Ctrl-C during `cria run` ends it with exit code 130 (item 6 of issue 18), not a death by signal.
 TEST(CliRunTerminal, CtrlCExitsWith130) {
-  PtyProcess run({CRIA_BINARY, "-p", "In the beginning", "-n", "240", "-c", "256", "--temp", "0", "-t", "1"});
+  PtyProcess run({CRIA_BINARY, "-p", "In the beginning", "-n", "2000", "-c", "2048", "--temp", "0", "-t", "1"});
   ASSERT_TRUE(run.started());
   ASSERT_TRUE(run.wait_for("In the beginning[^\n]{12}")) << run.transcript();
   run.type("\x03");
   EXPECT_EQ(run.exit_code(), 130) << run.transcript();
+}
+
+// llama-cli's interactive completion: control returns after -n tokens, the user's line continues the text,
+// Ctrl-C during generation returns control instead of exiting, and end of input (Ctrl-D) ends with 0.
+TEST(CliRunTerminal, InteractiveHandsControlBackAfterNTokensAndOnCtrlC) {
+  PtyProcess run({CRIA_BINARY, "-i", "-p", "In the beginning", "-n", "8", "--temp", "0", "-t", "1", "-c", "256",
+                  "--in-prefix", "you> "});
+  ASSERT_TRUE(run.started());
+  ASSERT_TRUE(run.wait_for("In the beginning[^\n]+you> ")) << "no control after 8 tokens:\n" << run.transcript();
+  run.type_at_prompt("And God said\r");
+  ASSERT_TRUE(run.wait_for("And God said\r?\n[^\n]*you> ")) << run.transcript();
+  run.type_at_prompt("\x04");  // end of input at the prompt
+  EXPECT_EQ(run.exit_code(), 0) << run.transcript();
+
+  PtyProcess stop({CRIA_BINARY, "-i", "-p", "In the beginning", "-n", "2000", "--temp", "0", "-t", "1", "-c", "2048",
+                   "--in-prefix", "you> "});
+  ASSERT_TRUE(stop.started());
+  ASSERT_TRUE(stop.wait_for("In the beginning[^\n]{12}")) << stop.transcript();
+  stop.type("\x03");
+  ASSERT_TRUE(stop.wait_for("you> ")) << "Ctrl-C must hand control to the user:\n" << stop.transcript();
+  stop.type_at_prompt("\x03");  // a second one, at the prompt, exits
+  EXPECT_EQ(stop.exit_code(), 130) << stop.transcript();
 }
 
 }  // namespace
