@@ -78,11 +78,11 @@ std::string render_report_markdown(const QuantReportInfo& info, std::span<const 
         "model at the same positions; speed with " + std::to_string(info.n_threads) + " threads (pp" +
         std::to_string(info.n_prompt) + ": prompt processing, tg" + std::to_string(info.n_gen) +
         ": generation). Smaller files run faster; the table shows what each costs in quality.\n\n";
-  md += "| type | size (MiB) | bits/weight | perplexity | vs base | mean KL divergence | same top token | pp" +
+  md += "| type | weights (MiB) | bits/weight | perplexity | vs base | mean KL divergence | same top token | pp" +
         std::to_string(info.n_prompt) + " t/s | tg" + std::to_string(info.n_gen) + " t/s |\n";
   md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& e : entries) {
-    md += "| " + e.label + (e.is_base ? " (base)" : "") + " | " + format("%.2f", mib(e.file_bytes)) + " | " +
+    md += "| " + e.label + (e.is_base ? " (base)" : "") + " | " + format("%.2f", mib(e.weight_bytes)) + " | " +
           format("%.2f", e.bits_per_weight) + " | " + format("%.4f", e.ppl) + " ± " + format("%.4f", e.ppl_error) +
           " | ";
     md += base != nullptr && !e.is_base && base->ppl > 0 ? format("%+.2f%%", 100.0 * (e.ppl / base->ppl - 1.0)) : "-";

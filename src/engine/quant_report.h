@@ -14,7 +14,7 @@ namespace cria::engine {
 struct QuantReportEntry {
   std::string label;       // "Q4_K_M", or the base's type
   bool is_base = false;
-  uint64_t file_bytes = 0;
+  uint64_t weight_bytes = 0;  // tensor data, as bench and quantize count a model's size
   double bits_per_weight = 0;  // tensor data bits / parameters
   double ppl = 0, ppl_error = 0;
   KlStats kl;                  // zero for the base

@@ -118,6 +118,15 @@ TEST_F(QuantizeCli, QuantReportOrdersTypesByQuality) {
   // Size column, then KL divergence: Q2_K is smaller and further from the base than Q8_0.
   EXPECT_GT(std::stod(base[1]), std::stod(q8[1]));
   EXPECT_GT(std::stod(q8[1]), std::stod(q2[1]));
+  // The size counts the weights, as bench and quantize do (not the file with its vocabulary): the Q8_0
+  // made here is byte-identical to the bundled one, so its weights are the bundled file's tensor bytes.
+  auto bundled = gguf::File::open(std::string(CRIA_SOURCE_DIR) + "/models/kjv-Q8_0.gguf");
+  ASSERT_TRUE(bundled.ok());
+  uint64_t weight_bytes = 0;
+  for (const auto& t : bundled->tensors()) weight_bytes += t.n_bytes;
+  char expected[32];
+  std::snprintf(expected, sizeof expected, "%.2f", static_cast<double>(weight_bytes) / 1048576.0);
+  EXPECT_EQ(std::stod(q8[1]), std::stod(expected)) << q8[1];
   const double kl_q8 = std::stod(q8[5]), kl_q2 = std::stod(q2[5]);
   EXPECT_GE(kl_q8, 0.0);
   EXPECT_LT(kl_q8, kl_q2);

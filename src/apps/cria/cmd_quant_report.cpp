@@ -88,7 +88,7 @@ class Measurer {
     engine::QuantReportEntry e;
     e.label = std::move(label);
     e.is_base = is_base;
-    e.file_bytes = file->file_size();
+    e.weight_bytes = loaded->model->weight_bytes();
     e.bits_per_weight = bits_per_weight(*file);
 
     auto session = model::Session::create(loaded->model, {ctx_, std::min(512, ctx_), threads_});
