@@ -18,7 +18,7 @@ double negative_log_likelihood(const float* logits, int64_t n_vocab, int32_t tok
 
 Result<PerplexityResult> perplexity(model::Session& session, const std::vector<int32_t>& tokens, int32_t bos,
                                     const std::function<void(int, double)>& after_chunk,
-                                    const ScoredLogitsFn& on_scored) {
+                                    const ScoredLogitsFn& on_scored, int max_chunks) {
   const int n_ctx = session.n_ctx();
   const int n_batch = session.n_batch();
   const int64_t n_vocab = session.model().n_vocab();
@@ -28,6 +28,7 @@ Result<PerplexityResult> perplexity(model::Session& session, const std::vector<i
   }
   PerplexityResult result;
   result.n_chunks = static_cast<int>(tokens.size() / static_cast<size_t>(n_ctx));
+  if (max_chunks > 0) result.n_chunks = std::min(result.n_chunks, max_chunks);
   const int first = n_ctx / 2;
   double nll = 0, nll2 = 0;
   std::vector<int32_t> chunk(static_cast<size_t>(n_ctx));

@@ -22,9 +22,11 @@ struct PerplexityResult {
 // Sees the logits of every scored position, in order (for KL divergence against another model).
 using ScoredLogitsFn = std::function<void(const float* logits)>;
 
-// tokens: the whole text, tokenized with BOS first. after_chunk(i, running ppl) is called after each chunk.
+// tokens: the whole text, tokenized with BOS first; it must hold two chunks, as llama-perplexity requires,
+// even when max_chunks (llama-perplexity's --chunks; -1: all) asks for one. after_chunk(i, running ppl) is
+// called after each chunk.
 Result<PerplexityResult> perplexity(model::Session& session, const std::vector<int32_t>& tokens, int32_t bos,
                                     const std::function<void(int, double)>& after_chunk = {},
-                                    const ScoredLogitsFn& on_scored = {});
+                                    const ScoredLogitsFn& on_scored = {}, int max_chunks = -1);
 
 }  // namespace cria::engine

@@ -141,7 +141,7 @@ TEST(CliLlamaCpp, BadInputIsOneLineAndExitOne) {
       {"-hf ggml-org/gemma-3-1b-it-GGUF", "-hf: cria does not download models"},
       {"perplexity -f " + quoted(dir.string()), "is a directory"},
       {"perplexity -f README.md --chunks 0", "--chunks"},
-      {"perplexity -f README.md --chunks 1", "--chunks"},
+      {"perplexity -f README.md --chunks -2", "--chunks"},
       {"bench -m MODEL -o xml", "-o must be md, csv, json or jsonl"},
       {"bench -m MODEL -t 100000", "-t 100000"},
       {"frobnicate", "frobnicate"},

@@ -175,6 +175,14 @@ TEST(CliPerplexity, PrintsLlamaCppFinalLine) {
   EXPECT_NE(r.err.find("flash_attn = 0"), std::string::npos) << r.err;
   EXPECT_NE(fa.err.find("flash_attn = 1"), std::string::npos) << fa.err;
   EXPECT_NEAR(online, exact, 1e-3 * exact) << fa.out;
+
+  // --chunks 1 scores the first chunk alone: its line is the full run's first one ([1]...), and it is final.
+  auto one = run_cria("perplexity -f '" + short_text.string() + "' -c 128 -b 64 --chunks 1");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out.find("[2]"), std::string::npos) << one.out;
+  const std::string first = r.out.substr(0, r.out.find(','));
+  EXPECT_EQ(one.out.rfind(first + ",", 0), 0u) << one.out;
+  EXPECT_NE(one.err.find("over 1 chunks"), std::string::npos) << one.err;
   std::filesystem::remove(short_text);
 }
 

@@ -29,8 +29,7 @@ int run_perplexity(const PerplexityOptions& opt) {
   if (opt.ctx < 0) return fail("-c must be positive, got " + std::to_string(opt.ctx));
   if (opt.batch < 1) return fail("-b must be positive, got " + std::to_string(opt.batch));
   if (std::string bad = check_thread_count(opt.threads, "-t"); !bad.empty()) return fail(bad);
-  // cria's perplexity (src/engine) needs two chunks of text, so --chunks 1 cannot be honoured yet.
-  if (opt.chunks != -1 && opt.chunks < 2) return fail("--chunks must be -1 (all) or at least 2, got " + std::to_string(opt.chunks));
+  if (opt.chunks == 0 || opt.chunks < -1) return fail("--chunks must be -1 (all) or at least 1, got " + std::to_string(opt.chunks));
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
   auto loaded = load_model(path);
   if (!loaded) return fail(loaded.error().message);
@@ -45,16 +44,18 @@ int run_perplexity(const PerplexityOptions& opt) {
 
   auto tokens = loaded->tokenizer->encode(*text, /*add_special=*/true, /*parse_special=*/false);
   if (!logs_disabled()) std::fprintf(stderr, "perplexity: tokenized the text into %zu tokens\n", tokens.size());
-  // --chunks N, as llama-perplexity: the first N chunks of the text.
-  if (opt.chunks > 0) tokens.resize(std::min(tokens.size(), static_cast<size_t>(opt.chunks) * static_cast<size_t>(ctx)));
+  // --chunks N, as llama-perplexity: the first N chunks of the text (which must still hold two).
+  size_t n_chunks = tokens.size() / static_cast<size_t>(ctx);
+  if (opt.chunks > 0) n_chunks = std::min(n_chunks, static_cast<size_t>(opt.chunks));
   if (!logs_disabled()) {
     std::fprintf(stderr, "perplexity: calculating perplexity over %zu chunks, n_ctx=%d, batch_size=%d, n_seq=1, flash_attn = %d\n",
-                 tokens.size() / static_cast<size_t>(ctx), ctx, (*session)->n_batch(), (*session)->flash_attn() ? 1 : 0);
+                 n_chunks, ctx, (*session)->n_batch(), (*session)->flash_attn() ? 1 : 0);
   }
-  auto result = engine::perplexity(**session, tokens, loaded->tokenizer->bos(), [](int chunk, double ppl) {
+  auto print_chunk = [](int chunk, double ppl) {
     std::printf("[%d]%.4f,", chunk + 1, ppl);
     std::fflush(stdout);
-  });
+  };
+  auto result = engine::perplexity(**session, tokens, loaded->tokenizer->bos(), print_chunk, {}, opt.chunks);
   if (!result) return fail(result.error().message);
   std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result->ppl, result->ppl_error);
   return 0;
@@ -70,7 +71,7 @@ void add_perplexity_command(CLI::App& app, Action& run) {
   cmd->add_option("-c,--ctx-size", opt->ctx, "Tokens per chunk (default 512, at most the model's context)");
   cmd->add_option("-b,--batch-size", opt->batch, "Tokens per forward pass (default 512)");
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
-  cmd->add_option("--chunks", opt->chunks, "Use at most this many chunks of the text, at least 2; -1 all (default)");
+  cmd->add_option("--chunks", opt->chunks, "Use at most this many chunks of the text; -1 all (default)");
   cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention (-fa [on|off|auto]): online softmax, f32 probabilities");
   cmd->callback([opt, &run] { run = [opt] { return run_perplexity(*opt); }; });
 }
