@@ -134,6 +134,7 @@ TEST(CliLlamaCpp, BadInputIsOneLineAndExitOne) {
       {"-p hi -t -2", "-t must be positive"},
       {"-f " + quoted(dir.string()), "is a directory"},
       {"-f /nonexistent/prompt.txt", "cannot open"},
+      {"-f /dev/zero", "-f /dev/zero: more than 128 MiB of text"},
       {"-p hi --repeat-penalty 0", "--repeat-penalty must be positive"},
       {"-p hi --repeat-penalty -1", "--repeat-penalty must be positive"},
       {"-p hi -c -5", "-c must be"},

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <vector>
 
 #include "core/escapes.h"
 
@@ -52,10 +52,19 @@ Result<std::string> read_prompt(const std::string& prompt, const std::string& fi
     if (std::filesystem::is_directory(file, ec)) return make_error("-f " + file + ": is a directory, not a text file");
     std::ifstream in(file, std::ios::binary);
     if (!in) return make_error("-f " + file + ": cannot open the file");
-    std::stringstream ss;
-    ss << in.rdbuf();
+    // Read in pieces up to a limit, so that /dev/zero or a stray multi-gigabyte file is an error, not a
+    // machine out of memory: 128 MiB is far more text than any context holds.
+    constexpr size_t kMaxPromptBytes = size_t{128} << 20;
+    std::string text;
+    std::vector<char> buffer(size_t{1} << 20);
+    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
+      text.append(buffer.data(), static_cast<size_t>(in.gcount()));
+      if (text.size() > kMaxPromptBytes) {
+        return make_error("-f " + file + ": more than 128 MiB of text; no context holds that much");
+      }
+    }
     if (in.bad()) return make_error("-f " + file + ": cannot read the file");
-    return ss.str();
+    return text;
   }
   return escapes ? process_escapes(prompt) : prompt;
 }
