@@ -96,6 +96,13 @@ Sampler::Sampler(const SamplingParams& params, int64_t n_vocab, int n_ctx, const
   mu_ = 2.0f * params.mirostat_tau;
   candidates_.reserve(static_cast<size_t>(n_vocab));
   counts_.assign(static_cast<size_t>(n_vocab), 0);
+  // Top-k, top-p and min-p always keep the most likely token; typical-p and XTC may drop it.
+  const auto temperature = std::find(params.stages.begin(), params.stages.end(), Stage::kTemperature);
+  const bool typical_on = params.typical_p < 1.0f, xtc_on = params.xtc_probability > 0.0f && params.xtc_threshold <= 0.5f;
+  greedy_keeps_argmax_ = temperature != params.stages.end() &&
+                         std::none_of(params.stages.begin(), temperature, [&](Stage s) {
+                           return (s == Stage::kTypicalP && typical_on) || (s == Stage::kXtc && xtc_on);
+                         });
   const bool dry = params.dry_multiplier != 0.0f && params.dry_base >= 1.0f && params.dry_penalty_last_n != 0;
   if (!dry) return;
   dry_limit_ = static_cast<size_t>(params.dry_penalty_last_n < 0 ? n_ctx : std::min(params.dry_penalty_last_n, n_ctx));
@@ -364,6 +371,14 @@ int32_t Sampler::sample(const float* logits) {
   }
   sorted_ = false;
   if (params_.mirostat != 0) return mirostat();
+  if (params_.temp <= 0.0f && greedy_keeps_argmax_) {
+    // Greedy, and no stage before temperature can drop the best token: only the logit changes matter.
+    for (Stage stage : params_.stages) {
+      if (stage == Stage::kPenalties) apply_penalties();
+      if (stage == Stage::kDry) apply_dry();
+      if (stage == Stage::kTemperature) return greedy();
+    }
+  }
   for (Stage stage : params_.stages) {
     switch (stage) {
       case Stage::kPenalties: apply_penalties(); break;

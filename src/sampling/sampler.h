@@ -97,6 +97,7 @@ class Sampler {
   std::mt19937 xtc_rng_;
   float mu_;
   bool sorted_ = false;
+  bool greedy_keeps_argmax_ = false;
   std::deque<int32_t> history_;
   std::deque<int32_t> dry_history_;
   std::vector<Candidate> candidates_;

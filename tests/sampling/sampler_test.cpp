@@ -65,6 +65,10 @@ TEST(SamplerTypical, KeepsTheTokensNearestTheEntropy) {
   SamplingParams p = plain();
   p.typical_p = 0.45f;
   EXPECT_EQ(drawn(p, logits_of({0.4f, 0.3f, 0.2f, 0.1f}), 200), (std::set<int32_t>{1, 2}));
+  SamplingParams greedy = p;
+  greedy.temp = 0.0f;  // the best of the kept tokens, not the most likely one
+  const auto logits = logits_of({0.4f, 0.3f, 0.2f, 0.1f});
+  EXPECT_EQ(Sampler(greedy, 4, 64).sample(logits.data()), 1);
   p.typical_p = 1.0f;  // off
   EXPECT_EQ(drawn(p, logits_of({0.4f, 0.3f, 0.2f, 0.1f}), 200), (std::set<int32_t>{0, 1, 2, 3}));
 }
