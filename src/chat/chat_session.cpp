@@ -5,7 +5,8 @@
 namespace cria::chat {
 
 ChatSession::ChatSession(model::Session& session, const tokenizer::Tokenizer& tokenizer, ChatOptions options)
-    : session_(session), tok_(tokenizer), opt_(std::move(options)), sampler_(opt_.sampling, tok_.n_vocab(), session.n_ctx()) {
+    : session_(session), tok_(tokenizer), opt_(std::move(options)), sampler_(opt_.sampling, tok_.n_vocab(), session.n_ctx(),
+               [this](int32_t id) { return tok_.token_to_piece(id, /*special=*/true); }) {
   reset();
 }
 

@@ -330,3 +330,35 @@ TEST(ServeApi, SixteenConcurrentStreamsGiveTheTokensEachGivesAlone) {
 
 }  // namespace
 }  // namespace cria::serve
+
+namespace cria::serve {
+namespace {
+
+// llama-server's sampler fields: accepted and acted on; a bad one is a 400 that names it.
+TEST(ServeApi, LlamaServerSamplerFields) {
+  Server s;
+  json body = chat_body("Tell me of Moses", 12, 1.0);
+  body["seed"] = 5;
+  const json plain = s.post("/v1/chat/completions", body);
+  body["samplers"] = json::array({"penalties", "dry", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature"});
+  EXPECT_EQ(s.post("/v1/chat/completions", body)["choices"][0]["message"]["content"],
+            plain["choices"][0]["message"]["content"]);
+  for (const json& extra : {json{{"mirostat", 2}, {"mirostat_tau", 3.0}, {"mirostat_eta", 0.2}},
+                            json{{"typical_p", 0.5}, {"xtc_probability", 0.5}, {"xtc_threshold", 0.1}},
+                            json{{"dry_multiplier", 0.8}, {"dry_base", 1.75}, {"dry_allowed_length", 2},
+                                 {"dry_penalty_last_n", -1}, {"dry_sequence_breakers", {"\n"}}, {"samplers", "kt"}}}) {
+    json b = body;
+    b.update(extra);
+    EXPECT_EQ(s.post("/v1/chat/completions", b)["choices"].size(), 1u) << extra.dump();
+  }
+  json bad = body;
+  bad["samplers"] = "top_k;bogus";
+  const json e = s.post("/v1/chat/completions", bad, 400);
+  EXPECT_NE(e.dump().find("bogus"), std::string::npos) << e.dump();
+  bad = body;
+  bad["mirostat"] = 3;
+  s.post("/v1/chat/completions", bad, 400);
+}
+
+}  // namespace
+}  // namespace cria::serve

@@ -79,7 +79,8 @@ int run(const RunOptions& opt) {
     return fail("the prompt is " + std::to_string(tokens.size()) + " tokens, longer than the context size " +
                 std::to_string(session.n_ctx()) + " (-c)");
   }
-  sampling::Sampler sampler(seeded_sampling(opt), loaded->model->n_vocab(), session.n_ctx());
+  sampling::Sampler sampler(seeded_sampling(opt), loaded->model->n_vocab(), session.n_ctx(),
+                            [&tok](int32_t id) { return tok.token_to_piece(id, /*special=*/true); });
   if (opt.ignore_eos) {
     for (int32_t id = 0; id < loaded->model->n_vocab(); ++id) {
       if (tok.is_eog(id)) sampler.ban(id);

@@ -14,6 +14,53 @@ std::string number(double v) {
   return buf;
 }
 
+// llama.cpp reads escapes in --dry-sequence-breaker: "\\n" is a newline.
+std::string unescape(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '\\' || i + 1 == in.size()) {
+      out += in[i];
+      continue;
+    }
+    const char c = in[++i];
+    out += c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+  }
+  return out;
+}
+
+void add_sampler_flags(CLI::App* cmd, GenerationFlags& f) {
+  auto& s = f.sampling;
+  cmd->add_option("--typical", s.typical_p, "Locally typical sampling p, 1 off (default 1.0)");
+  cmd->add_option("--mirostat", s.mirostat, "Mirostat: 0 off, 1 mirostat, 2 mirostat 2.0; replaces the chain (default 0)");
+  cmd->add_option("--mirostat-lr", s.mirostat_eta, "Mirostat learning rate eta (default 0.1)");
+  cmd->add_option("--mirostat-ent", s.mirostat_tau, "Mirostat target entropy tau (default 5.0)");
+  cmd->add_option("--xtc-probability", s.xtc_probability, "XTC probability, 0 off (default 0.0)");
+  cmd->add_option("--xtc-threshold", s.xtc_threshold, "XTC threshold, above 0.5 off (default 0.1)");
+  cmd->add_option("--dry-multiplier", s.dry_multiplier, "DRY multiplier, 0 off (default 0.0)");
+  cmd->add_option("--dry-base", s.dry_base, "DRY base (default 1.75)");
+  cmd->add_option("--dry-allowed-length", s.dry_allowed_length, "DRY: repeats this long go unpenalised (default 2)");
+  cmd->add_option("--dry-penalty-last-n", s.dry_penalty_last_n, "DRY: tokens looked back, -1 the context, 0 off (default -1)");
+  cmd->add_option_function<std::vector<std::string>>(
+      "--dry-sequence-breaker",
+      [&f](const std::vector<std::string>& values) {
+        for (const auto& v : values) {
+          if (!f.breakers_given) f.sampling.dry_sequence_breakers.clear();
+          f.breakers_given = true;
+          if (v != "none") f.sampling.dry_sequence_breakers.push_back(unescape(v));
+        }
+      },
+      "DRY sequence breaker, repeatable; the first replaces the defaults, 'none' clears them (default \\n : \" *)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option_function<std::string>(
+      "--samplers",
+      [&f](const std::string& v) { f.sampler_error = sampling::parse_stage_names(v, f.sampling.stages); },
+      "Sampler order, names separated by ';' (default " + sampling::stage_names(sampling::default_stages()) + ")");
+  cmd->add_option_function<std::string>(
+      "--sampling-seq,--sampler-seq",
+      [&f](const std::string& v) { f.sampler_error = sampling::parse_stage_chars(v, f.sampling.stages); },
+      "Sampler order, one letter each (default edkypmxt)");
+}
+
 }  // namespace
 
 void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
@@ -31,6 +78,7 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
   cmd->add_option("--repeat-last-n", f.sampling.repeat_last_n, "Tokens the penalties look back, -1 the context (default 64)");
   cmd->add_option("--presence-penalty", f.sampling.presence_penalty, "Presence penalty (default 0)");
   cmd->add_option("--frequency-penalty", f.sampling.frequency_penalty, "Frequency penalty (default 0)");
+  add_sampler_flags(cmd, f);
 }
 
 std::string check_generation_flags(const GenerationFlags& f) {
@@ -41,6 +89,12 @@ std::string check_generation_flags(const GenerationFlags& f) {
   if (f.sampling.top_p < 0 || f.sampling.top_p > 1) return "--top-p must be in [0, 1]";
   if (f.sampling.min_p < 0 || f.sampling.min_p > 1) return "--min-p must be in [0, 1]";
   if (f.sampling.repeat_last_n < -1) return "--repeat-last-n must be -1, 0 or positive";
+  if (!f.sampler_error.empty()) return f.sampler_error;
+  if (f.sampling.mirostat < 0 || f.sampling.mirostat > 2) return "--mirostat must be 0, 1 or 2, got " + std::to_string(f.sampling.mirostat);
+  if (f.sampling.typical_p <= 0 || f.sampling.typical_p > 1) return "--typical must be in (0, 1]";
+  if (f.sampling.xtc_probability < 0 || f.sampling.xtc_probability > 1) return "--xtc-probability must be in [0, 1]";
+  if (f.sampling.dry_penalty_last_n < -1) return "--dry-penalty-last-n must be -1, 0 or positive";
+  if (f.sampling.dry_allowed_length < 0) return "--dry-allowed-length must be 0 or positive";
   return "";
 }
 

@@ -17,6 +17,8 @@ struct GenerationFlags {
   bool flash_attn = false;
   int64_t seed = -1;
   sampling::SamplingParams sampling;
+  std::string sampler_error;  // a bad --samplers / --sampling-seq, reported by check_generation_flags
+  bool breakers_given = false;  // the first --dry-sequence-breaker replaces the defaults
 };
 
 void add_generation_flags(CLI::App* cmd, GenerationFlags& flags);
