@@ -76,7 +76,8 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--conversation", Takes::kNothing, kChat, nullptr, nullptr},
       {"--no-display-prompt", Takes::kNothing, kChat, nullptr, nullptr},  // chat never prints the system message
       {"--system-prompt", Takes::kValue, kRun, nullptr, "ignored: run completes text; a system prompt is for chat (-cnv)"},
-      // Interactive mode (issue 18, item 2) and samplers (item 4): parsed, not yet acted on.
+      // Interactive completion: `run` registers these itself (interactive.h), so on `run` these rows are
+      // skipped; on `chat`, which is interactive anyway, they are notes.
       {"-i,--interactive", Takes::kNothing, kGenerate, nullptr, kNotYet},
       {"--interactive-first", Takes::kNothing, kGenerate, nullptr, kNotYet},
       {"-r,--reverse-prompt", Takes::kValue, kGenerate, nullptr, kNotYet},
