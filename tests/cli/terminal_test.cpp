@@ -71,12 +71,12 @@ class PtyProcess {
   // At a prompt, after a short pause: libedit switches the terminal's mode once its prompt is out, and keys
   // that arrive before that can be dropped with the mode change, as they would be for a person typing ahead.
   void type_at_prompt(const std::string& keys) {
-    usleep(200 * 1000);
+    usleep(300 * 1000);
     type(keys);
   }
 
   // The exit code, or -1 if it did not exit within `seconds` (or was killed by a signal).
-  int exit_code(double seconds = 10) {
+  int exit_code(double seconds = 20) {
     const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
     while (Clock::now() < deadline) {
       int status = 0;
