@@ -2,7 +2,6 @@
 // whole, on the scheduler. A client that goes away cancels its job; a full queue is a 503 with
 // Retry-After; a prompt longer than a sequence's context is a 400 that names both lengths.
 #include <chrono>
-#include <limits>
 #include <mutex>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -10,7 +9,6 @@
 
 #include "chat/chat_template.h"
 #include "serve/api_server.h"
-#include "serve/openai_fields.h"
 #include "serve/openai_request.h"
 #include "serve/openai_response.h"
 
@@ -30,7 +28,7 @@ std::string random_id(const char* prefix) {
 
 
 sampling::SamplingParams sampling_params(const GenerationFields& g) {
-  sampling::SamplingParams p;
+  sampling::SamplingParams p = g.llama_sampling;
   p.temp = g.temperature;
   p.top_p = g.top_p;
   p.top_k = g.top_k;
@@ -40,57 +38,6 @@ sampling::SamplingParams sampling_params(const GenerationFields& g) {
   p.frequency_penalty = g.frequency_penalty;
   p.seed = g.seed.value_or(0xFFFFFFFFu);
   return p;
-}
-
-// llama-server's sampler fields, read from the body beside the OpenAI ones: mirostat, typical-p, XTC,
-// DRY and the chain's order (`samplers`: an array of names, or a string of names with ';' or letters).
-detail::Check read_llama_sampling(const std::string& body, sampling::SamplingParams& p) {
-  const json j = json::parse(body, nullptr, false);
-  if (!j.is_object()) return std::nullopt;  // the request parser has refused it already
-  using detail::Range;
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  std::optional<int64_t> mirostat, allowed, last_n;
-  if (auto e = detail::opt_int(j, "mirostat", 0, 2, mirostat)) return e;
-  if (auto e = detail::opt_float(j, "mirostat_tau", Range{0, kInf}, p.mirostat_tau)) return e;
-  if (auto e = detail::opt_float(j, "mirostat_eta", Range{0, kInf}, p.mirostat_eta)) return e;
-  if (auto e = detail::opt_float(j, "typical_p", Range{0, 1, true}, p.typical_p)) return e;
-  if (auto e = detail::opt_float(j, "xtc_probability", Range{0, 1}, p.xtc_probability)) return e;
-  if (auto e = detail::opt_float(j, "xtc_threshold", Range{0, kInf}, p.xtc_threshold)) return e;
-  if (auto e = detail::opt_float(j, "dry_multiplier", Range{0, kInf}, p.dry_multiplier)) return e;
-  if (auto e = detail::opt_float(j, "dry_base", Range{0, kInf}, p.dry_base)) return e;
-  if (auto e = detail::opt_int(j, "dry_allowed_length", 0, 1 << 20, allowed)) return e;
-  if (auto e = detail::opt_int(j, "dry_penalty_last_n", -1, 1 << 30, last_n)) return e;
-  if (mirostat) p.mirostat = static_cast<int>(*mirostat);
-  if (allowed) p.dry_allowed_length = static_cast<int>(*allowed);
-  if (last_n) p.dry_penalty_last_n = static_cast<int>(*last_n);
-  if (const json* breakers = detail::given(j, "dry_sequence_breakers")) {
-    if (!breakers->is_array()) return detail::invalid("dry_sequence_breakers", "an array of strings", *breakers);
-    p.dry_sequence_breakers.clear();
-    for (size_t i = 0; i < breakers->size(); ++i) {
-      std::string b;
-      if (auto e = detail::read_string((*breakers)[i], detail::indexed("dry_sequence_breakers", i), b)) return e;
-      p.dry_sequence_breakers.push_back(std::move(b));
-    }
-  }
-  if (const json* order = detail::given(j, "samplers")) {
-    std::string text, bad;
-    if (order->is_array()) {
-      for (size_t i = 0; i < order->size(); ++i) {
-        std::string name;
-        if (auto e = detail::read_string((*order)[i], detail::indexed("samplers", i), name)) return e;
-        text += (i ? ";" : "") + name;
-      }
-      bad = sampling::parse_stage_names(text, p.stages);
-    } else if (order->is_string()) {
-      text = order->get<std::string>();
-      const bool names = text.find_first_of(";_") != std::string::npos || text == "dry" || text == "xtc";
-      bad = names ? sampling::parse_stage_names(text, p.stages) : sampling::parse_stage_chars(text, p.stages);
-    } else {
-      return detail::invalid("samplers", "an array of sampler names or a string", *order);
-    }
-    if (!bad.empty()) return bad_request(bad, "samplers");
-  }
-  return std::nullopt;
 }
 
 // One request's answer as the scheduler produces it. Lives until on_done; touched only on the
@@ -206,7 +153,6 @@ static void run_generation(Scheduler& scheduler, const std::shared_ptr<Answer>& 
   Job job;
   job.prompt = std::move(prompt);
   job.sampling = sampling_params(gen);
-  if (auto e = read_llama_sampling(answer->ex->request().body, job.sampling)) return answer->ex->respond(error_response(*e));
   job.max_tokens = gen.max_tokens.value_or(-1);
   job.n = gen.n;
   job.stop = gen.stop;

@@ -129,6 +129,53 @@ Check read_stream(const Json& body, GenerationFields& gen) {
   return std::nullopt;
 }
 
+// llama-server's sampler fields beside the OpenAI ones: mirostat, typical-p, XTC, DRY and the chain's
+// order (`samplers`: an array of names, or a string of names with ';' or letters).
+Check read_llama_sampling(const Json& j, sampling::SamplingParams& p) {
+  std::optional<int64_t> mirostat, allowed, last_n;
+  if (auto e = detail::opt_int(j, "mirostat", 0, 2, mirostat)) return e;
+  if (auto e = detail::opt_float(j, "mirostat_tau", Range{0, kInf}, p.mirostat_tau)) return e;
+  if (auto e = detail::opt_float(j, "mirostat_eta", Range{0, kInf}, p.mirostat_eta)) return e;
+  if (auto e = detail::opt_float(j, "typical_p", Range{0, 1, true}, p.typical_p)) return e;
+  if (auto e = detail::opt_float(j, "xtc_probability", Range{0, 1}, p.xtc_probability)) return e;
+  if (auto e = detail::opt_float(j, "xtc_threshold", Range{0, kInf}, p.xtc_threshold)) return e;
+  if (auto e = detail::opt_float(j, "dry_multiplier", Range{0, kInf}, p.dry_multiplier)) return e;
+  if (auto e = detail::opt_float(j, "dry_base", Range{0, kInf}, p.dry_base)) return e;
+  if (auto e = detail::opt_int(j, "dry_allowed_length", 0, 1 << 20, allowed)) return e;
+  if (auto e = detail::opt_int(j, "dry_penalty_last_n", -1, 1 << 30, last_n)) return e;
+  if (mirostat) p.mirostat = static_cast<int>(*mirostat);
+  if (allowed) p.dry_allowed_length = static_cast<int>(*allowed);
+  if (last_n) p.dry_penalty_last_n = static_cast<int>(*last_n);
+  if (const Json* breakers = detail::given(j, "dry_sequence_breakers")) {
+    if (!breakers->is_array()) return detail::invalid("dry_sequence_breakers", "an array of strings", *breakers);
+    p.dry_sequence_breakers.clear();
+    for (size_t i = 0; i < breakers->size(); ++i) {
+      std::string b;
+      if (auto e = detail::read_string((*breakers)[i], detail::indexed("dry_sequence_breakers", i), b)) return e;
+      p.dry_sequence_breakers.push_back(std::move(b));
+    }
+  }
+  if (const Json* order = detail::given(j, "samplers")) {
+    std::string text, bad;
+    if (order->is_array()) {
+      for (size_t i = 0; i < order->size(); ++i) {
+        std::string name;
+        if (auto e = detail::read_string((*order)[i], detail::indexed("samplers", i), name)) return e;
+        text += (i ? ";" : "") + name;
+      }
+      bad = sampling::parse_stage_names(text, p.stages);
+    } else if (order->is_string()) {
+      text = order->get<std::string>();
+      const bool names = text.find_first_of(";_") != std::string::npos || text == "dry" || text == "xtc";
+      bad = names ? sampling::parse_stage_names(text, p.stages) : sampling::parse_stage_chars(text, p.stages);
+    } else {
+      return detail::invalid("samplers", "an array of sampler names or a string", *order);
+    }
+    if (!bad.empty()) return bad_request(bad, "samplers");
+  }
+  return std::nullopt;
+}
+
 Check read_generation(const Json& body, GenerationFields& gen) {
   if (auto e = read_length(body, gen)) return e;
   if (auto e = detail::opt_float(body, "temperature", Range{0, 2}, gen.temperature)) return e;
@@ -157,7 +204,7 @@ Check read_generation(const Json& body, GenerationFields& gen) {
   if (n) gen.n = static_cast<int>(*n);
   if (auto e = read_stream(body, gen)) return e;
   if (auto e = detail::opt_bool(body, "ignore_eos", gen.ignore_eos)) return e;
-  return std::nullopt;
+  return read_llama_sampling(body, gen.llama_sampling);
 }
 
 // --- chat messages ---

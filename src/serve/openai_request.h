@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "sampling/sampler.h"
+
 namespace cria::serve {
 
 // OpenAI's error object: {"error": {"message", "type", "param", "code"}} with an HTTP status.
@@ -42,6 +44,9 @@ struct GenerationFields {
   bool stream = false;
   bool include_usage = false;     // stream_options.include_usage
   bool ignore_eos = false;        // llama.cpp's
+  // llama-server's sampler fields (mirostat, mirostat_tau/eta, typical_p, xtc_*, dry_*, samplers) over the
+  // sampler's defaults; the fields above replace the rest of it.
+  sampling::SamplingParams llama_sampling;
 };
 
 struct ChatMessage {
