@@ -1,11 +1,11 @@
 #include "model/kv_cache.h"
 
-#include "core/memory_budget.h"
-
 #include <algorithm>
 #include <limits>
 #include <new>
 #include <string>
+
+#include "core/memory_budget.h"
 
 namespace cria::model {
 
@@ -27,7 +27,9 @@ Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_m
   if (elements * 4 > static_cast<double>(std::numeric_limits<size_t>::max() / 2)) {
     return make_error("a KV cache of " + std::to_string(n_cells) + " tokens is too large to allocate");
   }
-  const auto bytes = static_cast<uint64_t>(elements * 2 * sizeof(uint16_t)) + static_cast<uint64_t>(n_cells) * (kCellBytes + sizeof(int32_t));  // and free_
+  // K and V in f16, the per-cell vectors and the free stack.
+  const auto bytes = static_cast<uint64_t>(elements * 2 * sizeof(uint16_t)) +
+                     static_cast<uint64_t>(n_cells) * (kCellBytes + sizeof(int32_t));
   if (auto s = check_memory(bytes, "a KV cache of " + std::to_string(n_cells) + " tokens", "lower the context size, -c");
       !s) {
     return s.error();

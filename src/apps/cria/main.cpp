@@ -90,8 +90,6 @@ std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
   return std::string("cria: error: ") + e.what() + " (see --help)\n";
 }
 
-}  // namespace
-
 // Ctrl-C ends a command with exit code 130, as shells report an interrupted program (chat stops the reply
 // first and serve shuts down gracefully: they install their own handling).
 void exit_130_on_interrupt() {
@@ -100,6 +98,8 @@ void exit_130_on_interrupt() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   exit_130_on_interrupt();
