@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "core/escapes.h"
+
 namespace cria::cli {
 
 namespace {
@@ -12,20 +14,6 @@ std::string number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-// llama.cpp reads escapes in --dry-sequence-breaker: "\\n" is a newline.
-std::string unescape(const std::string& in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '\\' || i + 1 == in.size()) {
-      out += in[i];
-      continue;
-    }
-    const char c = in[++i];
-    out += c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
-  }
-  return out;
 }
 
 void add_sampler_flags(CLI::App* cmd, GenerationFlags& f) {
@@ -46,7 +34,7 @@ void add_sampler_flags(CLI::App* cmd, GenerationFlags& f) {
         for (const auto& v : values) {
           if (!f.breakers_given) f.sampling.dry_sequence_breakers.clear();
           f.breakers_given = true;
-          if (v != "none") f.sampling.dry_sequence_breakers.push_back(unescape(v));
+          if (v != "none") f.sampling.dry_sequence_breakers.push_back(process_escapes(v));  // llama.cpp processes escapes in breakers
         }
       },
       "DRY sequence breaker, repeatable; the first replaces the defaults, 'none' clears them (default \\n : \" *)")
