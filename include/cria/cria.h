@@ -124,6 +124,10 @@ typedef struct cria_context_params {
    * and however its prompt is split. Free for models with 4 or more query heads per KV head (invariant
    * anyway); slower prompts for the others. Default false. */
   bool deterministic;
+  /* The KV cache's types for keys and values, by llama.cpp's -ctk/-ctv names: "f32", "f16", "bf16",
+   * "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"; NULL: "f16". */
+  const char* type_k;
+  const char* type_v;
 } cria_context_params;
 
 CRIA_API cria_context_params cria_context_default_params(void);

@@ -41,6 +41,8 @@ cria_context_params cria_context_default_params(void) {
   p.n_threads = 0;
   p.flash_attn = false;
   p.deterministic = false;
+  p.type_k = nullptr;
+  p.type_v = nullptr;
   return p;
 }
 
@@ -57,6 +59,13 @@ cria_status cria_context_create(const cria_model* model, const cria_context_para
     if (p.n_seq_max < 0 || p.n_seq_max > kMaxSequences) {
       return invalid(fn, "n_seq_max " + number(p.n_seq_max) + " is not between 1 and " + number(kMaxSequences));
     }
+    cria::model::KvCacheTypes types;
+    for (auto [name, type] : {std::pair{p.type_k, &types.k}, std::pair{p.type_v, &types.v}}) {
+      if (name == nullptr) continue;
+      auto parsed = cria::model::parse_kv_cache_type(name);
+      if (!parsed) return invalid(fn, std::string(type == &types.k ? "type_k: " : "type_v: ") + parsed.error().message);
+      *type = *parsed;
+    }
     const auto& hp = model->model->hparams();
     const int n_ctx = p.n_ctx > 0 ? p.n_ctx : cria::model::default_context_size(hp);
     cria::model::RunnerOptions ro;
@@ -67,9 +76,12 @@ cria_status cria_context_create(const cria_model* model, const cria_context_para
     ro.flash_attn = p.flash_attn;
     auto runner = cria::model::Runner::create(model->model, ro);
     if (!runner) return invalid(fn, runner.error().message);
-    // The arguments are checked, so what is left to fail is the allocation.
-    auto cache = cria::model::KvCache::create(hp, n_ctx, std::max(1, p.n_seq_max));
-    if (!cache) return fail(CRIA_ERROR_OUT_OF_MEMORY, std::string(fn) + ": " + cache.error().message);
+    auto cache = cria::model::KvCache::create(hp, n_ctx, std::max(1, p.n_seq_max), types);
+    if (!cache) {
+      // A type the model's head size does not allow is the caller's; what else fails is the allocation.
+      if (cache.error().message.find("cache type") != std::string::npos) return invalid(fn, cache.error().message);
+      return fail(CRIA_ERROR_OUT_OF_MEMORY, std::string(fn) + ": " + cache.error().message);
+    }
     *out = new cria_context{std::move(*runner), std::move(*cache)};
     return CRIA_OK;
   });

@@ -138,7 +138,7 @@ Result<SpeedResult> run_speed_test(const std::shared_ptr<const model::Model>& mo
   options.n_batch = test.n_batch;
   options.n_threads = test.n_threads;
   options.flash_attn = test.flash_attn;
-  auto session_or = model::Session::create(model, options);
+  auto session_or = model::Session::create(model, options, test.cache_types);
   if (!session_or) return session_or.error();
   model::Session& session = **session_or;
   TokenSource tokens{std::mt19937(test.seed), model->n_vocab(), bos_to_add(model->file(), model->n_vocab())};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 
 namespace cria::engine {
@@ -22,6 +23,7 @@ struct SpeedTest {
   int repetitions = 5;
   uint32_t seed = 1;  // of the random token ids
   bool flash_attn = false;
+  model::KvCacheTypes cache_types;
 
   std::string name() const;  // "pp512", "tg128", "pp512+tg128"
 };

@@ -1,44 +1,84 @@
 #include "model/kv_cache.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <new>
 #include <string>
 
 #include "core/memory_budget.h"
+#include "ops/attention.h"
 
 namespace cria::model {
 
 namespace {
+
 constexpr int32_t kEnd = std::numeric_limits<int32_t>::max();
+
+std::string kv_cache_type_names() {
+  std::string names;
+  for (TensorType t : ops::kv_cache_types()) names += (names.empty() ? "" : ", ") + kv_cache_type_name(t);
+  return names;
 }
 
-Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_max) {
+}  // namespace
+
+std::string kv_cache_type_name(TensorType type) {
+  std::string name(traits(type).name);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+Result<TensorType> parse_kv_cache_type(std::string_view name) {
+  const TypeTraits* t = find_type(name);
+  if (t == nullptr || !ops::is_kv_cache_type(t->type)) {
+    return make_error("unknown KV cache type '" + std::string(name) + "' (one of " + kv_cache_type_names() + ")");
+  }
+  return t->type;
+}
+
+Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_max, KvCacheTypes types) {
   if (n_cells < 1) return make_error("KV cache size " + std::to_string(n_cells) + " must be at least 1 token");
   if (n_seq_max < 1 || n_seq_max > 65536) {
     return make_error("sequence count " + std::to_string(n_seq_max) + " must be between 1 and 65536");
   }
   uint32_t max_kv_heads = 0;
   for (uint32_t h : hp.n_head_kv) max_kv_heads = std::max(max_kv_heads, h);
+  for (auto [type, which] : {std::pair{types.k, "K"}, std::pair{types.v, "V"}}) {
+    const TypeTraits& t = traits(type);
+    if (!ops::is_kv_cache_type(type)) {
+      return make_error(std::string(which) + " cache type " + kv_cache_type_name(type) + " is not one a KV cache can hold (" +
+                        kv_cache_type_names() + ")");
+    }
+    if (hp.head_dim % t.block_size != 0) {
+      return make_error(std::string(which) + " cache type " + kv_cache_type_name(type) + " stores blocks of " +
+                        std::to_string(t.block_size) + " values, and this model's heads have " +
+                        std::to_string(hp.head_dim) + "; use f16, bf16 or f32");
+    }
+  }
   KvCache cache;
   cache.n_layer_ = static_cast<int>(hp.n_layer);
   cache.row_ = static_cast<int64_t>(max_kv_heads) * hp.head_dim;
-  const double elements = static_cast<double>(hp.n_layer) * n_cells * static_cast<double>(cache.row_);
-  if (elements * 4 > static_cast<double>(std::numeric_limits<size_t>::max() / 2)) {
+  cache.types_ = types;
+  cache.k_row_bytes_ = ops::kv_row_bytes(types.k, static_cast<size_t>(cache.row_));
+  cache.v_row_bytes_ = ops::kv_row_bytes(types.v, static_cast<size_t>(cache.row_));
+  const double cells = static_cast<double>(hp.n_layer) * n_cells;
+  const double k_bytes = cells * static_cast<double>(cache.k_row_bytes_);
+  const double v_bytes = cells * static_cast<double>(cache.v_row_bytes_);
+  if (k_bytes + v_bytes > static_cast<double>(std::numeric_limits<size_t>::max() / 4)) {
     return make_error("a KV cache of " + std::to_string(n_cells) + " tokens is too large to allocate");
   }
-  // K and V in f16, the per-cell vectors and the free stack.
-  const auto bytes = static_cast<uint64_t>(elements * 2 * sizeof(uint16_t)) +
-                     static_cast<uint64_t>(n_cells) * (kCellBytes + sizeof(int32_t));
+  // K and V, the per-cell vectors and the free stack.
+  const auto bytes = static_cast<uint64_t>(k_bytes + v_bytes) + static_cast<uint64_t>(n_cells) * (kCellBytes + sizeof(int32_t));
   if (auto s = check_memory(bytes, "a KV cache of " + std::to_string(n_cells) + " tokens", "lower the context size, -c");
       !s) {
     return s.error();
   }
   try {
-    cache.k_.assign(static_cast<size_t>(elements), 0);
-    cache.v_.assign(static_cast<size_t>(elements), 0);
+    cache.k_.assign(static_cast<size_t>(k_bytes), 0);
+    cache.v_.assign(static_cast<size_t>(v_bytes), 0);
   } catch (const std::bad_alloc&) {
-    return make_error("cannot allocate " + std::to_string(static_cast<uint64_t>(elements * 4)) + " bytes for a KV cache of " +
+    return make_error("cannot allocate " + std::to_string(bytes) + " bytes for a KV cache of " +
                       std::to_string(n_cells) + " tokens");
   }
   const size_t n = static_cast<size_t>(n_cells);
@@ -52,9 +92,7 @@ Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_m
   return cache;
 }
 
-size_t KvCache::bytes() const {
-  return (k_.size() + v_.size()) * sizeof(uint16_t) + cell_pos_.size() * kCellBytes;
-}
+size_t KvCache::bytes() const { return k_.size() + v_.size() + cell_pos_.size() * kCellBytes; }
 
 int KvCache::n_available() const {
   int n = n_free();
@@ -183,8 +221,8 @@ Result<int32_t> KvCache::copy_cell(int32_t cell) {
   free_.pop_back();
   const size_t from = static_cast<size_t>(cell), to = static_cast<size_t>(copy);
   for (int l = 0; l < n_layer_; ++l) {
-    std::copy_n(k(l) + from * row_, row_, k(l) + to * row_);
-    std::copy_n(v(l) + from * row_, row_, v(l) + to * row_);
+    std::copy_n(k(l) + from * k_row_bytes_, k_row_bytes_, k(l) + to * k_row_bytes_);
+    std::copy_n(v(l) + from * v_row_bytes_, v_row_bytes_, v(l) + to * v_row_bytes_);
   }
   cell_pos_[to] = cell_pos_[from];
   cell_token_[to] = cell_token_[from];

@@ -1,5 +1,6 @@
 // The KV cache that all sequences of a Runner share (llama.cpp's unified cache): a fixed number of cells,
-// each holding one token's keys and values for every layer (f16), and per sequence the list of its cells
+// each holding one token's keys and values for every layer (f16 by default; K and V each of any type in
+// ops::kv_cache_types(), llama.cpp's -ctk/-ctv), and per sequence the list of its cells
 // in position order. A cell can belong to several sequences at once (a forked or shared prompt); it is
 // counted, and freed when the last sequence lets go of it.
 //
@@ -15,28 +16,46 @@
 #include <cstdint>
 #include <list>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
 #include "model/hparams.h"
+#include "quant/type_table.h"
 
 namespace cria::model {
+
+// The element types of the keys and of the values (ops::kv_cache_types()).
+struct KvCacheTypes {
+  TensorType k = TensorType::F16, v = TensorType::F16;
+};
+
+// A cache type's name as llama.cpp's -ctk/-ctv spell it ("q8_0"), and back (case-insensitive); an
+// unknown name is an error listing the accepted ones.
+std::string kv_cache_type_name(TensorType type);
+Result<TensorType> parse_kv_cache_type(std::string_view name);
 
 class KvCache {
  public:
   // n_cells tokens in all, for sequence ids 0 .. n_seq_max - 1. Every layer's row is sized for the layer
-  // with the most KV heads.
-  static Result<KvCache> create(const ModelHparams& hp, int n_cells, int n_seq_max);
+  // with the most KV heads. A quantized type needs head rows that are whole blocks (32 elements).
+  static Result<KvCache> create(const ModelHparams& hp, int n_cells, int n_seq_max, KvCacheTypes types = {});
 
   int n_cells() const { return static_cast<int>(cell_pos_.size()); }
   int n_seq_max() const { return static_cast<int>(seqs_.size()); }
-  int64_t row_elements() const { return row_; }  // f16 values per cell and layer (K or V)
-  // This layer's keys/values: cell c at [c * row_elements()].
-  uint16_t* k(int layer) { return k_.data() + static_cast<size_t>(layer) * layer_stride(); }
-  uint16_t* v(int layer) { return v_.data() + static_cast<size_t>(layer) * layer_stride(); }
-  const uint16_t* k(int layer) const { return k_.data() + static_cast<size_t>(layer) * layer_stride(); }
-  const uint16_t* v(int layer) const { return v_.data() + static_cast<size_t>(layer) * layer_stride(); }
-  // Bytes allocated: the K/V storage and the per-cell bookkeeping.
+  KvCacheTypes types() const { return types_; }
+  int64_t row_elements() const { return row_; }  // values per cell and layer (K or V)
+  size_t k_row_bytes() const { return k_row_bytes_; }  // bytes of those, per type
+  size_t v_row_bytes() const { return v_row_bytes_; }
+  // This layer's keys/values: cell c at byte c * k_row_bytes() / c * v_row_bytes().
+  uint8_t* k(int layer) { return k_.data() + static_cast<size_t>(layer) * n_cells() * k_row_bytes_; }
+  uint8_t* v(int layer) { return v_.data() + static_cast<size_t>(layer) * n_cells() * v_row_bytes_; }
+  const uint8_t* k(int layer) const { return k_.data() + static_cast<size_t>(layer) * n_cells() * k_row_bytes_; }
+  const uint8_t* v(int layer) const { return v_.data() + static_cast<size_t>(layer) * n_cells() * v_row_bytes_; }
+  // Bytes allocated: the keys, the values, and with the per-cell bookkeeping in all.
+  size_t k_bytes() const { return k_.size(); }
+  size_t v_bytes() const { return v_.size(); }
   size_t bytes() const;
 
   // Cells that no sequence and no retained prefix holds.
@@ -84,7 +103,6 @@ class KvCache {
   Status check_seq(int seq) const;
 
  private:
-  size_t layer_stride() const { return cell_pos_.size() * static_cast<size_t>(row_); }
   void release(int32_t cell);           // one live holder fewer
   void release_retained(int32_t cell);  // one retained holder fewer
   bool evict_one();
@@ -92,7 +110,9 @@ class KvCache {
 
   int n_layer_ = 0;
   int64_t row_ = 0;
-  std::vector<uint16_t> k_, v_;          // [layer][cell][row_]
+  KvCacheTypes types_;
+  size_t k_row_bytes_ = 0, v_row_bytes_ = 0;
+  std::vector<uint8_t> k_, v_;           // [layer][cell][row bytes]
   static constexpr size_t kCellBytes = 5 * sizeof(int32_t);  // the five per-cell vectors below (bytes())
   std::vector<int32_t> cell_refs_;       // live sequences holding the cell
   std::vector<int32_t> cell_retained_;   // retained prefixes holding it

@@ -2,15 +2,14 @@
 // rope, attend, add, norm, gate, project, add. The architecture's description (model/architecture.h)
 // switches the optional steps on: Q/K norms, post-norms, soft-caps, sliding windows, experts. Numerics
 // follow llama.cpp's CPU backend where they decide tokens: activations quantized per weight type
-// (ops::matmul), K/V stored as f16, Q and the softmax probabilities rounded to f16 for the two attention
-// products.
+// (ops::matmul), K/V stored as f16 (or the cache's -ctk/-ctv types), Q and the softmax probabilities
+// rounded to f16 for the two attention products.
 #include "model/runner.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "core/fp16.h"
 #include "core/memory_budget.h"
 
 namespace cria::model {
@@ -210,17 +209,19 @@ void Runner::apply_shift(KvCache& cache) {
   if (!cache.pending_shift()) return;
   const auto& hp = model_->hparams();
   const int64_t row = cache.row_elements();
+  const TypeTraits& type = traits(cache.types().k);
   for (int32_t cell = 0; cell < cache.n_cells(); ++cell) {
     if (cache.shift(cell) == 0) continue;
     for (size_t l = 0; l < hp.n_layer; ++l) {
       if (l == 0 || hp.own_rope(l) != hp.own_rope(l - 1)) {
         ops::rope_cos_sin(rope_config(hp.own_rope(l), 1.0f), cache.shift(cell), rope_cos_.data(), rope_sin_.data());
       }
-      uint16_t* k = cache.k(static_cast<int>(l)) + static_cast<size_t>(cell) * row;
-      for (int64_t i = 0; i < row; ++i) h_[i] = fp16_to_fp32(k[i]);
+      // Decoded, rotated and stored again (a quantized cache quantizes the rotated keys anew).
+      uint8_t* k = cache.k(static_cast<int>(l)) + static_cast<size_t>(cell) * cache.k_row_bytes();
+      type.dequantize(k, h_.data(), row);
       rotate_(h_.data(), static_cast<int>(hp.n_head_kv[l]), static_cast<int>(hp.head_dim), static_cast<int>(hp.n_rot),
               rope_cos_.data(), rope_sin_.data());
-      for (int64_t i = 0; i < row; ++i) k[i] = fp32_to_fp16(h_[i]);
+      type.quantize(h_.data(), k, row);
     }
   }
   cache.shift_applied();
@@ -334,7 +335,7 @@ void Runner::attention_block(int l, int n_tokens, KvCache& cache) {
   const int n_head = static_cast<int>(hp.n_head[l]), n_head_kv = static_cast<int>(hp.n_head_kv[l]);
   const int hd = static_cast<int>(hp.head_dim);
   const int64_t n_embd = hp.n_embd, q_row = layer.wq.n_out, kv_row = layer.wk.n_out;
-  const int64_t cache_row = cache.row_elements();
+  const QuantizeRowFn store_k = traits(cache.types().k).quantize, store_v = traits(cache.types().v).quantize;
 
   const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
   float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
@@ -355,14 +356,10 @@ void Runner::attention_block(int l, int n_tokens, KvCache& cache) {
     if (hp.desc->query_scale == QueryScale::OnQueries) {
       for (int64_t i = 0; i < q_row; ++i) q[i] *= hp.query_scale;  // as llama.cpp does for Gemma and Phi-3
     }
-    // Store K and V in the token's cache cell as f16.
-    const size_t cell = static_cast<size_t>(cells_[static_cast<size_t>(t)]) * cache_row;
-    uint16_t* k_cell = cache.k(l) + cell;
-    uint16_t* v_cell = cache.v(l) + cell;
-    for (int64_t i = 0; i < kv_row; ++i) {
-      k_cell[i] = fp32_to_fp16(k[i]);
-      v_cell[i] = fp32_to_fp16(v_[t * kv_row + i]);
-    }
+    // Store K and V in the token's cache cell in the cache's types (f16: rounded to nearest even).
+    const auto cell = static_cast<size_t>(cells_[static_cast<size_t>(t)]);
+    store_k(k, cache.k(l) + cell * cache.k_row_bytes(), kv_row);
+    store_v(&v_[t * kv_row], cache.v(l) + cell * cache.v_row_bytes(), kv_row);
   }
   attention(l, cache);
   ops::matmul(layer.wo, attn_.data(), n_tokens, h_.data(), scratch_, pool_);
@@ -446,6 +443,8 @@ void Runner::attention(int layer, KvCache& cache) {
   batch.softcap = hp.attn_softcap;
   batch.first_key = hp.is_sliding(static_cast<size_t>(layer)) ? first_key_.data() : nullptr;
   batch.online_softmax = flash_attn_;
+  batch.k_type = cache.types().k;
+  batch.v_type = cache.types().v;
   batch.batch_invariant = batch_invariant_;
   ops::run_attention(batch, model_->isa(), pool_, attention_scratch_);
 }

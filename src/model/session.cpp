@@ -9,7 +9,8 @@ int default_context_size(const ModelHparams& hp) {
   return std::max(1, static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 4096)));
 }
 
-Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, SessionOptions options) {
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, SessionOptions options,
+                                                 KvCacheTypes cache_types) {
   const auto& hp = model->hparams();
   int n_ctx = options.n_ctx;
   if (n_ctx < 0) return make_error("context size " + std::to_string(n_ctx) + " is negative");
@@ -21,7 +22,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   runner_options.max_keys = n_ctx;
   runner_options.flash_attn = options.flash_attn;
   // The cache first: it is the larger allocation, and the runner's check then sees the memory it leaves.
-  auto cache = KvCache::create(hp, n_ctx, 1);
+  auto cache = KvCache::create(hp, n_ctx, 1, cache_types);
   if (!cache) return cache.error();
   auto runner = Runner::create(model, runner_options);
   if (!runner) return runner.error();

@@ -28,7 +28,9 @@ struct SessionOptions {
 
 class Session {
  public:
-  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model, SessionOptions options);
+  // cache_types: the KV cache's K and V types (-ctk / -ctv).
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model, SessionOptions options,
+                                                 KvCacheTypes cache_types = {});
 
   // Appends tokens at position n_past() and runs the forward pass in batches of n_batch. With
   // all_logits, logits(i) holds the i-th token's logits (tokens.size() <= n_batch); otherwise only the

@@ -15,6 +15,26 @@ FlashAttentionFn flash_attention_kernel(Isa isa) {
   return best_kernel(isa, [](const KernelSet& set) { return set.flash_attention; });
 }
 
+KvRowFn kv_row_kernel(Isa isa) {
+  return best_kernel(isa, [](const KernelSet& set) { return set.kv_row; });
+}
+
+std::span<const TensorType> kv_cache_types() {
+  static constexpr TensorType kTypes[] = {TensorType::F32,  TensorType::F16,    TensorType::BF16,
+                                          TensorType::Q8_0, TensorType::Q4_0,   TensorType::Q4_1,
+                                          TensorType::IQ4_NL, TensorType::Q5_0, TensorType::Q5_1};
+  return kTypes;
+}
+
+bool is_kv_cache_type(TensorType type) {
+  for (TensorType t : kv_cache_types()) {
+    if (t == type) return true;
+  }
+  return false;
+}
+
+size_t kv_row_bytes(TensorType type, size_t n) { return row_bytes(traits(type), static_cast<int64_t>(n)); }
+
 FlashLayout::FlashLayout(int head_dim, int n_keys) {
   hd4 = (head_dim + 3) / 4 * 4;
   const size_t rows = kFlashRows, tile = kFlashKeyTile, dims = static_cast<size_t>(hd4);
@@ -51,6 +71,8 @@ struct SegmentPlan {
 void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span<float> scratch) {
   const size_t stride = scratch.size() / static_cast<size_t>(pool.size());
   const int group = b.n_head / b.n_head_kv;
+  // The per-head kernel reads f16 caches only.
+  const bool f16_cache = b.k_type == TensorType::F16 && b.v_type == TensorType::F16;
   const int heads = std::min(group, kFlashRows);  // query heads per job
   const int chunks = (group + heads - 1) / heads;  // jobs per KV head and token block
 
@@ -66,7 +88,7 @@ void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span
   for (const AttentionSegment& seg : b.segments) {
     const int tokens = std::min(seg.n_tokens, std::max(1, kFlashRows / heads));  // tokens per job
     // Batch invariance fixes the kernel by the model's shape alone, not by the segment's length.
-    const bool per_head = b.batch_invariant ? group < kFlashMinRows : heads * tokens < kFlashMinRows;
+    const bool per_head = f16_cache && (b.batch_invariant ? group < kFlashMinRows : heads * tokens < kFlashMinRows);
     SegmentPlan plan{per_head, tokens, (seg.n_tokens + tokens - 1) / tokens};
     const int64_t items = plan.per_head ? static_cast<int64_t>(seg.n_tokens) * b.n_head
                                         : static_cast<int64_t>(plan.blocks) * b.n_head_kv * chunks;
@@ -90,7 +112,7 @@ void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span
         const size_t kv = static_cast<size_t>(head / group) * b.head_dim;
         // A sliding window starts the token's key list later.
         const int first = b.first_key != nullptr ? b.first_key[t] : 0;
-        per_head(b.q + row, b.k + kv, b.v + kv, seg.cells + first, b.kv_stride,
+        per_head(b.q + row, static_cast<const uint16_t*>(b.k) + kv, static_cast<const uint16_t*>(b.v) + kv, seg.cells + first, b.kv_stride,
                  seg.n_past + (t - seg.t0) + 1 - first, b.head_dim, b.scale, b.softcap, s, b.out + row);
         continue;
       }

@@ -1,4 +1,4 @@
-// Causal attention over the f16 KV cache, two ways:
+// Causal attention over the KV cache (f16 by default; any of kv_cache_types()), two ways:
 // - per head (AttentionFn): one query head over its keys, in llama.cpp's numerics with flash attention
 //   off: q rounded through f16, scores = (q . k_j) * scale, softmax with the sum in double, the
 //   probabilities rounded through f16, out = sum_j p_j * v_j. It is the reference, and it runs where
@@ -7,7 +7,8 @@
 //   several tokens together, keys in tiles, with llama.cpp's softmax and rounding (the default) or with
 //   flash attention's online softmax and f32 probabilities (online_softmax, the CLI's -fa).
 // run_attention picks between them and splits the work over the pool. One kernel of each per
-// instruction set.
+// instruction set. Caches of other types than f16 always run grouped: each key and value row is converted
+// to f32 once per job (KvRowFn, ops/cpu/kv_rows_impl.h) and shared by the job's rows.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@
 
 #include "core/thread_pool.h"
 #include "ops/kernels.h"
+#include "quant/type_table.h"
 
 namespace cria::ops {
 
@@ -31,6 +33,17 @@ using AttentionFn = void (*)(const float* q, const uint16_t* k, const uint16_t* 
 
 AttentionFn attention_kernel(Isa isa);
 
+// The types a KV cache may hold (llama.cpp's -ctk/-ctv set): F32, F16, BF16, Q8_0, Q4_0, Q4_1, IQ4_NL,
+// Q5_0, Q5_1. The quantized ones have blocks of 32, so a head's row must be a multiple of 32 long.
+std::span<const TensorType> kv_cache_types();
+bool is_kv_cache_type(TensorType type);
+// Bytes of n elements of a cache type (n a multiple of its block size).
+size_t kv_row_bytes(TensorType type, size_t n);
+
+// n elements of a cache row to f32, bitwise as the type's scalar codec decodes them.
+using KvRowFn = void (*)(TensorType type, const void* row, float* out, int n);
+KvRowFn kv_row_kernel(Isa isa);
+
 // Consecutive tokens of a batch that belong to one sequence: token t0 + i is key n_past + i of the
 // sequence's key list `cells` (cache rows in position order) and attends to keys 0 .. n_past + i (from
 // AttentionBatch::first_key[t0 + i] on, where that is set).
@@ -42,9 +55,9 @@ struct AttentionSegment {
 // One forward pass's attention, for every segment of the batch.
 struct AttentionBatch {
   const float* q;        // [n_tokens][n_head][head_dim]
-  const uint16_t* k;     // this layer's cache: KV head h of cache row c at [c * kv_stride + h * head_dim]
-  const uint16_t* v;
-  size_t kv_stride;
+  const void* k;         // this layer's cache: KV head h of cache row c at element c * kv_stride + h * head_dim
+  const void* v;         // (of k_type / v_type: kv_row_bytes(type, that) bytes in)
+  size_t kv_stride;      // elements
   float* out;            // [n_tokens][n_head][head_dim]
   std::span<const AttentionSegment> segments;
   int n_head, n_head_kv, head_dim;
@@ -64,6 +77,8 @@ struct AttentionBatch {
   // before it get probability 0, as a -inf mask gives. nullptr: 0 for every token. The grouped kernel
   // skips the key tiles that no row of a job sees.
   const int32_t* first_key = nullptr;
+  // The cache's types (kv_cache_types()); other than F16 (either of them), every segment runs grouped.
+  TensorType k_type = TensorType::F16, v_type = TensorType::F16;
 };
 
 // The rows of one flash job: query heads head0 .. head0 + n_heads - 1 (all sharing kv_head) of batch

@@ -18,6 +18,7 @@ struct KernelSet {
   QuantizeActivationFn (*quantize_activation)(TensorType vec_dot_type) = nullptr;
   AttentionFn attention = nullptr;
   FlashAttentionFn flash_attention = nullptr;
+  KvRowFn kv_row = nullptr;
   SwigluFn swiglu = nullptr;
   GegluFn geglu = nullptr;
   SoftcapFn softcap = nullptr;

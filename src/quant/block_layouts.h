@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace cria::block {
 
@@ -29,6 +30,7 @@ struct Q8_1 {    // f16 d, f16 d * sum(qs), 32 int8 (activations only)
 };
 struct IQ4_NL {  // f16 d, 16 bytes of indices into the non-linear table
   static constexpr size_t d = 0, qs = 2, kBytes = 18;
+  static constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 };
 
 // ---- 256-element super-blocks --------------------------------------------------------------------------

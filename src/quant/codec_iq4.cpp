@@ -19,7 +19,7 @@ using detail::store_f16;
 
 namespace {
 
-constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr const int8_t* kLevels = block::IQ4_NL::kLevels;
 constexpr int kSubBlock = 32;
 constexpr int kXsSuper = 256;
 constexpr int kScaleTries = 7;  // trial inverse scales (levels[0] + t)/max for t = -7..7

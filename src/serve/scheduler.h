@@ -47,6 +47,7 @@ struct SchedulerOptions {
   int ctx_per_seq = 0;      // most tokens one sequence may hold; 0: the model's training context, capped by n_ctx
   int prefill_budget = 0;   // prompt tokens a step may carry while others generate; 0: adaptive (see above)
   int max_queue = 256;      // waiting jobs beyond this are refused
+  model::KvCacheTypes cache_types;  // -ctk / -ctv
   model::RunnerOptions runner;
 };
 

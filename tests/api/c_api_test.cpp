@@ -141,6 +141,45 @@ TEST_F(CApi, GreedyGenerationEqualsSession) {
   EXPECT_NE(text.find("Lord"), std::string::npos) << text;
 }
 
+// type_k / type_v choose the cache's types: the same greedy tokens as a Session over a q8_0/q4_0 cache,
+// and a name outside llama.cpp's set is refused by name.
+TEST_F(CApi, CacheTypes) {
+  auto m = load();
+  const auto tokens = tokenize(m.get(), "In the beginning God created");
+  cria_context_params p = cria_context_default_params();
+  p.n_ctx = 256;
+  p.n_threads = kThreads;
+  p.type_k = "q8_0";
+  p.type_v = "Q4_0";
+  cria_context* raw = nullptr;
+  ASSERT_EQ(cria_context_create(m.get(), &p, &raw), CRIA_OK) << cria_last_error();
+  Context c(raw);
+  const auto api = generate(c.get(), 0, tokens, 12);
+  auto model = cria::model::Model::load(kModel);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  auto session = cria::model::Session::create(*model, {256, 512, kThreads, false},
+                                              {cria::TensorType::Q8_0, cria::TensorType::Q4_0});
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  EXPECT_EQ((*session)->cache().types().v, cria::TensorType::Q4_0);
+  cria::sampling::SamplingParams sp;
+  sp.temp = 0;
+  cria::sampling::Sampler sampler(sp, (*model)->n_vocab(), 256);
+  std::vector<int32_t> expected;
+  ASSERT_TRUE((*session)->decode(tokens).ok());
+  for (int k = 0; k < 12; ++k) {
+    const int32_t t = sampler.sample((*session)->logits());
+    expected.push_back(t);
+    ASSERT_TRUE((*session)->decode(std::span<const int32_t>(&t, 1)).ok());
+  }
+  EXPECT_EQ(api, expected);
+  p.type_v = "q3_k";
+  raw = nullptr;
+  EXPECT_EQ(cria_context_create(m.get(), &p, &raw), CRIA_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(raw, nullptr);
+  EXPECT_NE(std::string(cria_last_error()).find("type_v: unknown KV cache type 'q3_k'"), std::string::npos)
+      << cria_last_error();
+}
+
 TEST_F(CApi, TwoSequencesInOneBatchGenerateWhatTheyGenerateAlone) {
   auto m = load();
   const auto a = tokenize(m.get(), "The LORD is my shepherd");

@@ -86,6 +86,16 @@ std::vector<std::string> cells_of(const std::string& row) {
   return cells;
 }
 
+// A markdown table's header and first row, as cells.
+std::pair<std::vector<std::string>, std::vector<std::string>> header_and_first_row(const std::string& table) {
+  std::istringstream in(table);
+  std::string header, rule, row;
+  std::getline(in, header);
+  std::getline(in, rule);
+  std::getline(in, row);
+  return {cells_of(header), cells_of(row)};
+}
+
 // The type column of a tensor in `cria info`'s text table.
 std::string info_type_of(const std::string& info, const std::string& tensor) {
   std::istringstream in(info);
@@ -266,14 +276,31 @@ TEST_F(CliBench, FlashAttentionValuesGiveOneSetOfTestsEach) {
   // Markdown: an fa column, as llama-bench adds one when flash attention is asked for.
   auto md = run_cria("bench " + model + " -p 16 -n 0 -r 1 -t 1 -fa 1");
   ASSERT_EQ(md.exit_code, 0) << md.err;
-  std::istringstream in(md.out);
-  std::string header, rule, row;
-  std::getline(in, header);
-  std::getline(in, rule);
-  std::getline(in, row);
-  EXPECT_EQ(cells_of(header),
+  const auto [header, row] = header_and_first_row(md.out);
+  EXPECT_EQ(header,
             (std::vector<std::string>{"model", "size", "params", "backend", "threads", "fa", "test", "t/s", "GB/s"}));
-  EXPECT_EQ(cells_of(row)[5], "1");
+  EXPECT_EQ(row[5], "1");
+}
+
+// -ctk/-ctv lists multiply the tests as llama-bench's do; the type_k/type_v fields and columns name them.
+TEST_F(CliBench, CacheTypesGiveOneSetOfTestsEach) {
+  const std::string model = "-m '" + synth("Q8_0") + "'";
+  auto json = run_cria("bench " + model + " -p 0 -n 2 -r 1 -t 1 -ctk f16,q8_0 -ctv q4_0 -fa 1 -o json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  ASSERT_EQ(doc.size(), 2u);
+  EXPECT_EQ(doc[0]["type_k"], "f16");
+  EXPECT_EQ(doc[1]["type_k"], "q8_0");
+  EXPECT_EQ(doc[1]["type_v"], "q4_0");
+  auto md = run_cria("bench " + model + " -p 0 -n 2 -r 1 -t 1 -ctk q8_0");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  const auto [header, row] = header_and_first_row(md.out);
+  EXPECT_EQ(header,
+            (std::vector<std::string>{"model", "size", "params", "backend", "threads", "type_k", "test", "t/s", "GB/s"}));
+  EXPECT_EQ(row[5], "q8_0");
+  auto bad = run_cria("bench " + model + " -p 0 -n 2 -r 1 -ctv q3_k");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("-ctv: unknown KV cache type 'q3_k'"), std::string::npos) << bad.err;
 }
 
 TEST_F(CliBench, MarkdownHasLlamaBenchColumnsAndOneRowPerTest) {

@@ -63,6 +63,20 @@ TEST(CliRun, EscapesPromptFileAndNoDisplayPrompt) {
   std::filesystem::remove(prompt_file);
 }
 
+// -ctk/-ctv as llama.cpp spells them: the cache's size line names the types, and a bad type is one line
+// naming the flag (run, perplexity and serve share the parsing).
+TEST(CliRun, CacheTypes) {
+  auto r = run_cria("-p 'In the beginning' -n 4 --temp 0 -ctk q8_0 -ctv q4_0 -fa");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("K (q8_0): "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("V (q4_0): "), std::string::npos) << r.err;
+  for (const std::string& cmd : {std::string("run -p x"), std::string("perplexity -f /dev/null"), std::string("serve")}) {
+    auto bad = run_cria(cmd + " --cache-type-k q2_k");
+    EXPECT_EQ(bad.exit_code, 1) << cmd;
+    EXPECT_NE(bad.err.find("-ctk: unknown KV cache type 'q2_k' (one of f32, f16"), std::string::npos) << cmd << ": " << bad.err;
+  }
+}
+
 TEST(CliRun, StopsWithAMessageWhenTheContextFills) {
   auto r = run_cria("-p 'In the beginning' -c 12 -n -1 --temp 0 --ignore-eos");
   ASSERT_EQ(r.exit_code, 0) << r.err;

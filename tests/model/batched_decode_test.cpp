@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "decode_support.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -170,14 +171,7 @@ TEST_P(BatchedDecode, TogetherEqualsAlone) {
 }
 
 // Decodes tokens at positions pos0.. of seq, logits for the last; returns them.
-std::vector<float> feed(Runner& runner, KvCache& cache, std::span<const int32_t> tokens, int32_t pos0, int seq) {
-  Batch batch;
-  batch.add_sequence(tokens, pos0, seq);
-  auto s = runner.decode(batch, cache);
-  EXPECT_TRUE(s.ok()) << s.error().message;
-  const float* logits = runner.logits(batch.size() - 1);
-  return {logits, logits + runner.n_vocab()};
-}
+using test_decode::feed;
 
 std::unique_ptr<Runner> make_runner(const Fixture& f) {
   RunnerOptions options;

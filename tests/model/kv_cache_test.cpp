@@ -121,7 +121,7 @@ TEST(KvCache, ShiftCopiesSharedCellsAndKeepsOrder) {
   auto cache = KvCache::create(hparams({1, 1}), 8, 2).value();
   fill(cache, 0, 0, 5);
   ASSERT_TRUE(cache.seq_cp(0, 1, 0, -1).ok());
-  cache.k(1)[static_cast<size_t>(cache.seq_cells(0)[3]) * 8] = 0x3c00;  // a key value to follow into the copy
+  cache.k(1)[static_cast<size_t>(cache.seq_cells(0)[3]) * cache.k_row_bytes()] = 0x3c;  // a key byte to follow into the copy
   ASSERT_TRUE(cache.seq_rm(0, 1, 3).ok());
   auto bad = cache.seq_add(0, 3, -1, -3);  // 0, then 0, 1: out of order
   ASSERT_FALSE(bad.ok());
@@ -134,7 +134,7 @@ TEST(KvCache, ShiftCopiesSharedCellsAndKeepsOrder) {
   const int32_t moved = cache.seq_cells(0)[1];
   EXPECT_NE(moved, cache.seq_cells(1)[3]) << "a shared cell is copied before it is shifted";
   EXPECT_EQ(cache.shift(moved), -2);
-  EXPECT_EQ(cache.k(1)[static_cast<size_t>(moved) * 8], 0x3c00);
+  EXPECT_EQ(cache.k(1)[static_cast<size_t>(moved) * cache.k_row_bytes()], 0x3c);
   EXPECT_EQ(cache.shift(cache.seq_cells(1)[3]), 0);
   EXPECT_EQ(cache.n_free(), 1);
   // No cell left for copies: refused, nothing changed.

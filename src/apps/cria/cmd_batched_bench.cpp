@@ -25,6 +25,7 @@ struct BatchedBenchOptions {
   int n_ubatch = 512;
   int threads = 0;
   bool flash_attn = false;
+  CacheTypeFlags cache_types;
   bool shared_prompt = false;
   bool deterministic = false;
   std::vector<int> n_prompt{128, 256, 512};
@@ -38,6 +39,7 @@ std::string validate(const BatchedBenchOptions& o) {
   if (o.n_kv_max < 1) return "-c must be positive, got " + std::to_string(o.n_kv_max);
   if (o.n_batch < 1 || o.n_ubatch < 1) return "-b and -ub must be positive";
   if (std::string bad = check_thread_count(o.threads, "-t"); !bad.empty()) return bad;
+  if (auto types = cache_types(o.cache_types); !types) return types.error().message;
   for (int p : o.n_prompt) {
     if (p < 1) return "-npp values must be positive, got " + std::to_string(p);
   }
@@ -66,13 +68,13 @@ int run_batched_bench(const BatchedBenchOptions& o) {
   runner_options.batch_invariant = o.deterministic;
   auto runner = model::Runner::create(*model, runner_options);
   if (!runner) return fail(runner.error().message);
-  auto cache = model::KvCache::create((*model)->hparams(), o.n_kv_max, n_seq_max);
+  auto cache = model::KvCache::create((*model)->hparams(), o.n_kv_max, n_seq_max, cache_types(o.cache_types).value());
   if (!cache) return fail(cache.error().message);
   if (auto s = engine::warm_up(**runner, *cache); !s) return fail(s.error().message);
-  const double kv_bytes = static_cast<double>((*model)->hparams().n_layer) * o.n_kv_max * 2 *
-                          static_cast<double>(cache->row_elements()) * 2;
+  const double kv_bytes = static_cast<double>(cache->k_bytes() + cache->v_bytes());
   std::fprintf(stderr, "batched-bench: KV cache of %d cells for %d sequences: %.2f MiB (keys and values %.2f MiB)\n",
                o.n_kv_max, n_seq_max, static_cast<double>(cache->bytes()) / 1048576.0, kv_bytes / 1048576.0);
+  print_kv_cache_size("batched-bench", *cache);
 
   const int threads = (*runner)->n_threads();
   const bool md = o.output == "md";
@@ -125,6 +127,7 @@ void add_batched_bench_command(CLI::App& app, Action& run_action) {
   cmd->add_option("--ubatch-size", opt->n_ubatch, "Most tokens per forward pass (-ub, default 512)");
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
   cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention's online softmax (-fa)");
+  add_cache_type_flags(cmd, opt->cache_types);
   cmd->add_flag("--pps", opt->shared_prompt, "One prompt shared by all sequences (-pps)");
   cmd->add_option("--npp", opt->n_prompt, "Prompt lengths, comma-separated (-npp, default 128,256,512)")->delimiter(',');
   cmd->add_option("--ntg", opt->n_gen, "Generation lengths, comma-separated (-ntg, default 128,256)")->delimiter(',');

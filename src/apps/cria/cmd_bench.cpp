@@ -29,6 +29,7 @@ struct BenchOptions {
   std::vector<int> threads;
   int batch = 512;
   std::vector<int> flash_attn{0};
+  std::vector<std::string> cache_type_k{"f16"}, cache_type_v{"f16"};
   int repetitions = 5;
   std::string output = "md";
   bool memory_bandwidth = false;
@@ -190,6 +191,12 @@ std::string validate(const BenchOptions& opt) {
   for (int fa : opt.flash_attn) {
     if (fa != 0 && fa != 1) return "-fa takes 0 or 1, got " + std::to_string(fa);
   }
+  for (const auto& k : opt.cache_type_k) {
+    if (auto t = model::parse_kv_cache_type(k); !t) return "-ctk: " + t.error().message;
+  }
+  for (const auto& v : opt.cache_type_v) {
+    if (auto t = model::parse_kv_cache_type(v); !t) return "-ctv: " + t.error().message;
+  }
   bool any = false;
   for (int p : opt.n_prompt) any = any || p > 0;
   for (int n : opt.n_gen) any = any || n > 0;
@@ -217,7 +224,8 @@ nlohmann::ordered_json result_json(const std::string& path, const engine::ModelS
       {"build_commit", "unknown"}, {"build_number", 0}, {"cpu_info", cpu_model_name()}, {"gpu_info", ""},
       {"backends", "CPU"}, {"model_filename", path}, {"model_type", model.type}, {"model_size", model.n_bytes},
       {"model_n_params", model.n_params}, {"n_batch", r.test.n_batch}, {"n_ubatch", r.test.n_batch},
-      {"n_threads", r.test.n_threads}, {"type_k", "f16"}, {"type_v", "f16"}, {"n_gpu_layers", 0},
+      {"n_threads", r.test.n_threads}, {"type_k", model::kv_cache_type_name(r.test.cache_types.k)},
+      {"type_v", model::kv_cache_type_name(r.test.cache_types.v)}, {"n_gpu_layers", 0},
       {"flash_attn", r.test.flash_attn}, {"use_mmap", true}, {"embeddings", false}, {"n_prompt", r.test.n_prompt},
       {"n_gen", r.test.n_gen}, {"test_time", r.test_time}, {"avg_ns", static_cast<uint64_t>(r.avg_ns)},
       {"stddev_ns", static_cast<uint64_t>(r.stddev_ns)}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
@@ -256,6 +264,13 @@ int run_bench(const BenchOptions& opt) {
   // As llama-bench does, the fa column appears only when a test turns flash attention on.
   const bool fa_column = std::find(opt.flash_attn.begin(), opt.flash_attn.end(), 1) != opt.flash_attn.end();
   if (fa_column) columns.insert(columns.begin() + 5, {"fa", 2});
+  // Likewise type_k and type_v, when a test asks for another type than f16 (before fa, as llama-bench).
+  auto not_f16 = [](const std::vector<std::string>& types) {
+    return std::any_of(types.begin(), types.end(), [](const std::string& t) { return *model::parse_kv_cache_type(t) != TensorType::F16; });
+  };
+  const bool type_k_column = not_f16(opt.cache_type_k), type_v_column = not_f16(opt.cache_type_v);
+  if (type_v_column) columns.insert(columns.begin() + 5, {"type_v", 6});
+  if (type_k_column) columns.insert(columns.begin() + 5, {"type_k", 6});
   MarkdownTable table(columns);
   const bool markdown = opt.output == "md";
   if (markdown) table.header();
@@ -277,17 +292,27 @@ int run_bench(const BenchOptions& opt) {
     }
     for (int threads : thread_counts) {
       std::vector<engine::SpeedTest> tests;
-      for (int fa : opt.flash_attn) {
-        auto add = [&](int n_prompt, int n_gen) {
-          engine::SpeedTest test{n_prompt, n_gen, threads, opt.batch, opt.repetitions};
-          test.flash_attn = fa == 1;
-          tests.push_back(test);
-        };
-        for (int p : opt.n_prompt) {
-          if (p > 0) add(p, 0);
-        }
-        for (int n : opt.n_gen) {
-          if (n > 0) add(0, n);
+      for (const auto& type_k : opt.cache_type_k) {
+        for (const auto& type_v : opt.cache_type_v) {
+          for (int fa : opt.flash_attn) {
+            auto add = [&](int n_prompt, int n_gen) {
+              engine::SpeedTest test;
+              test.n_prompt = n_prompt;
+              test.n_gen = n_gen;
+              test.n_threads = threads;
+              test.n_batch = opt.batch;
+              test.repetitions = opt.repetitions;
+              test.flash_attn = fa == 1;
+              test.cache_types = {*model::parse_kv_cache_type(type_k), *model::parse_kv_cache_type(type_v)};
+              tests.push_back(test);
+            };
+            for (int p : opt.n_prompt) {
+              if (p > 0) add(p, 0);
+            }
+            for (int n : opt.n_gen) {
+              if (n > 0) add(0, n);
+            }
+          }
         }
       }
       for (const auto& test : tests) {
@@ -318,6 +343,8 @@ int run_bench(const BenchOptions& opt) {
                                             is_tg ? format("%.2f", gb_per_s) : ""};
           if (opt.bandwidth) cells.push_back(is_tg && machine > 0 ? format("%.0f%%", 100.0 * gb_per_s / machine) : "");
           if (fa_column) cells.insert(cells.begin() + 5, test.flash_attn ? "1" : "0");
+          if (type_v_column) cells.insert(cells.begin() + 5, model::kv_cache_type_name(test.cache_types.v));
+          if (type_k_column) cells.insert(cells.begin() + 5, model::kv_cache_type_name(test.cache_types.k));
           table.row(cells);
         } else {
           results.push_back(result_json(path, summary, *r, per_token, gb_per_s, machine));
@@ -344,6 +371,10 @@ void add_bench_command(CLI::App& app, Action& run_action) {
       ->delimiter(',');
   cmd->add_option("-b,--batch-size", opt->batch, "Prompt tokens per forward pass (default 512)");
   cmd->add_option("--flash-attn", opt->flash_attn, "Flash attention off/on (-fa), comma-separated 0,1, or on/off (default 0)")
+      ->delimiter(',');
+  cmd->add_option("--cache-type-k", opt->cache_type_k, "KV cache types of the keys (-ctk), comma-separated (default f16)")
+      ->delimiter(',');
+  cmd->add_option("--cache-type-v", opt->cache_type_v, "KV cache types of the values (-ctv), comma-separated (default f16)")
       ->delimiter(',');
   cmd->add_option("-r,--repetitions", opt->repetitions, "Timed runs per test, after one warm-up (default 5)");
   cmd->add_option("-o,--output", opt->output, "md (a table), or llama-bench's fields as csv, json or jsonl");

@@ -93,7 +93,8 @@ int run(const ChatCliOptions& opt) {
   auto loaded = load_model(path);
   if (!loaded) return fail(loaded.error().message);
   const auto& tok = *loaded->tokenizer;
-  auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
+  auto session = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn},
+                                        cache_types(opt.cache_types).value());
   if (!session) return fail(session.error().message);
   warn_past_training_context(*loaded->model, (*session)->n_ctx());
   lock_memory_if_asked();

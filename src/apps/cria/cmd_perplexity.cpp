@@ -22,6 +22,7 @@ struct PerplexityOptions {
   int batch = 512;
   int threads = 0;
   bool flash_attn = false;
+  CacheTypeFlags cache_types;
   int chunks = -1;
 };
 
@@ -30,6 +31,8 @@ int run_perplexity(const PerplexityOptions& opt) {
   if (opt.batch < 1) return fail("-b must be positive, got " + std::to_string(opt.batch));
   if (std::string bad = check_thread_count(opt.threads, "-t"); !bad.empty()) return fail(bad);
   if (opt.chunks == 0 || opt.chunks < -1) return fail("--chunks must be -1 (all) or at least 1, got " + std::to_string(opt.chunks));
+  auto types = cache_types(opt.cache_types);
+  if (!types) return fail(types.error().message);
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
   auto loaded = load_model(path);
   if (!loaded) return fail(loaded.error().message);
@@ -37,7 +40,7 @@ int run_perplexity(const PerplexityOptions& opt) {
   if (!text) return fail(text.error().message);
   // llama-perplexity's default context is 512; never more than the model was trained on unless asked.
   const int ctx = opt.ctx > 0 ? opt.ctx : static_cast<int>(std::min<uint32_t>(512, loaded->model->hparams().n_ctx_train));
-  auto session = model::Session::create(loaded->model, {ctx, std::min(opt.batch, ctx), opt.threads, opt.flash_attn});
+  auto session = model::Session::create(loaded->model, {ctx, std::min(opt.batch, ctx), opt.threads, opt.flash_attn}, *types);
   if (!session) return fail(session.error().message);
   warn_past_training_context(*loaded->model, ctx);
   lock_memory_if_asked();
@@ -50,6 +53,7 @@ int run_perplexity(const PerplexityOptions& opt) {
   if (!logs_disabled()) {
     std::fprintf(stderr, "perplexity: calculating perplexity over %zu chunks, n_ctx=%d, batch_size=%d, n_seq=1, flash_attn = %d\n",
                  n_chunks, ctx, (*session)->n_batch(), (*session)->flash_attn() ? 1 : 0);
+    print_kv_cache_size("perplexity", (*session)->cache());
   }
   auto print_chunk = [](int chunk, double ppl) {
     std::printf("[%d]%.4f,", chunk + 1, ppl);
@@ -73,6 +77,7 @@ void add_perplexity_command(CLI::App& app, Action& run) {
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
   cmd->add_option("--chunks", opt->chunks, "Use at most this many chunks of the text; -1 all (default)");
   cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention (-fa [on|off|auto]): online softmax, f32 probabilities");
+  add_cache_type_flags(cmd, opt->cache_types);
   cmd->callback([opt, &run] { run = [opt] { return run_perplexity(*opt); }; });
 }
 

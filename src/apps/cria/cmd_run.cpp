@@ -63,7 +63,8 @@ int run(const RunOptions& opt) {
   auto loaded = load_model(path);
   if (!loaded) return fail(loaded.error().message);
   const auto& tok = *loaded->tokenizer;
-  auto session_or = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn});
+  auto session_or = model::Session::create(loaded->model, {opt.ctx, opt.batch, opt.threads, opt.flash_attn},
+                                          cache_types(opt.cache_types).value());
   if (!session_or) return fail(session_or.error().message);
   model::Session& session = **session_or;
   warn_past_training_context(*loaded->model, session.n_ctx());
@@ -91,6 +92,7 @@ int run(const RunOptions& opt) {
     std::fprintf(stderr, "cria: %s\n", model_banner(*loaded->model).c_str());
     std::fprintf(stderr, "cria: model %s, %d threads, context %d, batch %d, flash_attn = %d, seed %u\n", path.c_str(),
                  session.n_threads(), session.n_ctx(), session.n_batch(), session.flash_attn() ? 1 : 0, sampler.seed());
+    print_kv_cache_size("cria", session.cache());
   }
 
   if (!opt.no_display_prompt) {

@@ -48,6 +48,7 @@ struct ServeOptions {
   int grace = 10;
   bool metrics = false;
   bool flash_attn = false;
+  CacheTypeFlags cache_types;
   bool deterministic = false;
   bool cont_batching = true;
 };
@@ -62,6 +63,7 @@ std::string validate(const ServeOptions& o) {
   if (o.n_ctx < 0) return "-c must not be negative, got " + std::to_string(o.n_ctx);
   if (o.n_batch < 1 || o.n_ubatch < 1) return "-b and -ub must be positive";
   if (std::string bad = check_thread_count(o.threads, "-t"); !bad.empty()) return bad;
+  if (auto types = cache_types(o.cache_types); !types) return types.error().message;
   if (o.threads_http < 1 || o.threads_http > 64) return "--threads-http must be 1 to 64";
   if (o.timeout < 1) return "--timeout must be at least 1 second";
   if (o.max_queue < 0) return "--max-queue must not be negative";
@@ -155,6 +157,7 @@ int run_serve(const ServeOptions& o) {
   so.runner.n_batch = std::min(o.n_batch, o.n_ubatch);
   so.runner.n_threads = o.threads;
   so.runner.flash_attn = o.flash_attn;
+  so.cache_types = cache_types(o.cache_types).value();
   so.runner.batch_invariant = o.deterministic;
   auto scheduler = serve::Scheduler::create(loaded->model, loaded->tokenizer, so);
   if (!scheduler) {
@@ -207,6 +210,7 @@ void add_serve_command(CLI::App& app, Action& run_action) {
   cmd->add_option("--grace", opt->grace, "Seconds running requests get to finish on SIGINT/SIGTERM (default 10)");
   cmd->add_flag("--metrics", opt->metrics, "Serve Prometheus metrics at /metrics");
   cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention's online softmax (-fa)");
+  add_cache_type_flags(cmd, opt->cache_types);
   cmd->add_flag("--cont-batching", opt->cont_batching, "Continuous batching (-cb; always on)");
   cmd->add_flag("--deterministic", opt->deterministic,
                 "Batch-invariant decoding: a request's tokens do not depend on what else runs (slower prompts on "

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/escapes.h"
+#include "llama_cpp_compat.h"
 
 namespace cria::cli {
 
@@ -51,12 +52,35 @@ void add_sampler_flags(CLI::App* cmd, GenerationFlags& f) {
 
 }  // namespace
 
+void add_cache_type_flags(CLI::App* cmd, CacheTypeFlags& f) {
+  cmd->add_option("--cache-type-k", f.k, "KV cache type of the keys (-ctk): f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 (default f16)");
+  cmd->add_option("--cache-type-v", f.v, "KV cache type of the values (-ctv), as -ctk (default f16)");
+}
+
+Result<model::KvCacheTypes> cache_types(const CacheTypeFlags& f) {
+  auto k = model::parse_kv_cache_type(f.k);
+  if (!k) return make_error("-ctk: " + k.error().message);
+  auto v = model::parse_kv_cache_type(f.v);
+  if (!v) return make_error("-ctv: " + v.error().message);
+  return model::KvCacheTypes{*k, *v};
+}
+
+void print_kv_cache_size(const char* who, const model::KvCache& cache) {
+  if (logs_disabled()) return;
+  constexpr double kMiB = 1024.0 * 1024.0;
+  std::fprintf(stderr, "%s: KV self size = %.2f MiB, K (%s): %.2f MiB, V (%s): %.2f MiB\n", who,
+               static_cast<double>(cache.k_bytes() + cache.v_bytes()) / kMiB,
+               model::kv_cache_type_name(cache.types().k).c_str(), static_cast<double>(cache.k_bytes()) / kMiB,
+               model::kv_cache_type_name(cache.types().v).c_str(), static_cast<double>(cache.v_bytes()) / kMiB);
+}
+
 void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
   cmd->add_option("-t,--threads", f.threads, "Threads (default: physical cores)");
   cmd->add_option("-c,--ctx-size", f.ctx, "Context size (default: the model's, capped at 4096)");
   cmd->add_option("-b,--batch-size", f.batch, "Prompt tokens per forward pass (default 512)");
   cmd->add_flag("--flash-attn", f.flash_attn,
                 "Flash attention (-fa, -fa on|off|auto): online softmax, f32 probabilities (default and auto: llama.cpp's exact softmax)");
+  add_cache_type_flags(cmd, f.cache_types);
   cmd->add_option("-s,--seed", f.seed, "Random seed (default: random)");
   cmd->add_option("--temp", f.sampling.temp, "Temperature; 0 is greedy (default 0.8)");
   cmd->add_option("--top-k", f.sampling.top_k, "Top-k, 0 off (default 40)");
@@ -78,6 +102,7 @@ std::string check_generation_flags(const GenerationFlags& f) {
   if (f.sampling.min_p < 0 || f.sampling.min_p > 1) return "--min-p must be in [0, 1]";
   if (f.sampling.repeat_last_n < -1) return "--repeat-last-n must be -1, 0 or positive";
   if (!f.sampler_error.empty()) return f.sampler_error;
+  if (auto types = cache_types(f.cache_types); !types) return types.error().message;
   if (f.sampling.mirostat < 0 || f.sampling.mirostat > 2) return "--mirostat must be 0, 1 or 2, got " + std::to_string(f.sampling.mirostat);
   if (f.sampling.typical_p <= 0 || f.sampling.typical_p > 1) return "--typical must be in (0, 1]";
   if (f.sampling.xtc_probability < 0 || f.sampling.xtc_probability > 1) return "--xtc-probability must be in [0, 1]";

@@ -6,15 +6,29 @@
 #include <cstdint>
 #include <string>
 
+#include "core/result.h"
+#include "model/kv_cache.h"
 #include "sampling/sampler.h"
 
 namespace cria::cli {
+
+// -ctk / -ctv (--cache-type-k / --cache-type-v): the KV cache's types by llama.cpp's names.
+struct CacheTypeFlags {
+  std::string k = "f16", v = "f16";
+};
+void add_cache_type_flags(CLI::App* cmd, CacheTypeFlags& flags);
+// The types, or an error naming the bad flag and the accepted names.
+Result<model::KvCacheTypes> cache_types(const CacheTypeFlags& flags);
+// llama.cpp's report of the cache's size on stderr (unless logs are off):
+// "<who>: KV self size = 8.00 MiB, K (q8_0): 4.00 MiB, V (q8_0): 4.00 MiB".
+void print_kv_cache_size(const char* who, const model::KvCache& cache);
 
 struct GenerationFlags {
   int threads = 0;
   int ctx = 0;
   int batch = 512;
   bool flash_attn = false;
+  CacheTypeFlags cache_types;
   int64_t seed = -1;
   sampling::SamplingParams sampling;
   std::string sampler_error;  // a bad --samplers / --sampling-seq, reported by check_generation_flags

@@ -51,8 +51,6 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--mlock", Takes::kNothing, kServe | kBench | kBatchedBench, nullptr, "not supported yet here: the model's pages are not locked in memory"},
       {"--no-mmap", Takes::kNothing, kModel, nullptr, "ignored: cria always memory-maps the model"},
       {"--mmap", Takes::kValue, kBench, "1", "ignored: cria always memory-maps the model"},
-      {"--cache-type-k", Takes::kValue, kModel, nullptr, "not supported yet: the KV cache keeps its own type"},
-      {"--cache-type-v", Takes::kValue, kModel, nullptr, "not supported yet: the KV cache keeps its own type"},
       // Batches and threads.
       {"--ubatch-size", Takes::kValue, kModel, nullptr, "ignored: prompts are split by -b alone"},
       {"--threads-batch", Takes::kValue, kModel, nullptr, "ignored: the -t threads do both prompt and generation"},

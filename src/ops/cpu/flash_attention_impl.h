@@ -1,7 +1,7 @@
 // Grouped attention for the query heads that share one KV head: the rows of a job are (token, head)
-// pairs, and every step runs on vectors across those rows, so a key or value is converted from f16 once
-// and used by all the rows, with no horizontal sums. Keys are visited in tiles of kFlashKeyTile. Two
-// softmaxes (AttentionBatch::online_softmax):
+// pairs, and every step runs on vectors across those rows, so a key or value is converted to f32 once
+// (from f16 or any other cache type: kv_rows_impl.h) and used by all the rows, with no horizontal sums.
+// Keys are visited in tiles of kFlashKeyTile. Two softmaxes (AttentionBatch::online_softmax):
 // - online (flash attention, llama.cpp's -fa): per row the running maximum m and sum l are updated per
 //   tile and the output rescaled by exp(m_old - m_new); no row ever holds all its scores, and the
 //   probabilities stay f32;
@@ -30,6 +30,7 @@
 #include "core/fp16.h"
 #include "ops/attention.h"
 #include "ops/basic_ops.h"
+#include "ops/cpu/kv_rows_impl.h"
 #include "ops/cpu/vec8_math_impl.h"
 
 namespace cria::ops::flash {
@@ -225,13 +226,18 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   // The tiles before the one holding the lowest first key are seen by no row.
   const int j_begin = lowest_first / kFlashKeyTile * kFlashKeyTile;
 
+  // Where key/value j of the job's key list starts: cache row cells[j], this KV head's part of it.
   const size_t head_offset = static_cast<size_t>(job.kv_head) * hd;
+  const size_t k_row = kv::bytes_of<V>(b.k_type, b.kv_stride), k_head = kv::bytes_of<V>(b.k_type, head_offset);
+  const size_t v_row = kv::bytes_of<V>(b.v_type, b.kv_stride), v_head = kv::bytes_of<V>(b.v_type, head_offset);
+  const auto* k_base = static_cast<const uint8_t*>(b.k) + k_head;
+  const auto* v_base = static_cast<const uint8_t*>(b.v) + v_head;
   // Converts rows j0 .. j0 + kt - 1 of the keys (zeros up to kt4) or of the values (zero-padded to hd4).
   auto load_keys = [&](int j0, int kt, int kt4) {
     for (int j = 0; j < kt4; ++j) {
       float* kj = kf + static_cast<size_t>(j) * hd;
       if (j < kt) {
-        V::f16_to_f32(b.k + static_cast<size_t>(job.cells[j0 + j]) * b.kv_stride + head_offset, kj, hd);
+        kv::row_to_f32<V>(b.k_type, k_base + static_cast<size_t>(job.cells[j0 + j]) * k_row, kj, hd);
       } else {
         for (int d = 0; d < hd; ++d) kj[d] = 0.0f;
       }
@@ -240,7 +246,7 @@ void run_job(const AttentionBatch& b, const AttentionJob& job, float* scratch) {
   auto load_values = [&](int j0, int kt) {
     for (int j = 0; j < kt; ++j) {
       float* vj = vf + static_cast<size_t>(j) * lay.hd4;
-      V::f16_to_f32(b.v + static_cast<size_t>(job.cells[j0 + j]) * b.kv_stride + head_offset, vj, hd);
+      kv::row_to_f32<V>(b.v_type, v_base + static_cast<size_t>(job.cells[j0 + j]) * v_row, vj, hd);
       for (int d = hd; d < lay.hd4; ++d) vj[d] = 0.0f;
     }
   };

@@ -14,6 +14,7 @@ const KernelSet& avx2_kernels() {
       .quantize_activation = avx2::activation_quantizer,
       .attention = avx2::attention,
       .flash_attention = flash::attention_job<avx2::Vec8>,
+      .kv_row = kv::row_to_f32<avx2::Vec8>,
       .swiglu = vec8::swiglu<avx2::Vec8>,
       .geglu = vec8::geglu<avx2::Vec8>,
       .softcap = vec8::softcap<avx2::Vec8>,

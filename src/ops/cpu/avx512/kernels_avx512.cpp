@@ -17,6 +17,7 @@ const KernelSet& avx512_kernels() {
       .quantize_activation = avx512::activation_quantizer,
       .attention = avx512::attention,
       .flash_attention = flash::attention_job<avx512::Vec8>,  // the same 8-lane code, 32 vector registers
+      .kv_row = kv::row_to_f32<avx512::Vec8>,
       .swiglu = vec8::swiglu<avx512::Vec8>,
       .geglu = vec8::geglu<avx512::Vec8>,
       .softcap = vec8::softcap<avx512::Vec8>,

@@ -49,5 +49,6 @@ void attention(const float* q, const uint16_t* k, const uint16_t* v, const int32
 
 AttentionFn neon_attention() { return attention; }
 FlashAttentionFn neon_flash_attention() { return flash::attention_job<neon::Vec8>; }
+KvRowFn neon_kv_row() { return kv::row_to_f32<neon::Vec8>; }
 
 }  // namespace cria::ops

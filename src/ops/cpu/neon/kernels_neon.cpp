@@ -11,6 +11,7 @@ const KernelSet& neon_kernels() {
       .quantize_activation = neon_activation_quantizer,
       .attention = neon_attention(),
       .flash_attention = neon_flash_attention(),
+      .kv_row = neon_kv_row(),
       .swiglu = neon_swiglu(),
       .geglu = neon_geglu(),
       .softcap = neon_softcap(),

@@ -52,6 +52,10 @@ struct Vec8 {
     for (int i = 0; i < 8; ++i) r[i] = table[h[i]];
     return load(r);
   }
+  static T from_i8(const int8_t* p) {
+    const int16x8_t w = vmovl_s8(vld1_s8(p));
+    return {vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))), vcvtq_f32_s32(vmovl_s16(vget_high_s16(w)))};
+  }
   static void f16_to_f32(const uint16_t* src, float* dst, int n) {
     int i = 0;
     for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, load_f16x4(src + i));

@@ -85,6 +85,9 @@ struct Lanes8 {
   static T select_ge(T a, T b, T x, T y) {
     return map([&](int i) { return a.v[i] >= b.v[i] ? x.v[i] : y.v[i]; });
   }
+  static T from_i8(const int8_t* p) {
+    return map([p](int i) { return static_cast<float>(p[i]); });
+  }
   static void f16_to_f32(const uint16_t* src, float* dst, int n) {
     for (int i = 0; i < n; ++i) dst[i] = fp16_to_fp32_fast(src[i]);
   }
@@ -94,5 +97,6 @@ struct Lanes8 {
 
 AttentionFn scalar_attention() { return attention; }
 FlashAttentionFn scalar_flash_attention() { return flash::attention_job<Lanes8>; }
+KvRowFn scalar_kv_row() { return kv::row_to_f32<Lanes8>; }
 
 }  // namespace cria::ops

@@ -37,6 +37,7 @@ const KernelSet& scalar_kernels() {
       .quantize_activation = activation_quantizer,
       .attention = scalar_attention(),
       .flash_attention = scalar_flash_attention(),
+      .kv_row = scalar_kv_row(),
       .swiglu = swiglu,
       .geglu = geglu,
       .softcap = softcap,
