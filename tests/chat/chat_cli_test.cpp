@@ -151,5 +151,28 @@ TEST(ChatCli, BadLoadAndSaveAreErrorLinesAndChangeNothing) {
   EXPECT_GT(turns[1].reused, turns[0].evaluated) << "the first turn stays in the cache";
 }
 
+// Input continues over lines as llama.cpp's console reads it: '\\' at the end of a line goes on, '/' ends
+// the message; with --multiline-input lines go on until one ends in '\\'. /save shows the messages.
+TEST(ChatCli, MultilineInput) {
+  namespace fs = std::filesystem;
+  CRIA_REQUIRE_FIXTURE(kjv_model());
+  const fs::path saved = fs::temp_directory_path() / ("cria_chat_lines_" + std::to_string(::getpid()) + ".json");
+  const std::string chat = "chat -m " + kjv_model().string() + " --chat-template llama2 -n 2 --temp 0 -c 256 -t 2";
+  auto user_messages = [&](const std::string& flags, const std::string& input) {
+    const auto r = run_cria(chat + flags, input + "/save " + saved.string() + "\n");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> out;
+    for (const auto& m : nlohmann::json::parse(read_file(saved))) {
+      if (m["role"] == "user") out.push_back(m["content"]);
+    }
+    fs::remove(saved);
+    return out;
+  };
+  EXPECT_EQ(user_messages("", "In the\\\nbeginning\nGod/\n"),
+            (std::vector<std::string>{"In the\nbeginning", "God"}));
+  EXPECT_EQ(user_messages(" --multiline-input", "In the\nbeginning\\\nGod/\n"),
+            (std::vector<std::string>{"In the\nbeginning", "God"}));
+}
+
 }  // namespace
 }  // namespace cria::test

@@ -34,6 +34,7 @@ struct ChatCliOptions : GenerationFlags {
   std::string chat_template;
   int n_predict = -1;
   bool single_turn = false;
+  bool multiline = false;
 };
 
 constexpr const char* kHelp =
@@ -126,7 +127,8 @@ int run(const ChatCliOptions& opt) {
     std::fprintf(stderr, "cria: chatting with %s, context %d, template %s. /help lists the commands.\n",
                  path.c_str(), (*session)->n_ctx(), choice.empty() ? "from the model" : choice.c_str());
   }
-  while (auto line = read_line(terminal, "> ")) {
+  while (auto line = read_input(terminal, "> ", opt.multiline)) {
+    if (!line->empty() && line->back() == '\n') line->pop_back();  // the message is the text the user typed
     if (line->starts_with("/")) {
       if (!run_command(*line, chat)) break;
       continue;
@@ -176,6 +178,8 @@ void add_chat_command(CLI::App& app, Action& run_action) {
   cmd->add_option("-f,--file,--system-prompt-file", opt->system_file, "Read the system message from a file (-sysf)");
   cmd->add_flag("-e,--escape", opt->escapes, "Process escapes in -p (\\n \\t \\' \\\" \\\\ \\xNN)");
   cmd->add_flag("--single-turn", opt->single_turn, "Exit after the first reply (-st)");
+  cmd->add_flag("--multiline-input", opt->multiline,
+                "A message goes on over lines until one ends in '\\' (without it, a line ending in '\\' goes on); '/' ends it (-mli)");
   cmd->add_option("--chat-template", opt->chat_template, "Built-in template name (llama2, chatml, ...) or a template file");
   cmd->add_option("-n,--n-predict", opt->n_predict, "Most tokens per reply; -1 until end of turn (default)");
   add_generation_flags(cmd, *opt);

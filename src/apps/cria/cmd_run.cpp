@@ -181,6 +181,8 @@ void add_run_command(CLI::App& app, Action& run_action) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--in-prefix", opt->interaction.in_prefix, "Text before each user input (-i)");
   cmd->add_option("--in-suffix", opt->interaction.in_suffix, "Text after each user input (-i)");
+  cmd->add_flag("--multiline-input", opt->interaction.multiline,
+                "Input goes on over lines until one ends in '\\' (without it, a line ending in '\\' goes on); '/' ends it (-mli)");
   cmd->add_option("--keep", opt->interaction.keep, "Prompt tokens kept when the context is full and shifts (-i; -1: all)");
   cmd->add_option_function<std::string>(
          "--color",

@@ -50,10 +50,10 @@ class InteractiveLoop {
       if (interacting) {
         generating(false);
         if (opt_.color) print(kUserColor);
-        auto line = read_line(terminal, opt_.in_prefix);
+        auto line = read_input(terminal, opt_.in_prefix, opt_.multiline);
         if (opt_.color) print(kResetColor);
         if (!line) return 0;
-        if (!line->empty()) {
+        if (line->size() > 1) {  // a lone newline appends nothing, as in llama-cli
           if (auto s = append_user_text(*line); !s) {
             std::fprintf(stderr, "cria: error: %s\n", s.error().message.c_str());
             continue;
@@ -115,9 +115,9 @@ class InteractiveLoop {
     return Step::kToken;
   }
 
-  // The user's line as llama-cli appends it: --in-prefix, the line and its newline, --in-suffix.
+  // The user's input as llama-cli appends it: --in-prefix, the input (with its newlines), --in-suffix.
   Status append_user_text(const std::string& line) {
-    const std::string text = (opt_.escapes ? process_escapes(line) : line) + "\n";
+    const std::string text = opt_.escapes ? process_escapes(line) : line;
     std::vector<int32_t> ids = tok_.encode(opt_.in_prefix, false, true);
     for (const std::string* part : {&text, &opt_.in_suffix}) {
       const auto more = tok_.encode(*part, false, true);

@@ -24,6 +24,7 @@ struct InteractiveOptions {
   int keep = 0;        // --keep: prompt tokens kept when the context shifts (-1: all of the prompt)
   int n_predict = -1;  // tokens per turn before the user gets control (-1: no limit)
   bool escapes = false;
+  bool multiline = false;  // --multiline-input (terminal_input.h's read_input)
 };
 
 struct GenerationCounts {

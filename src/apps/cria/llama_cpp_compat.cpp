@@ -82,7 +82,6 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--in-prefix", Takes::kValue, kGenerate, nullptr, kNotYet},
       {"--in-suffix", Takes::kValue, kGenerate, nullptr, kNotYet},
       {"--in-prefix-bos", Takes::kNothing, kGenerate, nullptr, kNotYet},
-      {"--multiline-input", Takes::kNothing, kGenerate, nullptr, kNotYet},
       {"--color", Takes::kOptionalValue, kGenerate, "off", kNotYet},
       {"--keep", Takes::kValue, kGenerate, "0", kNotYet},
       {"--mirostat", Takes::kValue, kPerplexity, "0", "ignored: perplexity does not sample"},

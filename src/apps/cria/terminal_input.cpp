@@ -61,4 +61,25 @@ std::optional<std::string> read_line(bool terminal, const std::string& prompt) {
   return line;
 }
 
+std::optional<std::string> read_input(bool terminal, const std::string& prompt, bool multiline) {
+  std::string input;
+  bool any = false;
+  while (auto line = read_line(terminal, any ? std::string() : prompt)) {
+    any = true;
+    if (!line->empty() && line->back() == '/') {
+      line->pop_back();
+      return input + *line;
+    }
+    bool more = multiline;
+    if (!line->empty() && line->back() == '\\') {
+      line->pop_back();
+      more = !multiline;
+    }
+    input += *line + "\n";
+    if (!more) return input;
+  }
+  if (!any) return std::nullopt;
+  return input;  // the input ended inside a continued line
+}
+
 }  // namespace cria::cli

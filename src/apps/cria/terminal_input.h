@@ -20,4 +20,10 @@ const std::atomic<bool>& stop_requested();
 // One line of input without its newline, after `prompt` at a terminal; nothing at end of input.
 std::optional<std::string> read_line(bool terminal, const std::string& prompt);
 
+// The user's input as llama.cpp's console reads it: a line ending in '\' goes on to the next line, and
+// with `multiline` (--multiline-input) lines go on until one ends in '\'; a line ending in '/' ends the
+// input there. Each line keeps its newline, except one ended by '/' ("a\" then "b" is "a\nb\n").
+// Nothing at end of input before any line.
+std::optional<std::string> read_input(bool terminal, const std::string& prompt, bool multiline);
+
 }  // namespace cria::cli
