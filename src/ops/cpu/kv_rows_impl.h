@@ -82,11 +82,60 @@ void scale_block_min(const int8_t* q, float d, float m, float* dst) {
   for (int i = 0; i < kBlock; i += 8) V::store(dst + i, V::add(V::mul(V::from_i8(q + i), vd), vm));
 }
 
+// One block's 32 quants as int8 (pointing into the block where it holds them as they are), and its
+// scale d and offset m (0 where the type has none).
+template <class V, TensorType kType>
+const int8_t* block_quants(const uint8_t* blk, int8_t* q, float& d, float& m) {
+  m = 0.0f;
+  if constexpr (kType == TensorType::Q8_0) {
+    d = load_f16<V>(blk + block::Q8_0::d);
+    return reinterpret_cast<const int8_t*>(blk + block::Q8_0::qs);
+  } else if constexpr (kType == TensorType::Q4_0) {
+    d = load_f16<V>(blk + block::Q4_0::d);
+    unpack_nibbles<V>(blk + block::Q4_0::qs, 8, q);
+  } else if constexpr (kType == TensorType::Q4_1) {
+    d = load_f16<V>(blk + block::Q4_1::d);
+    m = load_f16<V>(blk + block::Q4_1::m);
+    unpack_nibbles<V>(blk + block::Q4_1::qs, 0, q);
+  } else if constexpr (kType == TensorType::IQ4_NL) {
+    using L = block::IQ4_NL;
+    d = load_f16<V>(blk + L::d);
+    for (int j = 0; j < 16; ++j) {
+      q[j] = L::kLevels[blk[L::qs + j] & 0xF];
+      q[j + 16] = L::kLevels[blk[L::qs + j] >> 4];
+    }
+  } else if constexpr (kType == TensorType::Q5_0) {
+    d = load_f16<V>(blk + block::Q5_0::d);
+    unpack_five_bits<V>(blk + block::Q5_0::qs, load_u32<V>(blk + block::Q5_0::qh), 16, q);
+  } else {
+    static_assert(kType == TensorType::Q5_1);
+    d = load_f16<V>(blk + block::Q5_1::d);
+    m = load_f16<V>(blk + block::Q5_1::m);
+    unpack_five_bits<V>(blk + block::Q5_1::qs, load_u32<V>(blk + block::Q5_1::qh), 0, q);
+  }
+  return q;
+}
+
+// The blocks of a row of one quantized type: q * d, or q * d + m for the types with an offset.
+template <class V, TensorType kType, size_t kBlockBytes>
+void blocks_to_f32(const uint8_t* src, float* dst, int n) {
+  constexpr bool kOffset = kType == TensorType::Q4_1 || kType == TensorType::Q5_1;
+  alignas(32) int8_t buf[kBlock];
+  for (int b = 0; b < n / kBlock; ++b, src += kBlockBytes, dst += kBlock) {
+    float d, m;
+    const int8_t* q = block_quants<V, kType>(src, buf, d, m);
+    if constexpr (kOffset) {
+      scale_block_min<V>(q, d, m, dst);
+    } else {
+      scale_block<V>(q, d, dst);
+    }
+  }
+}
+
 // `n` elements of a cache row of type `type` (n a multiple of the block for quantized types) to f32.
 template <class V>
 void row_to_f32(TensorType type, const void* row, float* dst, int n) {
   const auto* src = static_cast<const uint8_t*>(row);
-  alignas(32) int8_t q[kBlock];
   switch (type) {
     case TensorType::F32:
       std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
@@ -102,60 +151,15 @@ void row_to_f32(TensorType type, const void* row, float* dst, int n) {
         std::memcpy(dst + i, &bits, sizeof bits);
       }
       return;
+    case TensorType::Q8_0: return blocks_to_f32<V, TensorType::Q8_0, block::Q8_0::kBytes>(src, dst, n);
+    case TensorType::Q4_0: return blocks_to_f32<V, TensorType::Q4_0, block::Q4_0::kBytes>(src, dst, n);
+    case TensorType::Q4_1: return blocks_to_f32<V, TensorType::Q4_1, block::Q4_1::kBytes>(src, dst, n);
+    case TensorType::IQ4_NL: return blocks_to_f32<V, TensorType::IQ4_NL, block::IQ4_NL::kBytes>(src, dst, n);
+    case TensorType::Q5_0: return blocks_to_f32<V, TensorType::Q5_0, block::Q5_0::kBytes>(src, dst, n);
+    case TensorType::Q5_1: return blocks_to_f32<V, TensorType::Q5_1, block::Q5_1::kBytes>(src, dst, n);
     default:
-      break;
-  }
-  for (int b = 0; b < n / kBlock; ++b, dst += kBlock) {
-    switch (type) {
-      case TensorType::Q8_0: {
-        using L = block::Q8_0;
-        const uint8_t* blk = src + static_cast<size_t>(b) * L::kBytes;
-        std::memcpy(q, blk + L::qs, kBlock);
-        scale_block<V>(q, load_f16<V>(blk + L::d), dst);
-        break;
-      }
-      case TensorType::Q4_0: {
-        using L = block::Q4_0;
-        const uint8_t* blk = src + static_cast<size_t>(b) * L::kBytes;
-        unpack_nibbles<V>(blk + L::qs, 8, q);
-        scale_block<V>(q, load_f16<V>(blk + L::d), dst);
-        break;
-      }
-      case TensorType::Q4_1: {
-        using L = block::Q4_1;
-        const uint8_t* blk = src + static_cast<size_t>(b) * L::kBytes;
-        unpack_nibbles<V>(blk + L::qs, 0, q);
-        scale_block_min<V>(q, load_f16<V>(blk + L::d), load_f16<V>(blk + L::m), dst);
-        break;
-      }
-      case TensorType::IQ4_NL: {
-        using L = block::IQ4_NL;
-        const uint8_t* blk = src + static_cast<size_t>(b) * L::kBytes;
-        for (int j = 0; j < 16; ++j) {
-          q[j] = L::kLevels[blk[L::qs + j] & 0xF];
-          q[j + 16] = L::kLevels[blk[L::qs + j] >> 4];
-        }
-        scale_block<V>(q, load_f16<V>(blk + L::d), dst);
-        break;
-      }
-      case TensorType::Q5_0: {
-        using L = block::Q5_0;
-        const uint8_t* blk = src + static_cast<size_t>(b) * L::kBytes;
-        unpack_five_bits<V>(blk + L::qs, load_u32<V>(blk + L::qh), 16, q);
-        scale_block<V>(q, load_f16<V>(blk + L::d), dst);
-        break;
-      }
-      case TensorType::Q5_1: {
-        using L = block::Q5_1;
-        const uint8_t* blk = src + static_cast<size_t>(b) * L::kBytes;
-        unpack_five_bits<V>(blk + L::qs, load_u32<V>(blk + L::qh), 0, q);
-        scale_block_min<V>(q, load_f16<V>(blk + L::d), load_f16<V>(blk + L::m), dst);
-        break;
-      }
-      default:
-        for (int i = 0; i < kBlock; ++i) dst[i] = 0.0f;  // not a cache type (KvCache refuses it)
-        break;
-    }
+      for (int i = 0; i < n; ++i) dst[i] = 0.0f;  // not a cache type (KvCache refuses it)
+      return;
   }
 }
 
