@@ -1,14 +1,17 @@
 // `cria synth` and `cria bench` end to end on the small kjv-like preset: the files load and run, carry
 // the types the mix rules choose, and the benchmark reports llama-bench's fields. Bad flags fail in one line.
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -280,6 +283,27 @@ TEST_F(CliBench, FlashAttentionValuesGiveOneSetOfTestsEach) {
   EXPECT_EQ(header,
             (std::vector<std::string>{"model", "size", "params", "backend", "threads", "fa", "test", "t/s", "GB/s"}));
   EXPECT_EQ(row[5], "1");
+}
+
+// -o csv: llama-bench's (b4748) columns first and in its order, quoted, floats with six decimals; cria's
+// own columns after them; no per-run samples.
+TEST_F(CliBench, CsvStartsWithLlamaBenchColumns) {
+  auto r = run_cria("bench -m '" + synth("Q8_0") + "' -p 0 -n 2 -r 2 -t 1 -o csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(r.out);
+  std::string header, row, extra;
+  std::getline(in, header);
+  std::getline(in, row);
+  EXPECT_FALSE(std::getline(in, extra)) << "one test, one row";
+  const std::string llama_bench =
+      "build_commit,build_number,cpu_info,gpu_info,backends,model_filename,model_type,model_size,model_n_params,"
+      "n_batch,n_ubatch,n_threads,cpu_mask,cpu_strict,poll,type_k,type_v,n_gpu_layers,split_mode,main_gpu,"
+      "no_kv_offload,flash_attn,tensor_split,use_mmap,embeddings,n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,"
+      "stddev_ts";
+  EXPECT_EQ(header.substr(0, llama_bench.size() + 1), llama_bench + ",") << header;
+  EXPECT_EQ(header.find("samples"), std::string::npos) << header;
+  EXPECT_TRUE(std::regex_search(row, std::regex(R"(,"\d+\.\d{6}","\d+\.\d{6}",)"))) << row;  // avg_ts, stddev_ts
+  EXPECT_EQ(std::count(row.begin(), row.end(), '"'), 2 * (std::count(header.begin(), header.end(), ',') + 1)) << row;
 }
 
 // -ctk/-ctv lists multiply the tests as llama-bench's do; the type_k/type_v fields and columns name them.

@@ -116,8 +116,8 @@ std::string csv_cell(const nlohmann::ordered_json& v) {
     text = v.get<bool>() ? "1" : "0";
   } else if (v.is_string()) {
     text = v.get<std::string>();
-  } else if (v.is_array()) {
-    for (const auto& item : v) text += (text.empty() ? "" : ",") + item.dump();
+  } else if (v.is_number_float()) {
+    text = std::to_string(v.get<double>());  // six decimals, as llama-bench's CSV
   } else if (!v.is_null()) {
     text = v.dump();
   }
@@ -134,11 +134,16 @@ void print_results(const nlohmann::ordered_json& results, const std::string& for
   }
   if (format != "csv" || results.empty()) return;
   std::string header;
-  for (const auto& item : results.front().items()) header += (header.empty() ? "" : ",") + item.key();
+  // The per-run samples (arrays) stay out of the CSV, as llama-bench leaves them out.
+  for (const auto& item : results.front().items()) {
+    if (!item.value().is_array()) header += (header.empty() ? "" : ",") + item.key();
+  }
   std::printf("%s\n", header.c_str());
   for (const auto& r : results) {
     std::string row;
-    for (const auto& item : r.items()) row += (row.empty() ? "" : ",") + csv_cell(item.value());
+    for (const auto& item : r.items()) {
+      if (!item.value().is_array()) row += (row.empty() ? "" : ",") + csv_cell(item.value());
+    }
     std::printf("%s\n", row.c_str());
   }
 }
@@ -219,14 +224,16 @@ TokenBytes token_bytes(const model::Model& model) {
 nlohmann::ordered_json result_json(const std::string& path, const engine::ModelSummary& model,
                            const engine::SpeedResult& r, const TokenBytes& per_token, double weight_gb_per_s,
                            double machine_gb_per_s) {
-  // llama-bench's fields (those that mean something on a CPU-only engine), then ours.
+  // llama-bench's fields in its order (b4748's; those about GPUs and CPU masks at its CPU defaults), then ours.
   nlohmann::ordered_json j = {
       {"build_commit", "unknown"}, {"build_number", 0}, {"cpu_info", cpu_model_name()}, {"gpu_info", ""},
       {"backends", "CPU"}, {"model_filename", path}, {"model_type", model.type}, {"model_size", model.n_bytes},
       {"model_n_params", model.n_params}, {"n_batch", r.test.n_batch}, {"n_ubatch", r.test.n_batch},
-      {"n_threads", r.test.n_threads}, {"type_k", model::kv_cache_type_name(r.test.cache_types.k)},
-      {"type_v", model::kv_cache_type_name(r.test.cache_types.v)}, {"n_gpu_layers", 0},
-      {"flash_attn", r.test.flash_attn}, {"use_mmap", true}, {"embeddings", false}, {"n_prompt", r.test.n_prompt},
+      {"n_threads", r.test.n_threads}, {"cpu_mask", "0x0"}, {"cpu_strict", false}, {"poll", 50},
+      {"type_k", model::kv_cache_type_name(r.test.cache_types.k)},
+      {"type_v", model::kv_cache_type_name(r.test.cache_types.v)}, {"n_gpu_layers", 0}, {"split_mode", "layer"},
+      {"main_gpu", 0}, {"no_kv_offload", false}, {"flash_attn", r.test.flash_attn}, {"tensor_split", "0.00"},
+      {"use_mmap", true}, {"embeddings", false}, {"n_prompt", r.test.n_prompt},
       {"n_gen", r.test.n_gen}, {"test_time", r.test_time}, {"avg_ns", static_cast<uint64_t>(r.avg_ns)},
       {"stddev_ns", static_cast<uint64_t>(r.stddev_ns)}, {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts},
       {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts}};
