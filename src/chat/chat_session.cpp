@@ -137,6 +137,7 @@ Result<TurnStats> ChatSession::respond(const std::string& user_text, const std::
   stats.n_evaluated = static_cast<int>(fresh.size());
 
   std::string reply;
+  sampler_.restart_grammar();
   while (opt_.n_predict < 0 || stats.n_generated < opt_.n_predict) {
     if (stop != nullptr && stop->load()) {
       stats.interrupted = true;

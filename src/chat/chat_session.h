@@ -46,6 +46,8 @@ class ChatSession {
 
   // Adds the user's message, evaluates what the cache lacks and streams the reply's text to `on_text`.
   // When `stop` becomes true (Ctrl-C) the reply ends there and its text so far stays in the conversation.
+  // The reply's sampler (to constrain it by a grammar, which each reply then matches whole).
+  sampling::Sampler& sampler() { return sampler_; }
   Result<TurnStats> respond(const std::string& user_text, const std::function<void(std::string_view)>& on_text,
                             const std::atomic<bool>* stop = nullptr);
   // Forgets the conversation (the system message stays) and clears the cache.

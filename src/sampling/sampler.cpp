@@ -326,6 +326,21 @@ size_t Sampler::draw(std::mt19937& rng) const {
   return candidates_.size() - 1;
 }
 
+// llama.cpp's dynamic temperature (temp-ext): the normalised entropy of the current distribution, to the
+// power dynatemp_exponent, places the temperature between max(0, temp - range) and temp + range.
+void Sampler::dynamic_temperature() {
+  if (candidates_.size() <= 1) return;
+  const float max_entropy = -std::log(1.0f / static_cast<float>(candidates_.size()));
+  softmax();
+  float entropy = 0.0f;
+  for (const auto& c : candidates_) {
+    if (c.p > 0.0f) entropy -= c.p * std::log(c.p);
+  }
+  const float low = std::max(0.0f, params_.temp - params_.dynatemp_range), high = params_.temp + params_.dynatemp_range;
+  const float t = low + (high - low) * std::pow(entropy / max_entropy, params_.dynatemp_exponent);
+  for (auto& c : candidates_) c.logit /= t;
+}
+
 int32_t Sampler::greedy() const {
   // The first largest logit.
   return std::min_element(candidates_.begin(), candidates_.end(), by_logit)->id;
@@ -363,13 +378,66 @@ int32_t Sampler::mirostat() {
   return candidates_[picked].id;
 }
 
-int32_t Sampler::sample(const float* logits) {
+void Sampler::set_grammar(std::shared_ptr<const grammar::Grammar> grammar,
+                          std::shared_ptr<const std::vector<std::string>> pieces, const std::vector<int32_t>& eog) {
+  grammar_rules_ = std::move(grammar);
+  grammar_.emplace(grammar_rules_);
+  if (pieces->size() < static_cast<size_t>(n_vocab_)) {
+    auto padded = std::make_shared<std::vector<std::string>>(*pieces);
+    padded->resize(static_cast<size_t>(n_vocab_));  // tokens without text are never allowed
+    pieces = std::move(padded);
+  }
+  grammar_pieces_ = std::move(pieces);
+  grammar_eog_.assign(static_cast<size_t>(n_vocab_), false);
+  for (int32_t t : eog) {
+    if (t >= 0 && t < n_vocab_) grammar_eog_[static_cast<size_t>(t)] = true;
+  }
+}
+
+bool Sampler::grammar_allows(int32_t token) const {
+  const auto t = static_cast<size_t>(token);
+  if (grammar_eog_[t]) return grammar_->can_end();
+  const std::string& piece = (*grammar_pieces_)[t];
+  return !piece.empty() && grammar_->allows(piece);
+}
+
+void Sampler::load(const float* logits) {
   candidates_.clear();
   for (int64_t i = 0; i < n_vocab_; ++i) candidates_.push_back({static_cast<int32_t>(i), logits[i], 0.0f});
   for (int32_t t : banned_) {
     if (t >= 0 && t < n_vocab_) candidates_[static_cast<size_t>(t)].logit = -INFINITY;
   }
   sorted_ = false;
+}
+
+int32_t Sampler::sample(const float* logits) {
+  load(logits);
+  int32_t id = run_chain();
+  if (!grammar_) return id;
+  if (!grammar_allows(id)) {
+    // Again over the tokens the grammar allows (none: the grammar is stuck, and generation ends with the
+    // first end-of-generation token, or the unconstrained choice if there is none).
+    load(logits);
+    bool any = false;
+    for (auto& c : candidates_) {
+      if (c.logit == -INFINITY) continue;
+      if (grammar_allows(c.id)) {
+        any = true;
+      } else {
+        c.logit = -INFINITY;
+      }
+    }
+    if (!any) {
+      const auto eog = std::find(grammar_eog_.begin(), grammar_eog_.end(), true);
+      return eog != grammar_eog_.end() ? static_cast<int32_t>(eog - grammar_eog_.begin()) : id;
+    }
+    id = run_chain();
+  }
+  if (!grammar_eog_[static_cast<size_t>(id)]) grammar_->accept((*grammar_pieces_)[static_cast<size_t>(id)]);
+  return id;
+}
+
+int32_t Sampler::run_chain() {
   if (params_.mirostat != 0) return mirostat();
   if (params_.temp <= 0.0f && greedy_keeps_argmax_) {
     // Greedy, and no stage before temperature can drop the best token: only the logit changes matter.
@@ -390,6 +458,10 @@ int32_t Sampler::sample(const float* logits) {
       case Stage::kXtc: xtc(); break;
       case Stage::kTemperature:
         if (params_.temp <= 0.0f) return greedy();
+        if (params_.dynatemp_range > 0.0f) {
+          dynamic_temperature();
+          break;
+        }
         for (auto& c : candidates_) c.logit /= params_.temp;
         break;
     }

@@ -8,9 +8,13 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "grammar/matcher.h"
 
 namespace cria::sampling {
 
@@ -27,6 +31,8 @@ std::string stage_names(const std::vector<Stage>& stages);
 
 struct SamplingParams {
   float temp = 0.8f;
+  float dynatemp_range = 0.0f;     // > 0: the temperature moves within temp +- range with the entropy
+  float dynatemp_exponent = 1.0f;  // of the distribution (normalised, to this power): llama.cpp's temp-ext
   int top_k = 40;               // <= 0: no limit
   float top_p = 0.95f;          // 1: off
   float min_p = 0.05f;          // 0: off
@@ -64,6 +70,17 @@ class Sampler {
   void reset();
   // Never picks this token (llama.cpp's --ignore-eos bans the end-of-generation tokens this way).
   void ban(int32_t token) { banned_.push_back(token); }
+  // Grammar-constrained sampling (llama.cpp's --grammar): a token is drawn only if its text (pieces[id])
+  // continues the grammar, an end-of-generation token (eog) only where the grammar can end; each sampled
+  // token advances the grammar. As llama.cpp, the chain runs unconstrained first and again over the
+  // allowed tokens only when its choice breaks the grammar, so a constrained greedy pick is the
+  // unconstrained one wherever that is allowed.
+  void set_grammar(std::shared_ptr<const grammar::Grammar> grammar,
+                   std::shared_ptr<const std::vector<std::string>> pieces, const std::vector<int32_t>& eog);
+  // The grammar from its start again (a new reply that must match it whole).
+  void restart_grammar() {
+    if (grammar_) grammar_.emplace(grammar_rules_);
+  }
   uint32_t seed() const { return seed_; }
   float mirostat_mu() const { return mu_; }
 
@@ -83,9 +100,13 @@ class Sampler {
   void min_p(float p);
   void typical(float p);
   void xtc();
+  void dynamic_temperature();
   size_t draw(std::mt19937& rng) const;
   int32_t greedy() const;
   int32_t mirostat();
+  void load(const float* logits);
+  int32_t run_chain();
+  bool grammar_allows(int32_t token) const;
 
   SamplingParams params_;
   int64_t n_vocab_;
@@ -108,6 +129,10 @@ class Sampler {
   std::vector<std::string> pieces_;  // kept only for breakers that span tokens
   std::vector<int> dry_repeat_;
   std::map<int32_t, int> dry_max_;
+  std::shared_ptr<const grammar::Grammar> grammar_rules_;
+  std::optional<grammar::Matcher> grammar_;
+  std::shared_ptr<const std::vector<std::string>> grammar_pieces_;  // n_vocab token texts
+  std::vector<bool> grammar_eog_;
 };
 
 }  // namespace cria::sampling

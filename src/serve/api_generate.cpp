@@ -157,6 +157,7 @@ static void run_generation(Scheduler& scheduler, const std::shared_ptr<Answer>& 
   job.n = gen.n;
   job.stop = gen.stop;
   job.ignore_eos = gen.ignore_eos;
+  job.grammar = gen.grammar;
   job.top_logprobs = top_logprobs;
   answer->stream = gen.stream;
   answer->include_usage = gen.include_usage;

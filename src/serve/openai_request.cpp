@@ -129,14 +129,16 @@ Check read_stream(const Json& body, GenerationFields& gen) {
   return std::nullopt;
 }
 
-// llama-server's sampler fields beside the OpenAI ones: mirostat, typical-p, XTC, DRY and the chain's
-// order (`samplers`: an array of names, or a string of names with ';' or letters).
+// llama-server's sampler fields beside the OpenAI ones: mirostat, typical-p, dynamic temperature, XTC, DRY
+// and the chain's order (`samplers`: an array of names, or a string of names with ';' or letters).
 Check read_llama_sampling(const Json& j, sampling::SamplingParams& p) {
   std::optional<int64_t> mirostat, allowed, last_n;
   if (auto e = detail::opt_int(j, "mirostat", 0, 2, mirostat)) return e;
   if (auto e = detail::opt_float(j, "mirostat_tau", Range{0, kInf}, p.mirostat_tau)) return e;
   if (auto e = detail::opt_float(j, "mirostat_eta", Range{0, kInf}, p.mirostat_eta)) return e;
   if (auto e = detail::opt_float(j, "typical_p", Range{0, 1, true}, p.typical_p)) return e;
+  if (auto e = detail::opt_float(j, "dynatemp_range", Range{0, kInf}, p.dynatemp_range)) return e;
+  if (auto e = detail::opt_float(j, "dynatemp_exponent", Range{0, kInf}, p.dynatemp_exponent)) return e;
   if (auto e = detail::opt_float(j, "xtc_probability", Range{0, 1}, p.xtc_probability)) return e;
   if (auto e = detail::opt_float(j, "xtc_threshold", Range{0, kInf}, p.xtc_threshold)) return e;
   if (auto e = detail::opt_float(j, "dry_multiplier", Range{0, kInf}, p.dry_multiplier)) return e;
@@ -204,6 +206,13 @@ Check read_generation(const Json& body, GenerationFields& gen) {
   if (n) gen.n = static_cast<int>(*n);
   if (auto e = read_stream(body, gen)) return e;
   if (auto e = detail::opt_bool(body, "ignore_eos", gen.ignore_eos)) return e;
+  std::string grammar;
+  if (auto e = detail::opt_string(body, "grammar", grammar)) return e;
+  if (!grammar.empty()) {
+    auto g = grammar::parse_gbnf(grammar);
+    if (!g) return bad_request("'grammar' is not a valid GBNF grammar: " + g.error().message, "grammar");
+    gen.grammar = std::make_shared<const grammar::Grammar>(std::move(*g));
+  }
   return read_llama_sampling(body, gen.llama_sampling);
 }
 

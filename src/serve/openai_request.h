@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "grammar/gbnf.h"
 #include "sampling/sampler.h"
 
 namespace cria::serve {
@@ -47,6 +49,8 @@ struct GenerationFields {
   // llama-server's sampler fields (mirostat, mirostat_tau/eta, typical_p, xtc_*, dry_*, samplers) over the
   // sampler's defaults; the fields above replace the rest of it.
   sampling::SamplingParams llama_sampling;
+  // llama-server's "grammar": a GBNF grammar the output must follow (null: none).
+  std::shared_ptr<const grammar::Grammar> grammar;
 };
 
 struct ChatMessage {

@@ -66,8 +66,9 @@ struct Scheduler::Choice {
   Clock::time_point last_token;
   std::vector<double> embed_sum;  // embedding jobs: the sum of the hidden states read so far
 
-  Choice(int i, const Job& job, int64_t n_vocab, int n_ctx)
-      : index(i), tokens(job.prompt), sampler(seeded(job.sampling, i), n_vocab, n_ctx), text(job.stop) {}
+  // piece: a token's text, for DRY's sequence breakers.
+  Choice(int i, const Job& job, int64_t n_vocab, int n_ctx, const sampling::Sampler::PieceFn& piece)
+      : index(i), tokens(job.prompt), sampler(seeded(job.sampling, i), n_vocab, n_ctx, piece), text(job.stop) {}
   int remaining() const { return static_cast<int>(tokens.size()) - n_evaluated; }
 
   static sampling::SamplingParams seeded(sampling::SamplingParams p, int i) {
@@ -96,6 +97,12 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const model
   if (options.n_ctx < 1) return make_error("context size (-c) must be at least 1, got " + std::to_string(options.n_ctx));
   if (options.max_queue < 0) return make_error("queue size must not be negative");
   std::unique_ptr<Scheduler> s(new Scheduler(std::move(tokenizer), options));
+  auto texts = std::make_shared<std::vector<std::string>>(static_cast<size_t>(s->tok_->n_vocab()));
+  for (int32_t id = 0; id < s->tok_->n_vocab(); ++id) {
+    (*texts)[static_cast<size_t>(id)] = s->tok_->token_to_piece(id, /*special=*/false);
+    if (s->tok_->is_eog(id)) s->eog_tokens_.push_back(id);
+  }
+  s->token_texts_ = std::move(texts);
   const int train = hp.n_ctx_train > 0 ? static_cast<int>(std::min<uint32_t>(hp.n_ctx_train, 1u << 30)) : options.n_ctx;
   s->ctx_per_seq_ = options.ctx_per_seq > 0 ? std::min(options.ctx_per_seq, options.n_ctx) : std::min(train, options.n_ctx);
   s->prefill_budget_ = std::max(0, options.prefill_budget);
@@ -142,7 +149,9 @@ Result<std::shared_ptr<JobHandle>> Scheduler::submit(Job job) {
   a->handle = std::make_shared<JobHandle>();
   a->arrival = Clock::now();
   for (int i = 0; i < job.n; ++i) {
-    a->choices.emplace_back(i, job, runner_->n_vocab(), ctx_per_seq_);
+    a->choices.emplace_back(i, job, runner_->n_vocab(), ctx_per_seq_,
+                            [this](int32_t id) { return tok_->token_to_piece(id, /*special=*/true); });
+    if (job.grammar) a->choices.back().sampler.set_grammar(job.grammar, token_texts_, eog_tokens_);
     Choice& c = a->choices.back();
     if (job.ignore_eos) {
       for (int32_t id = 0; id < tok_->n_vocab(); ++id) {

@@ -90,6 +90,7 @@ struct Job {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   int top_logprobs = -1;  // < 0: no logprobs; otherwise logprobs with this many alternatives
+  std::shared_ptr<const grammar::Grammar> grammar;  // the output must follow it (null: free)
   // An embedding instead of a completion: the prompt is read (every token, no prefix reuse, since its
   // hidden states are needed) and nothing is generated.
   bool embed = false;
@@ -144,6 +145,9 @@ class Scheduler {
   bool choice_done(const Active& a, const Choice& c, int32_t id) const;
 
   std::shared_ptr<const tokenizer::Tokenizer> tok_;
+  // Every token's text and the end-of-generation tokens, for grammars (made once, read by every submit).
+  std::shared_ptr<const std::vector<std::string>> token_texts_;
+  std::vector<int32_t> eog_tokens_;
   SchedulerOptions options_;
   int ctx_per_seq_ = 0, prefill_budget_ = 0;
   std::unique_ptr<model::Runner> runner_;

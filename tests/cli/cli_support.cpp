@@ -12,13 +12,13 @@
 
 namespace cria::test {
 
-CommandResult run_cria(const std::string& args, const std::string& stdin_text) {
+CommandResult run_cria(const std::string& args, const std::string& stdin_text, const std::string& prefix) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("cria_cli_" + std::to_string(std::random_device{}()) + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto in = dir / "in", out = dir / "out", err = dir / "err";
   std::ofstream(in, std::ios::binary) << stdin_text;
-  const std::string cmd = std::string("'") + CRIA_BINARY + "' " + args + " <'" + in.string() + "' >'" + out.string() +
+  const std::string cmd = prefix + (prefix.empty() ? "'" : " '") + CRIA_BINARY + "' " + args + " <'" + in.string() + "' >'" + out.string() +
                           "' 2>'" + err.string() + "'";
   const int status = std::system(cmd.c_str());
   CommandResult r;

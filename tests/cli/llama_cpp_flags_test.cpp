@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -23,6 +24,13 @@ std::string text_file() {
   const auto path = std::filesystem::temp_directory_path() / "cria_llama_cpp_text.txt";
   std::ofstream out(path);
   for (int i = 0; i < 40; ++i) out << "In the beginning God created the heaven and the earth. And the earth was without form.\n";
+  return path.string();
+}
+
+// A JSON-ish command grammar for the README's --grammar-file line (grammars/json.gbnf there).
+std::string grammar_file() {
+  const auto path = std::filesystem::temp_directory_path() / "cria_llama_cpp_command.gbnf";
+  std::ofstream(path) << "root ::= \" \"? \"{\" ws \"\\\"command\\\":\" ws \"\\\"\" [a-z ]* \"\\\"\" ws \"}\"\nws ::= [ ]?\n";
   return path.string();
 }
 
@@ -69,19 +77,21 @@ bool is_one_line_error(const CommandResult& r) {
 }
 
 TEST(CliLlamaCpp, ReadmeAndExampleCommandLinesRunOrGiveANote) {
-  const std::string text = text_file(), prompt = prompt_file();
+  const std::string text = text_file(), prompt = prompt_file(), grammar = grammar_file();
   const auto lines = command_lines();
   ASSERT_GE(lines.size(), 20u);
   for (std::string line : lines) {
     replace_all(line, "MODEL", quoted(bundled_model()));
     replace_all(line, "TEXT", quoted(text));
     replace_all(line, "PROMPT", quoted(prompt));
+    replace_all(line, "GRAMMAR", quoted(grammar));
     const auto r = run_cria(line, "Hello\n");
     EXPECT_EQ(r.exit_code, 0) << line << "\n" << r.err;
     EXPECT_EQ(r.err.find("cria: error"), std::string::npos) << line << "\n" << r.err;
   }
   std::filesystem::remove(text);
   std::filesystem::remove(prompt);
+  std::filesystem::remove(grammar);
 }
 
 TEST(CliLlamaCpp, FlagsThatDoNotApplyGiveOneNote) {
@@ -93,6 +103,20 @@ TEST(CliLlamaCpp, FlagsThatDoNotApplyGiveOneNote) {
   const auto quiet = run_cria("-p hi -n 1 -ngl 0 -nkvo --no-warmup --jinja");
   ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_EQ(quiet.err.find("note"), std::string::npos) << quiet.err;
+}
+
+// --mlock where locking is refused: a note naming the limit, and the run goes on. Root may lock past any
+// limit (CAP_IPC_LOCK), so the capability is dropped (setpriv) and the limit set to 0 (prlimit).
+TEST(CliLlamaCpp, MlockRefusedIsANote) {
+  if (std::system("setpriv --help >/dev/null 2>&1 && prlimit --help >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "setpriv or prlimit (util-linux) not found";
+  }
+  const std::string limited = "setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock prlimit --memlock=0:0";
+  const auto r = run_cria("-p 'In the beginning' -n 2 --temp 0 --mlock", "", limited);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("cria: note: --mlock: cannot lock the model in memory ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ulimit -l): continuing unlocked"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("In the beginning"), std::string::npos) << r.out;
 }
 
 TEST(CliLlamaCpp, FlashAttentionTakesOnOffAuto) {

@@ -77,6 +77,24 @@ TEST(CliRun, CacheTypes) {
   }
 }
 
+// --grammar (llama.cpp's GBNF) constrains the completion: the bundled model, which goes on with
+// scripture, answers only " yes" or " no" and stops there; a bad grammar is one line with its line and
+// column, exit 1.
+TEST(CliRun, GrammarConstrainsTheOutput) {
+  for (const char* seed : {"1", "2", "3"}) {
+    auto r = run_cria(std::string("-p 'And God said' -n 8 --temp 1 -s ") + seed +
+                      " --no-display-prompt --grammar 'root ::= \" yes\" | \" no\"'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(r.out == " yes" || r.out == " no" || r.out == " yes\n" || r.out == " no\n") << "[" << r.out << "]";
+  }
+  const auto bad = run_cria("-p x --grammar 'root ::= \"a'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--grammar: line 1, column 12: unterminated string"), std::string::npos) << bad.err;
+  const auto missing = run_cria("-p x --grammar-file /nonexistent.gbnf");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("--grammar-file: cannot read /nonexistent.gbnf"), std::string::npos) << missing.err;
+}
+
 TEST(CliRun, StopsWithAMessageWhenTheContextFills) {
   auto r = run_cria("-p 'In the beginning' -c 12 -n -1 --temp 0 --ignore-eos");
   ASSERT_EQ(r.exit_code, 0) << r.err;

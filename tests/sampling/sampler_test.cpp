@@ -1,5 +1,5 @@
-// The samplers beyond llama.cpp's basic chain (typical-p, XTC, DRY, mirostat 1 and 2) and the chain's
-// order, on small logit rows whose expected results follow from each algorithm by hand.
+// The samplers beyond llama.cpp's basic chain (typical-p, XTC, DRY, mirostat 1 and 2, dynamic temperature)
+// and the chain's order, on small logit rows whose expected results follow from each algorithm by hand.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -197,6 +197,32 @@ TEST(SamplerMirostat, V1KeepsTheTopKForMu) {
   EXPECT_EQ(drawn(p, logits, 50), (std::set<int32_t>{0}));
 }
 
+// Dynamic temperature is the plain temperature that llama.cpp's temp-ext formula gives for the row:
+// min + (max - min) * (H / log n)^exponent with min, max = temp -+ range; the same seeds draw the same
+// tokens as that fixed temperature, and other tokens than temperature 1 alone.
+TEST(SamplerDynamicTemperature, IsTheTemperatureTheEntropyGives) {
+  const std::vector<float> probs = {0.7f, 0.1f, 0.1f, 0.1f};
+  const auto logits = logits_of(probs);
+  double entropy = 0;
+  for (float q : probs) entropy -= q * std::log(static_cast<double>(q));
+  for (float exponent : {1.0f, 2.0f}) {
+    SamplingParams dynamic = plain();
+    dynamic.dynatemp_range = 0.9f;
+    dynamic.dynatemp_exponent = exponent;
+    SamplingParams fixed = plain();
+    fixed.temp = static_cast<float>(0.1 + 1.8 * std::pow(entropy / std::log(4.0), exponent));
+    int differ_from_one = 0;
+    for (uint32_t seed = 1; seed <= 300; ++seed) {
+      dynamic.seed = fixed.seed = seed;
+      SamplingParams one = plain(seed);
+      const int32_t got = Sampler(dynamic, 4, 64).sample(logits.data());
+      ASSERT_EQ(got, Sampler(fixed, 4, 64).sample(logits.data())) << "seed " << seed << " exponent " << exponent;
+      differ_from_one += got != Sampler(one, 4, 64).sample(logits.data());
+    }
+    EXPECT_GT(differ_from_one, 0) << "exponent " << exponent;
+  }
+}
+
 TEST(SamplerDefaults, MatchLlamaCpp) {
   const SamplingParams p;
   EXPECT_EQ(p.typical_p, 1.0f);
@@ -208,6 +234,8 @@ TEST(SamplerDefaults, MatchLlamaCpp) {
   EXPECT_EQ(p.dry_penalty_last_n, -1);
   EXPECT_EQ(p.dry_sequence_breakers, (std::vector<std::string>{"\n", ":", "\"", "*"}));
   EXPECT_EQ(p.mirostat, 0);
+  EXPECT_EQ(p.dynatemp_range, 0.0f);
+  EXPECT_EQ(p.dynatemp_exponent, 1.0f);
   EXPECT_FLOAT_EQ(p.mirostat_tau, 5.0f);
   EXPECT_FLOAT_EQ(p.mirostat_eta, 0.1f);
 }

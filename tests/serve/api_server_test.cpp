@@ -351,6 +351,30 @@ TEST(ServeApi, LlamaServerSamplerFields) {
     b.update(extra);
     EXPECT_EQ(s.post("/v1/chat/completions", b)["choices"].size(), 1u) << extra.dump();
   }
+  // DRY's sequence breakers reach the sampler: with the space and the punctuation as breakers, every repeat
+  // of this raw verse is broken at once, DRY penalises nothing and the greedy text is the one without DRY;
+  // with no breakers it penalises the repeated words and the text changes.
+  json greedy{{"prompt", "And God said, Let there be light: and there was light. And God said, Let there be"},
+              {"max_tokens", 24}, {"temperature", 0}};
+  const json without_dry = s.post("/v1/completions", greedy)["choices"][0]["text"];
+  greedy.update(json{{"dry_multiplier", 5.0}, {"dry_base", 1.75}, {"dry_allowed_length", 1}, {"dry_penalty_last_n", -1}});
+  greedy["dry_sequence_breakers"] = json::array({" ", ",", ".", ":", ";"});
+  EXPECT_EQ(s.post("/v1/completions", greedy)["choices"][0]["text"], without_dry);
+  greedy["dry_sequence_breakers"] = json::array();
+  EXPECT_NE(s.post("/v1/completions", greedy)["choices"][0]["text"], without_dry);
+  // llama-server's "grammar": the reply follows it; a bad grammar is a 400 with its line and column.
+  json constrained = chat_body("Tell me of Moses", 8, 1.0);
+  constrained["grammar"] = "root ::= \" \"? (\"yes\" | \"no\")\n";
+  for (int seed = 1; seed <= 3; ++seed) {
+    constrained["seed"] = seed;
+    const json r = s.post("/v1/chat/completions", constrained);
+    const std::string content = r["choices"][0]["message"]["content"];
+    EXPECT_TRUE(content == "yes" || content == "no" || content == " yes" || content == " no") << "[" << content << "]";
+    EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
+  }
+  constrained["grammar"] = "root ::= \"yes\"\nrot = x\n";
+  const json bad_grammar = s.post("/v1/chat/completions", constrained, 400);
+  EXPECT_NE(bad_grammar.dump().find("line 2, column 5: expected '::=' after 'rot'"), std::string::npos) << bad_grammar.dump();
   json bad = body;
   bad["samplers"] = "top_k;bogus";
   const json e = s.post("/v1/chat/completions", bad, 400);

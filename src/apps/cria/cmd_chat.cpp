@@ -120,6 +120,7 @@ int run(const ChatCliOptions& opt) {
   copt.sampling = seeded_sampling(opt);
   copt.n_predict = opt.n_predict;
   chat::ChatSession chat(**session, tok, std::move(copt));
+  constrain(chat.sampler(), grammar_of(opt).value(), tok);
 
   const bool terminal = isatty(STDIN_FILENO) != 0;
   catch_interrupts(terminal);

@@ -82,6 +82,7 @@ int run(const RunOptions& opt) {
   }
   sampling::Sampler sampler(seeded_sampling(opt), loaded->model->n_vocab(), session.n_ctx(),
                             [&tok](int32_t id) { return tok.token_to_piece(id, /*special=*/true); });
+  constrain(sampler, grammar_of(opt).value(), tok);
   if (opt.ignore_eos) {
     for (int32_t id = 0; id < loaded->model->n_vocab(); ++id) {
       if (tok.is_eog(id)) sampler.ban(id);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "core/escapes.h"
@@ -20,6 +23,8 @@ std::string number(double v) {
 void add_sampler_flags(CLI::App* cmd, GenerationFlags& f) {
   auto& s = f.sampling;
   cmd->add_option("--typical", s.typical_p, "Locally typical sampling p, 1 off (default 1.0)");
+  cmd->add_option("--dynatemp-range", s.dynatemp_range, "Dynamic temperature: temp +- this, by the entropy; 0 off (default 0.0)");
+  cmd->add_option("--dynatemp-exp", s.dynatemp_exponent, "Dynamic temperature exponent (default 1.0)");
   cmd->add_option("--mirostat", s.mirostat, "Mirostat: 0 off, 1 mirostat, 2 mirostat 2.0; replaces the chain (default 0)");
   cmd->add_option("--mirostat-lr", s.mirostat_eta, "Mirostat learning rate eta (default 0.1)");
   cmd->add_option("--mirostat-ent", s.mirostat_tau, "Mirostat target entropy tau (default 5.0)");
@@ -51,6 +56,33 @@ void add_sampler_flags(CLI::App* cmd, GenerationFlags& f) {
 }
 
 }  // namespace
+
+Result<std::shared_ptr<const grammar::Grammar>> grammar_of(const GenerationFlags& f) {
+  if (f.grammar.empty() && f.grammar_file.empty()) return std::shared_ptr<const grammar::Grammar>();
+  if (!f.grammar.empty() && !f.grammar_file.empty()) return make_error("give --grammar or --grammar-file, not both");
+  std::string text = f.grammar;
+  const char* flag = "--grammar";
+  if (!f.grammar_file.empty()) {
+    flag = "--grammar-file";
+    std::ifstream in(f.grammar_file, std::ios::binary);
+    if (!in || std::filesystem::is_directory(f.grammar_file)) return make_error("--grammar-file: cannot read " + f.grammar_file);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto g = grammar::parse_gbnf(text);
+  if (!g) return make_error(std::string(flag) + ": " + g.error().message);
+  return std::shared_ptr<const grammar::Grammar>(std::make_shared<grammar::Grammar>(std::move(*g)));
+}
+
+void constrain(sampling::Sampler& sampler, const std::shared_ptr<const grammar::Grammar>& g, const tokenizer::Tokenizer& tok) {
+  if (!g) return;
+  auto pieces = std::make_shared<std::vector<std::string>>(static_cast<size_t>(tok.n_vocab()));
+  std::vector<int32_t> eog;
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    if (tok.is_eog(id)) eog.push_back(id);
+    (*pieces)[static_cast<size_t>(id)] = tok.token_to_piece(id, /*special=*/false);
+  }
+  sampler.set_grammar(g, std::move(pieces), eog);
+}
 
 void add_cache_type_flags(CLI::App* cmd, CacheTypeFlags& f) {
   cmd->add_option("--cache-type-k", f.k, "KV cache type of the keys (-ctk): f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 (default f16)");
@@ -91,6 +123,8 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
   cmd->add_option("--presence-penalty", f.sampling.presence_penalty, "Presence penalty (default 0)");
   cmd->add_option("--frequency-penalty", f.sampling.frequency_penalty, "Frequency penalty (default 0)");
   add_sampler_flags(cmd, f);
+  cmd->add_option("--grammar", f.grammar, "GBNF grammar the output must follow (llama.cpp's format)");
+  cmd->add_option("--grammar-file", f.grammar_file, "File with a GBNF grammar the output must follow");
 }
 
 std::string check_generation_flags(const GenerationFlags& f) {
@@ -103,6 +137,7 @@ std::string check_generation_flags(const GenerationFlags& f) {
   if (f.sampling.repeat_last_n < -1) return "--repeat-last-n must be -1, 0 or positive";
   if (!f.sampler_error.empty()) return f.sampler_error;
   if (auto types = cache_types(f.cache_types); !types) return types.error().message;
+  if (auto g = grammar_of(f); !g) return g.error().message;
   if (f.sampling.mirostat < 0 || f.sampling.mirostat > 2) return "--mirostat must be 0, 1 or 2, got " + std::to_string(f.sampling.mirostat);
   if (f.sampling.typical_p <= 0 || f.sampling.typical_p > 1) return "--typical must be in (0, 1]";
   if (f.sampling.xtc_probability < 0 || f.sampling.xtc_probability > 1) return "--xtc-probability must be in [0, 1]";

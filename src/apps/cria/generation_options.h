@@ -7,8 +7,10 @@
 #include <string>
 
 #include "core/result.h"
+#include "grammar/gbnf.h"
 #include "model/kv_cache.h"
 #include "sampling/sampler.h"
+#include "tokenizer/tokenizer.h"
 
 namespace cria::cli {
 
@@ -33,6 +35,7 @@ struct GenerationFlags {
   sampling::SamplingParams sampling;
   std::string sampler_error;  // a bad --samplers / --sampling-seq, reported by check_generation_flags
   bool breakers_given = false;  // the first --dry-sequence-breaker replaces the defaults
+  std::string grammar, grammar_file;  // --grammar TEXT, --grammar-file FILE (GBNF)
 };
 
 void add_generation_flags(CLI::App* cmd, GenerationFlags& flags);
@@ -45,6 +48,12 @@ int thread_cap();
 // An empty string when `threads` (0: the default) is usable, else the message naming `flag`; above the
 // CPU count a one-line warning on stderr.
 std::string check_thread_count(int threads, const char* flag);
+// The grammar of --grammar or --grammar-file (nullptr when neither is given), or an error naming the flag
+// with the grammar's line and column.
+Result<std::shared_ptr<const grammar::Grammar>> grammar_of(const GenerationFlags& flags);
+// Constrains the sampler by the grammar (if any), with the tokenizer's token texts and end tokens.
+void constrain(sampling::Sampler& sampler, const std::shared_ptr<const grammar::Grammar>& grammar,
+               const tokenizer::Tokenizer& tok);
 // The sampler parameters with the seed applied (-1: a random seed).
 sampling::SamplingParams seeded_sampling(const GenerationFlags& flags);
 

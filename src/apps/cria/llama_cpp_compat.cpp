@@ -85,12 +85,8 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--color", Takes::kOptionalValue, kGenerate, "off", kNotYet},
       {"--keep", Takes::kValue, kGenerate, "0", kNotYet},
       {"--mirostat", Takes::kValue, kPerplexity, "0", "ignored: perplexity does not sample"},
-      {"--dynatemp-range", Takes::kValue, kGenerate, "0", kNotYet},
-      {"--grammar", Takes::kValue, kGenerate, nullptr, kNotYet},
-      {"--grammar-file", Takes::kValue, kGenerate, nullptr, kNotYet},
       {"-j,--json-schema", Takes::kValue, kGenerate, nullptr, kNotYet},
       // Parameters of the samplers above: without them they change nothing, in llama.cpp too.
-      {"--dynatemp-exp", Takes::kValue, kGenerate, nullptr, nullptr},
   };
   return flags;
 }
