@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (clang, libFuzzer, ASan, UBSan) and fuzzes them for N seconds in all (default
-# 60): two thirds for the GGUF reader, starting from seeds made from the fixtures, one third for the
-# OpenAI request parsers, starting from the request bodies in fuzz/seeds/openai.
+# 60): half for the GGUF reader, starting from seeds made from the fixtures, a quarter for the OpenAI
+# request parsers, starting from the request bodies in fuzz/seeds/openai, and a quarter for the GBNF
+# parser and matcher, from the grammars in fuzz/seeds/gbnf.
 # Usage: bash fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [ "$seconds" -gt 0 ] || { echo "fuzzing skipped"; exit 0; }
-gguf_seconds=$((seconds * 2 / 3))
-request_seconds=$((seconds - gguf_seconds))
+gguf_seconds=$((seconds / 2))
+request_seconds=$(((seconds - gguf_seconds) / 2))
+gbnf_seconds=$((seconds - gguf_seconds - request_seconds))
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$(nproc)"
@@ -36,3 +38,11 @@ mkdir -p "$request_corpus"
   -max_total_time="$request_seconds" -max_len=16384 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 |
   tail -n 25
 echo "fuzzing the OpenAI request parsers: no crash in ${request_seconds} s"
+
+if [ "$gbnf_seconds" -gt 0 ]; then
+  gbnf_corpus=build/fuzz/corpus-gbnf
+  mkdir -p "$gbnf_corpus"
+  ./build/fuzz/fuzz/gbnf_fuzz "$gbnf_corpus" fuzz/seeds/gbnf -max_total_time="$gbnf_seconds" -max_len=4096 \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 | tail -n 25
+  echo "fuzzing the GBNF parser and matcher: no crash in ${gbnf_seconds} s"
+fi
