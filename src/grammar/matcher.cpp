@@ -111,19 +111,26 @@ bool Matcher::feed(State& state, std::string_view bytes) const {
       --state.pending;
     } else if (b < 0x80) {
       state.partial = b;
+      state.smallest = 0;
     } else {
       const int len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
       if (len == 0) return false;
       state.partial = b & (0xFF >> (len + 1));
       state.pending = len - 1;
+      state.smallest = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
     }
     if (state.pending > 0) {
       const int bits = 6 * state.pending;
-      state.partial_min = state.partial << bits;
-      state.partial_max = state.partial_min | ((1u << bits) - 1);
+      state.partial_min = std::max(state.partial << bits, state.smallest);
+      state.partial_max = std::min((state.partial << bits) | ((1u << bits) - 1), 0x10FFFFu);
+      if (state.partial_min > state.partial_max) return false;  // overlong or above U+10FFFF already
       continue;
     }
-    if (!step(state, state.partial)) return false;
+    // Overlong encodings (a '"' as C0 A2), surrogates and code points past U+10FFFF are not UTF-8.
+    const uint32_t cp = state.partial;
+    if (cp < state.smallest || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    state.smallest = 0;
+    if (!step(state, cp)) return false;
   }
   return state.pending == 0 || partial_possible(state);
 }

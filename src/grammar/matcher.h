@@ -38,6 +38,7 @@ class Matcher {
     std::vector<Stack> stacks;
     uint32_t partial = 0;  // the code point's bits so far
     int pending = 0;       // continuation bytes still expected
+    uint32_t smallest = 0;  // the least code point the sequence's length may encode (shorter ones are overlong)
     uint32_t partial_min = 0, partial_max = 0;  // what the pending sequence can still become
   };
   void expand(Stack stack, std::vector<Stack>& out) const;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <new>
 
+#include "grammar/json_schema.h"
 #include "serve/openai_fields.h"
 #include "serve/openai_json.h"
 
@@ -327,18 +328,42 @@ Check read_tools(const Json& body, ChatRequest& req) {
   return std::nullopt;
 }
 
-Check read_response_format(const Json& body) {
+// A JSON Schema's grammar for gen.grammar, or a 400 naming `param` and the schema's problem.
+Check schema_grammar(const Json& schema, const std::string& param, GenerationFields& gen) {
+  if (gen.grammar) return bad_request("give one of 'grammar', 'json_schema' and 'response_format'", param);
+  auto text = grammar::json_schema_to_gbnf(schema);
+  if (!text) return bad_request("'" + param + "': " + text.error().message, param);
+  auto g = grammar::parse_gbnf(*text);
+  if (!g) return bad_request("'" + param + "': the schema's grammar is not valid: " + g.error().message, param);
+  gen.grammar = std::make_shared<const grammar::Grammar>(std::move(*g));
+  return std::nullopt;
+}
+
+// OpenAI's response_format: "text", "json_object" (any JSON object) or "json_schema" (json_schema.schema),
+// and llama-server's "json_schema" field; each becomes the request's grammar.
+Check read_response_format(const Json& body, GenerationFields& gen) {
+  if (const Json* schema = given(body, "json_schema")) {
+    if (auto e = schema_grammar(*schema, "json_schema", gen)) return e;
+  }
   const Json* format = given(body, "response_format");
   if (format == nullptr) return std::nullopt;
   if (!format->is_object()) return invalid("response_format", "an object", *format);
   const Json* type = given(*format, "type");
   if (type == nullptr) return missing("response_format.type");
   if (!type->is_string()) return invalid("response_format.type", "a string", *type);
-  if (*type != "text") {
-    return bad_request("response_format type " + type->get<std::string>() + " is not supported yet",
-                       "response_format");
+  if (*type == "text") return std::nullopt;
+  if (*type == "json_object") return schema_grammar(Json{{"type", "object"}, {"additionalProperties", true}}, "response_format", gen);
+  if (*type == "json_schema") {
+    const Json* spec = given(*format, "json_schema");
+    if (spec == nullptr) return missing("response_format.json_schema");
+    if (!spec->is_object()) return invalid("response_format.json_schema", "an object", *spec);
+    const Json* schema = given(*spec, "schema");
+    if (schema == nullptr) return missing("response_format.json_schema.schema");
+    return schema_grammar(*schema, "response_format.json_schema.schema", gen);
   }
-  return std::nullopt;
+  return bad_request("response_format type " + type->get<std::string>() +
+                         " is not supported (text, json_object or json_schema)",
+                     "response_format.type");
 }
 
 Check read_chat_logprobs(const Json& body, ChatRequest& req) {
@@ -439,7 +464,7 @@ Parsed<ChatRequest> parse_chat_request(std::string_view body) {
     if (auto e = read_generation(j, req.gen)) return *e;
     if (auto e = read_chat_logprobs(j, req)) return *e;
     if (auto e = read_tools(j, req)) return *e;
-    if (auto e = read_response_format(j)) return *e;
+    if (auto e = read_response_format(j, req.gen)) return *e;
     return req;
   });
 }
@@ -454,6 +479,7 @@ Parsed<CompletionRequest> parse_completion_request(std::string_view body) {
     std::optional<int64_t> logprobs;
     if (auto e = detail::opt_int(j, "logprobs", 0, 5, logprobs)) return *e;
     if (logprobs) req.logprobs = static_cast<int>(*logprobs);
+    if (auto e = read_response_format(j, req.gen)) return *e;
     return req;
   });
 }

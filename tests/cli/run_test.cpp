@@ -2,6 +2,8 @@
 // ending in a one-line error with a non-zero exit.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -93,6 +95,35 @@ TEST(CliRun, GrammarConstrainsTheOutput) {
   const auto missing = run_cria("-p x --grammar-file /nonexistent.gbnf");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("--grammar-file: cannot read /nonexistent.gbnf"), std::string::npos) << missing.err;
+}
+
+// -j/--json-schema: the bundled model, which never writes JSON by itself, writes a document of the
+// schema's shape (parsed back here and checked by hand); -j @FILE reads the schema from a file, and an
+// unsupported keyword is one line naming it.
+TEST(CliRun, JsonSchemaConstrainsTheOutput) {
+  const std::string schema =
+      R"({"type":"object","properties":{"name":{"type":"string","maxLength":12},"age":{"type":"integer","minimum":1,"maximum":999},"tribe":{"enum":["Judah","Levi"]}},"required":["name","age","tribe"]})";
+  const auto path = std::filesystem::temp_directory_path() / ("cria_schema_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << schema;
+  for (const std::string& flag : {"-j '" + schema + "'", "-j @" + path.string(), "--json-schema-file " + path.string()}) {
+    for (const char* seed : {"1", "2"}) {
+      auto r = run_cria("-p 'And the man said' -n 240 -c 256 --temp 1 -s " + std::string(seed) + " --no-display-prompt " + flag);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const auto doc = nlohmann::json::parse(r.out, nullptr, false);
+      ASSERT_FALSE(doc.is_discarded()) << flag << ": [" << r.out << "]";
+      ASSERT_TRUE(doc.is_object()) << r.out;
+      EXPECT_EQ(doc.size(), 3u) << r.out;
+      ASSERT_TRUE(doc["name"].is_string()) << r.out;
+      ASSERT_TRUE(doc["age"].is_number_integer()) << r.out;
+      EXPECT_GE(doc["age"].get<int>(), 1) << r.out;
+      EXPECT_LE(doc["age"].get<int>(), 999) << r.out;
+      EXPECT_TRUE(doc["tribe"] == "Judah" || doc["tribe"] == "Levi") << r.out;
+    }
+  }
+  std::filesystem::remove(path);
+  const auto bad = run_cria(R"(-p x -j '{"type":"string","format":"email"}')");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--json-schema: #: unsupported keyword 'format'"), std::string::npos) << bad.err;
 }
 
 TEST(CliRun, StopsWithAMessageWhenTheContextFills) {

@@ -105,6 +105,12 @@ TEST(Gbnf, JsonAcceptsDocumentsAndRefusesTheRest) {
   Matcher number(g);
   EXPECT_FALSE(number.allows("\xce")) << "a number cannot start with a Greek letter";
   EXPECT_FALSE(number.allows("\xff")) << "not UTF-8";
+  // Overlong encodings are not the characters they spell: C0 A2 and E0 80 A2 are not '"'.
+  EXPECT_FALSE(Matcher(g).allows("\xc0\xa2"));
+  EXPECT_FALSE(Matcher(g).allows("\xe0\x80\xa2"));
+  EXPECT_FALSE(Matcher(g).allows("\xe0\x80")) << "can only end overlong";
+  EXPECT_FALSE(matches(g, "\"\xed\xa0\x80\"")) << "a surrogate";
+  EXPECT_FALSE(matches(g, "\"\xf4\x90\x80\x80\"")) << "past U+10FFFF";
 }
 
 TEST(Gbnf, RepetitionBoundsListChessAndCExpressions) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "grammar/matcher.h"
 #include "serve/openai_request.h"
 
 namespace cria::serve {
@@ -296,6 +297,29 @@ TEST(OpenAiRequest, ChatFieldsAccepted) {
   EXPECT_EQ(ok(parse_chat_request(chat_body(R"("logprobs":true,"top_logprobs":20)")), "20").top_logprobs, 20);
 }
 
+// response_format json_object / json_schema, llama-server's json_schema and grammar become the request's
+// grammar; "text" and nothing leave the output free. The grammar follows the schema's property order.
+TEST(OpenAiRequest, StructuredOutputBecomesAGrammar) {
+  EXPECT_EQ(ok(parse_chat_request(chat_body(R"("response_format":{"type":"text"})")), "text").gen.grammar, nullptr);
+  EXPECT_EQ(ok(parse_chat_request(chat_body()), "plain").gen.grammar, nullptr);
+  const auto& object = ok(parse_chat_request(chat_body(R"("response_format":{"type":"json_object"})")), "json_object");
+  ASSERT_NE(object.gen.grammar, nullptr);
+  EXPECT_TRUE(grammar::Matcher(object.gen.grammar).allows(R"({"any": [1, {"x": null}]})"));
+  const auto& schema = ok(parse_chat_request(chat_body(
+                              R"("response_format":{"type":"json_schema","json_schema":{"name":"p","strict":true,)"
+                              R"("schema":{"type":"object","properties":{"z":{"type":"integer"},"a":{"type":"string"}},)"
+                              R"("required":["z","a"]}}})")),
+                          "json_schema");
+  ASSERT_NE(schema.gen.grammar, nullptr);
+  grammar::Matcher m(schema.gen.grammar);
+  EXPECT_TRUE(m.accept(R"({"z": 1, "a": "b"})"));
+  EXPECT_TRUE(m.can_end());
+  EXPECT_FALSE(grammar::Matcher(schema.gen.grammar).allows(R"({"a")")) << "z comes first, as in the schema";
+  const auto& completion = ok(parse_completion_request(completion_body(R"("json_schema":{"enum":["yes","no"]})")), "llama");
+  ASSERT_NE(completion.gen.grammar, nullptr);
+  EXPECT_TRUE(grammar::Matcher(completion.gen.grammar).allows(R"("no")"));
+}
+
 TEST(OpenAiRequest, ChatRejected) {
   const std::string user = R"({"role":"user","content":"Hi"})";
   const Rejection cases[] = {
@@ -342,10 +366,16 @@ TEST(OpenAiRequest, ChatRejected) {
       {chat_body(R"("tools":[1])"), "tools[0]", "a tool object"},
       {chat_body(R"("tool_choice":"sometimes")"), "tool_choice", "got \"sometimes\""},
       {chat_body(R"("tool_choice":1)"), "tool_choice", "\"none\", \"auto\", \"required\" or an object"},
-      {chat_body(R"("response_format":{"type":"json_object"})"), "response_format",
-       "response_format type json_object is not supported yet"},
-      {chat_body(R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}})"),
-       "response_format", "response_format type json_schema is not supported yet"},
+      {chat_body(R"("response_format":{"type":"xml"})"), "response_format.type",
+       "response_format type xml is not supported (text, json_object or json_schema)"},
+      {chat_body(R"("response_format":{"type":"json_schema"})"), "response_format.json_schema", "is required"},
+      {chat_body(R"("response_format":{"type":"json_schema","json_schema":{"name":"x"}})"),
+       "response_format.json_schema.schema", "is required"},
+      {chat_body(R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"a"}}})"),
+       "response_format.json_schema.schema", "unsupported keyword 'pattern'"},
+      {chat_body(R"("json_schema":{"type":"object"},"response_format":{"type":"json_object"})"), "response_format",
+       "give one of 'grammar', 'json_schema' and 'response_format'"},
+      {chat_body(R"("grammar":"root ::= [a")"), "grammar", "line 1, column 12"},
       {chat_body(R"("response_format":"text")"), "response_format", "an object"},
       {chat_body(R"("response_format":{})"), "response_format.type", "is required"},
       {chat_body(R"("response_format":{"type":3})"), "response_format.type", "a string"},

@@ -28,7 +28,7 @@ const std::vector<FlagSpelling>& llama_cpp_spellings() {
       {"-sys", "--system-prompt"}, {"-sysf", "--system-prompt-file"}, {"-cnv", "--conversation"},
       {"-no-cnv", "--no-conversation"}, {"-st", "--single-turn"}, {"-if", "--interactive-first"},
       {"-mli", "--multiline-input"}, {"-co", "--color"}, {"-sp", "--special"}, {"-ptc", "--print-token-count"},
-      {"-bf", "--binary-file"}, {"-lcs", "--lookup-cache-static"}, {"-lcd", "--lookup-cache-dynamic"},
+      {"-jf", "--json-schema-file"}, {"-bf", "--binary-file"}, {"-lcs", "--lookup-cache-static"}, {"-lcd", "--lookup-cache-dynamic"},
       // server
       {"-np", "--parallel"}, {"-cb", "--cont-batching"}, {"-nocb", "--no-cont-batching"}, {"-to", "--timeout"},
       {"-sps", "--slot-prompt-similarity"}, {"-ns", "--sequences"},

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/escapes.h"
+#include "grammar/json_schema.h"
 #include "llama_cpp_compat.h"
 
 namespace cria::cli {
@@ -57,16 +58,41 @@ void add_sampler_flags(CLI::App* cmd, GenerationFlags& f) {
 
 }  // namespace
 
+namespace {
+
+Result<std::string> read_text_file(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in || std::filesystem::is_directory(path)) return make_error(std::string(flag) + ": cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const grammar::Grammar>> grammar_of(const GenerationFlags& f) {
-  if (f.grammar.empty() && f.grammar_file.empty()) return std::shared_ptr<const grammar::Grammar>();
-  if (!f.grammar.empty() && !f.grammar_file.empty()) return make_error("give --grammar or --grammar-file, not both");
+  const int given = !f.grammar.empty() + !f.grammar_file.empty() + !f.json_schema.empty() + !f.json_schema_file.empty();
+  if (given == 0) return std::shared_ptr<const grammar::Grammar>();
+  if (given > 1) return make_error("give one of --grammar, --grammar-file, --json-schema and --json-schema-file");
   std::string text = f.grammar;
   const char* flag = "--grammar";
   if (!f.grammar_file.empty()) {
     flag = "--grammar-file";
-    std::ifstream in(f.grammar_file, std::ios::binary);
-    if (!in || std::filesystem::is_directory(f.grammar_file)) return make_error("--grammar-file: cannot read " + f.grammar_file);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    auto file = read_text_file(f.grammar_file, flag);
+    if (!file) return file.error();
+    text = std::move(*file);
+  }
+  if (!f.json_schema.empty() || !f.json_schema_file.empty()) {
+    flag = f.json_schema.empty() ? "--json-schema-file" : "--json-schema";
+    std::string schema_text = f.json_schema;
+    if (!f.json_schema_file.empty() || schema_text.starts_with("@")) {  // -j @FILE reads the file
+      auto file = read_text_file(f.json_schema_file.empty() ? schema_text.substr(1) : f.json_schema_file, flag);
+      if (!file) return file.error();
+      schema_text = std::move(*file);
+    }
+    const auto schema = nlohmann::ordered_json::parse(schema_text, nullptr, false);
+    if (schema.is_discarded()) return make_error(std::string(flag) + ": the schema is not valid JSON");
+    auto converted = grammar::json_schema_to_gbnf(schema);
+    if (!converted) return make_error(std::string(flag) + ": " + converted.error().message);
+    text = std::move(*converted);
   }
   auto g = grammar::parse_gbnf(text);
   if (!g) return make_error(std::string(flag) + ": " + g.error().message);
@@ -125,6 +151,8 @@ void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
   add_sampler_flags(cmd, f);
   cmd->add_option("--grammar", f.grammar, "GBNF grammar the output must follow (llama.cpp's format)");
   cmd->add_option("--grammar-file", f.grammar_file, "File with a GBNF grammar the output must follow");
+  cmd->add_option("-j,--json-schema", f.json_schema, "JSON Schema the output must follow (TEXT, or @FILE)");
+  cmd->add_option("--json-schema-file", f.json_schema_file, "File with a JSON Schema the output must follow (-jf)");
 }
 
 std::string check_generation_flags(const GenerationFlags& f) {

@@ -36,6 +36,7 @@ struct GenerationFlags {
   std::string sampler_error;  // a bad --samplers / --sampling-seq, reported by check_generation_flags
   bool breakers_given = false;  // the first --dry-sequence-breaker replaces the defaults
   std::string grammar, grammar_file;  // --grammar TEXT, --grammar-file FILE (GBNF)
+  std::string json_schema, json_schema_file;  // -j TEXT|@FILE, -jf FILE (JSON Schema)
 };
 
 void add_generation_flags(CLI::App* cmd, GenerationFlags& flags);
@@ -48,8 +49,8 @@ int thread_cap();
 // An empty string when `threads` (0: the default) is usable, else the message naming `flag`; above the
 // CPU count a one-line warning on stderr.
 std::string check_thread_count(int threads, const char* flag);
-// The grammar of --grammar or --grammar-file (nullptr when neither is given), or an error naming the flag
-// with the grammar's line and column.
+// The grammar of --grammar, --grammar-file, --json-schema or --json-schema-file (nullptr when none is
+// given), or an error naming the flag (with the grammar's line and column, or the schema's keyword).
 Result<std::shared_ptr<const grammar::Grammar>> grammar_of(const GenerationFlags& flags);
 // Constrains the sampler by the grammar (if any), with the tokenizer's token texts and end tokens.
 void constrain(sampling::Sampler& sampler, const std::shared_ptr<const grammar::Grammar>& grammar,

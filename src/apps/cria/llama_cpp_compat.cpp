@@ -30,7 +30,7 @@ struct CompatFlag {
 };
 
 constexpr const char* kCpuOnly = "ignored: this build runs on the CPU";
-constexpr const char* kNotYet = "not supported yet: ignored";
+constexpr const char* kTemplateFrames = "ignored on chat: the chat template frames each message";
 constexpr const char* kLocalFiles = "cria reads local files: refused without -m, ignored beside it";
 
 const std::vector<CompatFlag>& compat_flags() {
@@ -76,16 +76,15 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--system-prompt", Takes::kValue, kRun, nullptr, "ignored: run completes text; a system prompt is for chat (-cnv)"},
       // Interactive completion: `run` registers these itself (interactive.h), so on `run` these rows are
       // skipped; on `chat`, which is interactive anyway, they are notes.
-      {"-i,--interactive", Takes::kNothing, kGenerate, nullptr, kNotYet},
-      {"--interactive-first", Takes::kNothing, kGenerate, nullptr, kNotYet},
-      {"-r,--reverse-prompt", Takes::kValue, kGenerate, nullptr, kNotYet},
-      {"--in-prefix", Takes::kValue, kGenerate, nullptr, kNotYet},
-      {"--in-suffix", Takes::kValue, kGenerate, nullptr, kNotYet},
-      {"--in-prefix-bos", Takes::kNothing, kGenerate, nullptr, kNotYet},
-      {"--color", Takes::kOptionalValue, kGenerate, "off", kNotYet},
-      {"--keep", Takes::kValue, kGenerate, "0", kNotYet},
+      {"-i,--interactive", Takes::kNothing, kGenerate, nullptr, nullptr},  // chat is interactive anyway
+      {"--interactive-first", Takes::kNothing, kGenerate, nullptr, nullptr},
+      {"-r,--reverse-prompt", Takes::kValue, kGenerate, nullptr, "ignored on chat: a reply ends at the template's end of turn"},
+      {"--in-prefix", Takes::kValue, kGenerate, nullptr, kTemplateFrames},
+      {"--in-suffix", Takes::kValue, kGenerate, nullptr, kTemplateFrames},
+      {"--in-prefix-bos", Takes::kNothing, kGenerate, nullptr, kTemplateFrames},
+      {"--color", Takes::kOptionalValue, kGenerate, "off", "ignored on chat: replies are not coloured"},
+      {"--keep", Takes::kValue, kGenerate, "0", "ignored on chat: a full context drops the oldest turns instead"},
       {"--mirostat", Takes::kValue, kPerplexity, "0", "ignored: perplexity does not sample"},
-      {"-j,--json-schema", Takes::kValue, kGenerate, nullptr, kNotYet},
       // Parameters of the samplers above: without them they change nothing, in llama.cpp too.
   };
   return flags;

@@ -1,0 +1,26 @@
+// JSON Schema to a GBNF grammar (gbnf.h) whose sentences are JSON documents valid against the schema, for
+// llama.cpp's --json-schema and OpenAI's response_format. Supported:
+//   type (one or a list), enum, const, nullable;
+//   objects: properties (in their order), required, additionalProperties (false or absent: no others;
+//     true or a schema: other string keys after the listed ones);
+//   arrays: items, minItems, maxItems; strings: minLength, maxLength;
+//   integers: minimum, maximum, exclusiveMinimum, exclusiveMaximum (as digit patterns);
+//   anyOf, oneOf (as alternatives: oneOf's exclusivity is not enforced), allOf of one schema;
+//   $ref to "#", "#/$defs/NAME" or "#/definitions/NAME" (recursion allowed);
+//   annotations, which change nothing: title, description, $schema, $id, $comment, examples, default,
+//   deprecated, readOnly, writeOnly.
+// Anything else (pattern, format, minimum on a non-integer number, prefixItems, ...) is an error naming the
+// keyword and where it is ("#/properties/age"), never silently ignored.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/result.h"
+
+namespace cria::grammar {
+
+// Properties keep the schema's order (an ordered_json keeps the order of the text it was parsed from).
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
+
+}  // namespace cria::grammar
