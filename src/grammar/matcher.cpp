@@ -6,11 +6,6 @@ namespace cria::grammar {
 
 namespace {
 
-void sort_unique(std::vector<Matcher::Stack>& stacks) {
-  std::sort(stacks.begin(), stacks.end());
-  stacks.erase(std::unique(stacks.begin(), stacks.end()), stacks.end());
-}
-
 // Whether the set holds some code point in [lo, hi].
 bool overlaps(const CharSet& set, uint32_t lo, uint32_t hi) {
   if (!set.negated) {
@@ -36,134 +31,86 @@ bool overlaps(const CharSet& set, uint32_t lo, uint32_t hi) {
 
 }  // namespace
 
-Matcher::Matcher(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(grammar)) {
-  const auto& root = grammar_->rules[static_cast<size_t>(grammar_->root)];
-  for (size_t a = 0; a < root.alternatives.size(); ++a) {
-    expand({{grammar_->root, static_cast<int32_t>(a), 0}}, state_.stacks);
-  }
-  sort_unique(state_.stacks);
+bool partial_possible(const StackPool& pool, const MatchState& state) {
+  if (state.pending == 0) return true;
+  return std::any_of(state.stacks.begin(), state.stacks.end(), [&](int32_t id) {
+    return id != StackPool::kEmpty && overlaps(pool.top(id), state.partial_min, state.partial_max);
+  });
 }
 
-// Advances a stack until its top is a character set, once for each way its rule references can start;
-// a stack with nothing left means the grammar may end there. (The parser refuses left recursion, so
-// this ends.)
-void Matcher::expand(Stack stack, std::vector<Stack>& out) const {
-  while (!stack.empty()) {
-    const Position top = stack.back();
-    const auto& alt = grammar_->rules[static_cast<size_t>(top.rule)].alternatives[static_cast<size_t>(top.alt)];
-    if (static_cast<size_t>(top.pos) == alt.size()) {
-      stack.pop_back();  // this alternative is done: its caller goes on
-      continue;
-    }
-    const Element& e = alt[static_cast<size_t>(top.pos)];
-    if (e.rule < 0) break;
-    // The caller resumes after the reference (dropped when nothing of it is left); the rule starts.
-    ++stack.back().pos;
-    if (static_cast<size_t>(stack.back().pos) == alt.size()) stack.pop_back();
-    const auto& rule = grammar_->rules[static_cast<size_t>(e.rule)];
-    for (size_t a = 0; a < rule.alternatives.size(); ++a) {
-      Stack next = stack;
-      next.push_back({e.rule, static_cast<int32_t>(a), 0});
-      expand(std::move(next), out);
-    }
-    return;
+bool feed_byte(StackPool& pool, MatchState& state, unsigned char b, std::vector<int32_t>& next) {
+  if (state.pending > 0) {
+    if ((b & 0xC0) != 0x80) return false;
+    state.partial = (state.partial << 6) | (b & 0x3F);
+    --state.pending;
+  } else if (b < 0x80) {
+    state.partial = b;
+    state.smallest = 0;
+  } else {
+    const int len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (len == 0) return false;
+    state.partial = b & (0xFF >> (len + 1));
+    state.pending = len - 1;
+    state.smallest = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
   }
-  out.push_back(std::move(stack));
-}
-
-bool Matcher::step(State& state, uint32_t cp) const {
-  std::vector<Stack> next;
-  for (const Stack& s : state.stacks) {
-    if (s.empty()) continue;
-    const Position top = s.back();
-    const Element& e =
-        grammar_->rules[static_cast<size_t>(top.rule)].alternatives[static_cast<size_t>(top.alt)][static_cast<size_t>(top.pos)];
-    if (!e.chars.contains(cp)) continue;
-    Stack moved = s;
-    ++moved.back().pos;
-    expand(std::move(moved), next);
+  if (state.pending > 0) {
+    const int bits = 6 * state.pending;
+    state.partial_min = std::max(state.partial << bits, state.smallest);
+    state.partial_max = std::min((state.partial << bits) | ((1u << bits) - 1), 0x10FFFFu);
+    return state.partial_min <= state.partial_max;  // else overlong or above U+10FFFF already
+  }
+  // Overlong encodings (a '"' as C0 A2), surrogates and code points past U+10FFFF are not UTF-8.
+  const uint32_t cp = state.partial;
+  if (cp < state.smallest || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+  state.smallest = 0;
+  next.clear();
+  for (int32_t id : state.stacks) {
+    const auto& after = pool.step(id, cp);
+    next.insert(next.end(), after.begin(), after.end());
   }
   if (next.empty()) return false;
-  sort_unique(next);
-  state.stacks = std::move(next);
+  if (state.stacks.size() > 1) {
+    std::sort(next.begin(), next.end());
+    next.erase(std::unique(next.begin(), next.end()), next.end());
+  }
+  state.stacks.swap(next);
   return true;
 }
 
-bool Matcher::partial_possible(const State& state) const {
-  for (const Stack& s : state.stacks) {
-    if (s.empty()) continue;
-    const Position top = s.back();
-    const Element& e =
-        grammar_->rules[static_cast<size_t>(top.rule)].alternatives[static_cast<size_t>(top.alt)][static_cast<size_t>(top.pos)];
-    if (overlaps(e.chars, state.partial_min, state.partial_max)) return true;
-  }
-  return false;
-}
+Matcher::Matcher(std::shared_ptr<const Grammar> grammar)
+    : Matcher(std::make_shared<StackPool>(std::move(grammar))) {}
 
-// Consumes bytes: whole code points step the stacks; a sequence cut short stays pending. False on
-// invalid UTF-8 or a code point no stack accepts (the state is then unusable; callers work on a copy).
-bool Matcher::feed(State& state, std::string_view bytes) const {
+Matcher::Matcher(std::shared_ptr<StackPool> pool) : pool_(std::move(pool)) { state_.stacks = pool_->start(); }
+
+bool Matcher::feed(MatchState& state, std::string_view bytes) const {
   for (char ch : bytes) {
-    const auto b = static_cast<unsigned char>(ch);
-    if (state.pending > 0) {
-      if ((b & 0xC0) != 0x80) return false;
-      state.partial = (state.partial << 6) | (b & 0x3F);
-      --state.pending;
-    } else if (b < 0x80) {
-      state.partial = b;
-      state.smallest = 0;
-    } else {
-      const int len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-      if (len == 0) return false;
-      state.partial = b & (0xFF >> (len + 1));
-      state.pending = len - 1;
-      state.smallest = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-    }
-    if (state.pending > 0) {
-      const int bits = 6 * state.pending;
-      state.partial_min = std::max(state.partial << bits, state.smallest);
-      state.partial_max = std::min((state.partial << bits) | ((1u << bits) - 1), 0x10FFFFu);
-      if (state.partial_min > state.partial_max) return false;  // overlong or above U+10FFFF already
-      continue;
-    }
-    // Overlong encodings (a '"' as C0 A2), surrogates and code points past U+10FFFF are not UTF-8.
-    const uint32_t cp = state.partial;
-    if (cp < state.smallest || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    state.smallest = 0;
-    if (!step(state, cp)) return false;
+    if (!feed_byte(*pool_, state, static_cast<unsigned char>(ch), scratch_)) return false;
   }
-  return state.pending == 0 || partial_possible(state);
+  return partial_possible(*pool_, state);
 }
 
 bool Matcher::allows(std::string_view bytes) const {
   // Most tokens fail on their first character: check it against the stacks' tops before copying them.
   if (!bytes.empty() && state_.pending == 0 && static_cast<unsigned char>(bytes[0]) < 0x80) {
     const auto cp = static_cast<uint32_t>(static_cast<unsigned char>(bytes[0]));
-    bool any = false;
-    for (const Stack& s : state_.stacks) {
-      if (s.empty()) continue;
-      const Position top = s.back();
-      any = grammar_->rules[static_cast<size_t>(top.rule)]
-                .alternatives[static_cast<size_t>(top.alt)][static_cast<size_t>(top.pos)]
-                .chars.contains(cp);
-      if (any) break;
-    }
+    const bool any = std::any_of(state_.stacks.begin(), state_.stacks.end(), [&](int32_t id) {
+      return id != StackPool::kEmpty && pool_->top(id).contains(cp);
+    });
     if (!any) return false;
   }
-  State copy = state_;
+  MatchState copy = state_;
   return feed(copy, bytes);
 }
 
 bool Matcher::accept(std::string_view bytes) {
-  State copy = state_;
+  MatchState copy = state_;
   if (!feed(copy, bytes)) return false;
   state_ = std::move(copy);
   return true;
 }
 
 bool Matcher::can_end() const {
-  if (state_.pending > 0) return false;
-  return std::any_of(state_.stacks.begin(), state_.stacks.end(), [](const Stack& s) { return s.empty(); });
+  return state_.pending == 0 && std::binary_search(state_.stacks.begin(), state_.stacks.end(), StackPool::kEmpty);
 }
 
 }  // namespace cria::grammar

@@ -380,14 +380,15 @@ int32_t Sampler::mirostat() {
 
 void Sampler::set_grammar(std::shared_ptr<const grammar::Grammar> grammar,
                           std::shared_ptr<const std::vector<std::string>> pieces, const std::vector<int32_t>& eog) {
-  grammar_rules_ = std::move(grammar);
-  grammar_.emplace(grammar_rules_);
+  grammar_stacks_ = std::make_shared<grammar::StackPool>(std::move(grammar));
+  grammar_.emplace(grammar_stacks_);
   if (pieces->size() < static_cast<size_t>(n_vocab_)) {
     auto padded = std::make_shared<std::vector<std::string>>(*pieces);
     padded->resize(static_cast<size_t>(n_vocab_));  // tokens without text are never allowed
     pieces = std::move(padded);
   }
   grammar_pieces_ = std::move(pieces);
+  grammar_masker_.emplace(grammar_stacks_, grammar::TokenTrie::of(grammar_pieces_));
   grammar_eog_.assign(static_cast<size_t>(n_vocab_), false);
   for (int32_t t : eog) {
     if (t >= 0 && t < n_vocab_) grammar_eog_[static_cast<size_t>(t)] = true;
@@ -418,10 +419,13 @@ int32_t Sampler::sample(const float* logits) {
     // Again over the tokens the grammar allows (none: the grammar is stuck, and generation ends with the
     // first end-of-generation token, or the unconstrained choice if there is none).
     load(logits);
+    grammar_masker_->fill(grammar_->state(), grammar_mask_);
+    const bool can_end = grammar_->can_end();
     bool any = false;
     for (auto& c : candidates_) {
       if (c.logit == -INFINITY) continue;
-      if (grammar_allows(c.id)) {
+      const auto t = static_cast<size_t>(c.id);
+      if (grammar_eog_[t] ? can_end : (grammar_mask_[t >> 6] >> (t & 63)) & 1) {
         any = true;
       } else {
         c.logit = -INFINITY;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "grammar/matcher.h"
+#include "grammar/token_mask.h"
 
 namespace cria::sampling {
 
@@ -79,7 +80,7 @@ class Sampler {
                    std::shared_ptr<const std::vector<std::string>> pieces, const std::vector<int32_t>& eog);
   // The grammar from its start again (a new reply that must match it whole).
   void restart_grammar() {
-    if (grammar_) grammar_.emplace(grammar_rules_);
+    if (grammar_) grammar_.emplace(grammar_stacks_);
   }
   uint32_t seed() const { return seed_; }
   float mirostat_mu() const { return mu_; }
@@ -129,8 +130,10 @@ class Sampler {
   std::vector<std::string> pieces_;  // kept only for breakers that span tokens
   std::vector<int> dry_repeat_;
   std::map<int32_t, int> dry_max_;
-  std::shared_ptr<const grammar::Grammar> grammar_rules_;
+  std::shared_ptr<grammar::StackPool> grammar_stacks_;  // shared by the matcher and the masker
   std::optional<grammar::Matcher> grammar_;
+  std::optional<grammar::TokenMasker> grammar_masker_;
+  std::vector<uint64_t> grammar_mask_;
   std::shared_ptr<const std::vector<std::string>> grammar_pieces_;  // n_vocab token texts
   std::vector<bool> grammar_eog_;
 };

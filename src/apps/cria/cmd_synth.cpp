@@ -25,6 +25,7 @@ struct SynthCommandOptions {
   std::string type;
   std::string output;
   std::string vocab;
+  uint32_t n_vocab = 0;  // 0: the preset's
   uint64_t seed = 0;
   int threads = 0;
   bool pure = false;
@@ -105,6 +106,7 @@ int run_synth(const SynthCommandOptions& opt) {
 
   engine::SynthOptions options;
   options.shape = *shape;
+  if (opt.n_vocab > 0) options.shape.n_vocab = opt.n_vocab;
   options.mix = *mix;
   options.pure = opt.pure;
   options.seed = opt.seed;
@@ -114,7 +116,7 @@ int run_synth(const SynthCommandOptions& opt) {
   options.progress = [&progress](const engine::SynthProgress& p) { progress.update(p); };
 
   uint64_t n_params = 0, n_bytes = 0;
-  for (const auto& t : engine::plan_synth_tensors(*shape, *mix, opt.pure)) {
+  for (const auto& t : engine::plan_synth_tensors(options.shape, *mix, opt.pure)) {
     n_params += static_cast<uint64_t>(t.n_elements());
     n_bytes += row_bytes(traits(t.type), t.ne[0]) * static_cast<uint64_t>(t.n_elements() / t.ne[0]);
   }
@@ -150,6 +152,10 @@ void add_synth_command(CLI::App& app, Action& run_action) {
   cmd->add_option("-t,--threads", opt->threads, "Threads for generating and quantizing (default: physical cores)");
   cmd->add_flag("--pure", opt->pure, "Every matrix in the type itself: no mix rules (llama-quantize --pure)");
   cmd->add_option("--vocab", opt->vocab, "GGUF whose tokenizer.* metadata is copied (default: the bundled llama-spm)");
+  cmd->add_option("--n-vocab", opt->n_vocab,
+                  "Vocabulary size instead of the preset's (the vocabulary is cut or padded to it; e.g. 151936 with "
+                  "--vocab ggml-vocab-qwen3.gguf)")
+      ->check(CLI::Range(1u, 1u << 20));
   cmd->add_flag("-q,--quiet", opt->quiet, "No progress line");
   cmd->callback([opt, &run_action] { run_action = [opt] { return run_synth(*opt); }; });
 }
