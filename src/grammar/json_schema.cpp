@@ -22,7 +22,8 @@ constexpr int kMaxDepth = 64;   // schemas nested deeper (not through $ref) are 
 // The rules every schema may use; the converter adds those it refers to.
 const std::map<std::string, std::string, std::less<>>& primitive_rules() {
   static const std::map<std::string, std::string, std::less<>> rules = {
-      {"ws", R"(| " " | "\n" [ ]{0,16})"},
+      // One space or one newline at most: a model that likes whitespace cannot spend its tokens on it.
+      {"ws", R"(| " " | "\n")"},
       {"char", R"([^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4}))"},
       {"string", R"("\"" char* "\"" ws)"},
       {"integer", R"("-"? ("0" | [1-9] [0-9]{0,17}) ws)"},
@@ -142,12 +143,12 @@ std::string at_least(uint64_t a) {
 
 class Converter {
  public:
-  explicit Converter(const Json& root) : root_(root) {}
+  Converter(const Json& root, std::string root_name) : root_(root), root_name_(std::move(root_name)) {}
 
   Result<std::string> run() {
-    const std::string root = visit(root_, "root", "#", 0);
+    const std::string root = visit(root_, root_name_, "#", 0);
     if (!error_.empty()) return make_error(error_);
-    std::string out = "root ::= " + root + "\n";
+    std::string out = root_name_ + " ::= " + root + "\n";
     for (const auto& r : rules_) out += r + "\n";
     std::set<std::string> done;
     std::vector<std::string> todo(used_.begin(), used_.end());
@@ -429,7 +430,7 @@ class Converter {
     std::string name;
     if (r == "#") {
       schema = &root_;
-      name = "root-ref";
+      name = root_name_ + "-ref";
     } else {
       for (const char* prefix : {"#/$defs/", "#/definitions/"}) {
         const std::string p = prefix;
@@ -438,7 +439,7 @@ class Converter {
         const std::string section = p.substr(2, p.size() - 3);
         if (root_.contains(section) && root_[section].is_object() && root_[section].contains(key)) {
           schema = &root_[section][key];
-          name = key;
+          name = root_name_ + "-" + key;
         }
       }
     }
@@ -451,6 +452,7 @@ class Converter {
   }
 
   const Json& root_;
+  std::string root_name_;
   std::vector<std::string> rules_;
   std::set<std::string> used_;
   std::map<std::string, std::string> refs_;
@@ -460,6 +462,8 @@ class Converter {
 
 }  // namespace
 
-Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema) { return Converter(schema).run(); }
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema, const std::string& root_name) {
+  return Converter(schema, root_name).run();
+}
 
 }  // namespace cria::grammar

@@ -9,6 +9,8 @@
 //   $ref to "#", "#/$defs/NAME" or "#/definitions/NAME" (recursion allowed);
 //   annotations, which change nothing: title, description, $schema, $id, $comment, examples, default,
 //   deprecated, readOnly, writeOnly.
+// Between tokens the grammar allows one space or one newline at most (no indentation), so that a model
+// fond of whitespace cannot spend its budget on it.
 // Anything else (pattern, format, minimum on a non-integer number, prefixItems, ...) is an error naming the
 // keyword and where it is ("#/properties/age"), never silently ignored.
 #pragma once
@@ -21,6 +23,8 @@
 namespace cria::grammar {
 
 // Properties keep the schema's order (an ordered_json keeps the order of the text it was parsed from).
-Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
+// `root_name` names the document's rule (another name lets a caller embed it in a grammar of its own,
+// whose rule names must then not start with "root").
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema, const std::string& root_name = "root");
 
 }  // namespace cria::grammar

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "chat/chat_template.h"
+#include "grammar/gbnf.h"
 #include "serve/api_server.h"
 #include "serve/openai_request.h"
 #include "serve/openai_response.h"
@@ -51,6 +52,7 @@ struct Answer {
   std::vector<Choice> choices;
   std::vector<bool> started;
   std::vector<size_t> sent;  // bytes of each choice's text streamed so far (logprobs' text_offset)
+  std::vector<ReplyParser> replies;  // chat: each choice's reasoning, content and tool calls
   bool began = false;
 
   // A stream's status line and headers go out with its first event, from the scheduler's thread, so
@@ -92,6 +94,18 @@ struct Answer {
       Choice& c = a.choices[static_cast<size_t>(i)];
       std::optional<std::vector<TokenLogprob>> lp;
       if (a.want_logprobs && !tokens.empty()) lp = a.logprobs_of(tokens);
+      if (a.chat) {
+        // Reasoning and content as they become final; tool calls when the reply ends.
+        const ReplyParser::Delta d = a.replies[static_cast<size_t>(i)].push(text);
+        if (!a.stream) {
+          if (lp) c.logprobs->insert(c.logprobs->end(), lp->begin(), lp->end());
+          return;
+        }
+        a.start_choice(i);
+        if (d.content.empty() && d.reasoning.empty() && !lp) return;
+        a.send(chat_chunk(a.header, i, d.content, d.reasoning, {}, lp, a.include_usage));
+        return;
+      }
       if (!a.stream) {
         c.text += text;
         if (lp) c.logprobs->insert(c.logprobs->end(), lp->begin(), lp->end());
@@ -109,6 +123,21 @@ struct Answer {
       if (reason != FinishReason::kStop && reason != FinishReason::kLength) return;
       Choice& c = a.choices[static_cast<size_t>(i)];
       c.finish_reason = finish_reason_name(reason);
+      if (a.chat) {
+        ReplyParser& parser = a.replies[static_cast<size_t>(i)];
+        AssistantReply reply = parser.finish();
+        if (!reply.tool_calls.empty()) c.finish_reason = "tool_calls";
+        if (a.stream) {
+          a.start_choice(i);
+          const ReplyParser::Delta rest = parser.unsent(reply);
+          if (!rest.content.empty() || !rest.reasoning.empty() || !reply.tool_calls.empty()) {
+            a.send(chat_chunk(a.header, i, rest.content, rest.reasoning, reply.tool_calls, std::nullopt, a.include_usage));
+          }
+        }
+        c.text = std::move(reply.content);
+        c.reasoning = std::move(reply.reasoning);
+        c.tool_calls = std::move(reply.tool_calls);
+      }
       if (!a.stream) return;
       a.start_choice(i);
       a.send(a.chat ? chat_chunk(a.header, i, false, "", c.finish_reason, std::nullopt, a.include_usage)
@@ -144,13 +173,47 @@ struct Answer {
   }
 };
 
+// Generic tool format: the tools are described in the system message, and earlier calls are shown as the
+// JSON the model is asked to write (the template knows no tool_calls).
+void describe_tools_in_messages(const std::string& description, std::vector<ChatMessage>& messages) {
+  for (ChatMessage& m : messages) {
+    if (m.role != "assistant" || !m.raw.is_object() || !m.raw.contains("tool_calls")) continue;
+    json calls = json::array();
+    for (const json& call : m.raw["tool_calls"]) {
+      const json f = call.value("function", json::object());
+      json args = json::parse(f.value("arguments", std::string("{}")), nullptr, false);
+      if (args.is_discarded()) args = f.value("arguments", std::string("{}"));
+      calls.push_back({{"name", f.value("name", std::string())}, {"arguments", args}, {"id", call.value("id", std::string())}});
+    }
+    m.content = json{{"tool_calls", calls}}.dump();
+    m.raw = nullptr;
+  }
+  if (!messages.empty() && messages[0].role == "system") {
+    messages[0].content += "\n\n" + description;
+    messages[0].raw = nullptr;
+  } else {
+    messages.insert(messages.begin(), ChatMessage{"system", description, nullptr});
+  }
+}
+
+// Control tokens that mark reasoning or tool calls, whose text the reply parser must see.
+std::vector<int32_t> marker_tokens(const tokenizer::Tokenizer& tok) {
+  std::vector<int32_t> out;
+  for (const char* m : {"<think>", "</think>", "<tool_call>", "</tool_call>", "[TOOL_CALLS]", "<|python_tag|>"}) {
+    const std::vector<int32_t> ids = tok.encode(m, false, true);
+    if (ids.size() == 1) out.push_back(ids[0]);
+  }
+  return out;
+}
+
 }  // namespace
 
 // Both generating endpoints end here with the prompt's tokens and the request's fields. A refusal (full
 // queue, prompt too long for a sequence) is answered here; everything else comes from the callbacks.
 static void run_generation(Scheduler& scheduler, const std::shared_ptr<Answer>& answer, std::vector<int32_t> prompt,
-                           const GenerationFields& gen, int top_logprobs) {
+                           const GenerationFields& gen, int top_logprobs, std::vector<int32_t> render_special = {}) {
   Job job;
+  job.render_special = std::move(render_special);
   job.prompt = std::move(prompt);
   job.sampling = sampling_params(gen);
   job.max_tokens = gen.max_tokens.value_or(-1);
@@ -187,14 +250,35 @@ void ApiServer::chat_completions(const std::shared_ptr<http::Exchange>& ex) {
   auto parsed = parse_chat_request(ex->request().body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return ex->respond(error_response(*e));
   auto& req = std::get<ChatRequest>(parsed);
+  auto plan = plan_tools(tool_format_, req.tools, req.tool_choice);
+  if (!plan) {
+    const std::string& m = plan.error().message;
+    return ex->respond(error_response(bad_request(m, m.starts_with("tool_choice") ? "tool_choice" : "tools")));
+  }
+  std::vector<ChatMessage> messages = req.messages;
   chat::ChatTemplateInputs in;
-  in.messages = template_messages(req.messages);
-  in.tools = req.tools;
+  if (plan->offered && plan->format == ToolFormat::kGeneric) {
+    describe_tools_in_messages(plan->system_prompt, messages);
+  } else if (plan->offered) {
+    in.tools = req.tools;
+  }
+  in.messages = template_messages(messages);
   in.add_generation_prompt = true;
   chat::set_special_token_texts(*tok_, in);
   auto text = chat::apply_chat_template(chat_template_, in);
   if (!text) {
     return ex->respond(error_response(bad_request("the chat template failed: " + text.error().message, "messages")));
+  }
+  GenerationFields gen = req.gen;
+  if (!plan->grammar.empty()) {
+    if (gen.grammar) {
+      return ex->respond(error_response(bad_request(
+          "tools under a grammar (tool_choice \"required\" or a named function, or a model whose template has no "
+          "tool format of its own) cannot be combined with response_format or grammar", "tool_choice")));
+    }
+    auto g = grammar::parse_gbnf(plan->grammar);
+    if (!g) return ex->respond(error_response({500, "the tools' grammar: " + g.error().message, "server_error", "", ""}));
+    gen.grammar = std::make_shared<grammar::Grammar>(std::move(*g));
   }
   // As `cria chat`: special tokens written by the template are parsed, BOS added once if the vocabulary wants it.
   std::vector<int32_t> prompt = tok_->encode(*text, false, true);
@@ -206,7 +290,10 @@ void ApiServer::chat_completions(const std::shared_ptr<http::Exchange>& ex) {
   answer->tok = tok_;
   answer->chat = true;
   answer->header = {random_id("chatcmpl-"), static_cast<int64_t>(std::time(nullptr)), options_.model_id, "cria"};
-  run_generation(*scheduler_.load(), answer, std::move(prompt), req.gen, req.logprobs ? req.top_logprobs : -1);
+  answer->replies.assign(static_cast<size_t>(gen.n),
+                         ReplyParser(*plan, options_.split_reasoning, prompt_opens_thinking(*text)));
+  run_generation(*scheduler_.load(), answer, std::move(prompt), gen, req.logprobs ? req.top_logprobs : -1,
+                 marker_tokens(*tok_));
 }
 
 void ApiServer::completions(const std::shared_ptr<http::Exchange>& ex) {

@@ -58,6 +58,7 @@ void ApiServer::set_ready(std::shared_ptr<const model::Model> model,
   model_ = std::move(model);
   tok_ = std::move(tokenizer);
   chat_template_ = std::move(chat_template);
+  tool_format_ = detect_tool_format(chat_template_);
   scheduler_.store(scheduler);
 }
 

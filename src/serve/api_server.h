@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "serve/openai_request.h"
 #include "serve/scheduler.h"
+#include "serve/tool_calls.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cria::serve {
@@ -23,6 +24,9 @@ struct ApiOptions {
   std::string api_key;             // empty: no key needed
   bool metrics = false;            // /metrics answers (llama-server's --metrics)
   int64_t created = 0;             // when the model was loaded (Unix seconds)
+  // <think>...</think> goes to message.reasoning_content (llama-server's --reasoning-format deepseek);
+  // false keeps it in the content (none).
+  bool split_reasoning = true;
 };
 
 // An OpenAI error object as an HTTP response (with Retry-After on 429 and 503).
@@ -57,6 +61,7 @@ class ApiServer {
   std::shared_ptr<const model::Model> model_;
   std::shared_ptr<const tokenizer::Tokenizer> tok_;
   std::string chat_template_;
+  ToolFormat tool_format_ = ToolFormat::kGeneric;  // of chat_template_
   // Set last by set_ready: a handler that sees it non-null sees the members above set too.
   std::atomic<Scheduler*> scheduler_{nullptr};
 };

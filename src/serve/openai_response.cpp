@@ -155,6 +155,19 @@ std::string base64_floats(const std::vector<float>& v) {
   return out;
 }
 
+Json tool_calls_json(const std::vector<ToolCall>& calls, bool indexed) {
+  Json list = Json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    Json call = Json::object();
+    if (indexed) call["index"] = i;
+    call["id"] = valid_utf8(calls[i].id);
+    call["type"] = "function";
+    call["function"] = {{"name", valid_utf8(calls[i].name)}, {"arguments", valid_utf8(calls[i].arguments)}};
+    list.push_back(std::move(call));
+  }
+  return list;
+}
+
 }  // namespace
 
 nlohmann::ordered_json chat_completion(const ResponseHeader& h, const std::vector<Choice>& choices,
@@ -164,8 +177,10 @@ nlohmann::ordered_json chat_completion(const ResponseHeader& h, const std::vecto
   for (const auto& c : choices) {
     Json message = Json::object();
     message["role"] = "assistant";
-    message["content"] = valid_utf8(c.text);
+    message["content"] = c.text.empty() && !c.tool_calls.empty() ? Json(nullptr) : Json(valid_utf8(c.text));
+    if (!c.reasoning.empty()) message["reasoning_content"] = valid_utf8(c.reasoning);
     message["refusal"] = nullptr;
+    if (!c.tool_calls.empty()) message["tool_calls"] = tool_calls_json(c.tool_calls, false);
     Json choice = Json::object();
     choice["index"] = c.index;
     choice["message"] = std::move(message);
@@ -192,6 +207,17 @@ nlohmann::ordered_json text_completion(const ResponseHeader& h, const std::vecto
   }
   j["choices"] = std::move(list);
   j["usage"] = usage_json(usage);
+  return j;
+}
+
+nlohmann::ordered_json chat_chunk(const ResponseHeader& h, int index, const std::string& content,
+                                  const std::string& reasoning, const std::vector<ToolCall>& tool_calls,
+                                  const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage) {
+  Json j = chat_chunk(h, index, false, content, std::nullopt, logprobs, include_usage);
+  Json& delta = j["choices"][0]["delta"];
+  if (content.empty()) delta.erase("content");
+  if (!reasoning.empty()) delta["reasoning_content"] = valid_utf8(reasoning);
+  if (!tool_calls.empty()) delta["tool_calls"] = tool_calls_json(tool_calls, true);
   return j;
 }
 

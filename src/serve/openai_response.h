@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "serve/tool_calls.h"
+
 namespace cria::serve {
 
 struct TopLogprob {
@@ -33,8 +35,10 @@ struct Usage {
 struct Choice {
   int index = 0;
   std::string text;
-  std::string finish_reason;  // "stop" or "length"
+  std::string finish_reason;  // "stop", "length" or "tool_calls"
   std::optional<std::vector<TokenLogprob>> logprobs;  // present when asked for
+  std::string reasoning;                              // chat: message.reasoning_content (when not empty)
+  std::vector<ToolCall> tool_calls;                   // chat: message.tool_calls (content is null without text)
 };
 
 // What every object of one response shares.
@@ -53,6 +57,11 @@ nlohmann::ordered_json text_completion(const ResponseHeader& h, const std::vecto
 // "choices": [] and the usage, and every earlier chunk "usage": null.
 nlohmann::ordered_json chat_chunk(const ResponseHeader& h, int index, bool first_delta, const std::string& content,
                                   const std::optional<std::string>& finish_reason,
+                                  const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage);
+// A chunk with delta.reasoning_content (when not empty) and delta.tool_calls (each whole: index, id, type,
+// function {name, arguments}) beside the content.
+nlohmann::ordered_json chat_chunk(const ResponseHeader& h, int index, const std::string& content,
+                                  const std::string& reasoning, const std::vector<ToolCall>& tool_calls,
                                   const std::optional<std::vector<TokenLogprob>>& logprobs, bool include_usage);
 // `text_offset`: characters of this choice's text sent in earlier chunks, where logprobs.text_offset of
 // this chunk's first token starts (OpenAI counts it from the start of the whole text).

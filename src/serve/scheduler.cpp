@@ -329,7 +329,8 @@ void Scheduler::emit_token(Active& a, Choice& c, const float* logits, int32_t id
   }
   TokenInfo info;
   info.id = id;
-  info.piece = tok_->token_to_piece(id, false);
+  const auto& keep = a.job.render_special;
+  info.piece = tok_->token_to_piece(id, std::find(keep.begin(), keep.end(), id) != keep.end());
   if (a.job.top_logprobs >= 0) fill_logprobs(logits, runner_->n_vocab(), id, a.job.top_logprobs, info);
   c.tokens.push_back(id);
   c.sampler.accept(id);

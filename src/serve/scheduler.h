@@ -91,6 +91,9 @@ struct Job {
   bool ignore_eos = false;
   int top_logprobs = -1;  // < 0: no logprobs; otherwise logprobs with this many alternatives
   std::shared_ptr<const grammar::Grammar> grammar;  // the output must follow it (null: free)
+  // Control tokens whose text goes into the output (tool-call markers such as [TOOL_CALLS]); the text
+  // of the others is empty, as llama.cpp's.
+  std::vector<int32_t> render_special;
   // An embedding instead of a completion: the prompt is read (every token, no prefix reuse, since its
   // hidden states are needed) and nothing is generated.
   bool embed = false;

@@ -2,6 +2,7 @@
 # End-to-end tests of `cria serve` on the bundled model, with the official OpenAI Node client and
 # headless Chromium (puppeteer-core) from tests/e2e/package-lock.json:
 # 1. a server with an API key: tests/e2e/openai.test.mjs (node --test);
+#    a server with 1024 tokens per sequence: structured.test.mjs (JSON Schema, tools; checked by ajv);
 # 2. a server with a long context, so that a reply streams long enough to be stopped: chat_page.mjs,
 #    which leaves a screenshot in build/e2e-artifacts/.
 # Usage: bash tests/e2e/run.sh [CRIA_BINARY]   (default build/release/cria)
@@ -45,6 +46,10 @@ key="e2e-$RANDOM-$RANDOM"
 url="$(start_server api --api-key "$key" --alias kjv -np 4 --deterministic)"
 echo "e2e: OpenAI client against $url"
 (cd tests/e2e && CRIA_URL="$url" CRIA_API_KEY="$key" node --test --test-reporter=spec openai.test.mjs)
+
+url="$(start_server structured --alias kjv -np 4 -c 4096 --ctx-per-seq 1024 --deterministic)"
+echo "e2e: structured output and tool calls against $url"
+(cd tests/e2e && CRIA_URL="$url" node --test --test-reporter=spec structured.test.mjs)
 
 url="$(start_server page --alias kjv -np 2 -c 8192 --ctx-per-seq 8192)"
 echo "e2e: chat page in Chromium against $url"

@@ -384,5 +384,80 @@ TEST(ServeApi, LlamaServerSamplerFields) {
   s.post("/v1/chat/completions", bad, 400);
 }
 
+// Tools on a model whose template has no tool format (chatml): the generic JSON format under a grammar.
+// With tool_choice "required" every reply is a call whose arguments follow the function's parameters;
+// streamed, the deltas reassemble to the same call; a tool's result goes back through the template.
+TEST(ServeApi, ToolCallsRequiredWholeAndStreamed) {
+  SchedulerOptions so;
+  so.n_parallel = 2;
+  so.n_ctx = 2048;
+  so.ctx_per_seq = 1024;  // the tools' description is longer than the model's 256 tokens of training
+  Server s(so);
+  json body = chat_body("What is the weather in Jerusalem?", 120, 1.0);
+  body["tools"] = json::parse(R"([
+    {"type": "function", "function": {"name": "weather", "parameters": {"type": "object",
+     "properties": {"city": {"type": "string", "maxLength": 20}, "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+     "required": ["city"]}}},
+    {"type": "function", "function": {"name": "time", "parameters": {"type": "object", "properties": {}}}}])");
+  body["tool_choice"] = "required";
+  for (int seed = 1; seed <= 4; ++seed) {
+    body["seed"] = seed;
+    body["stream"] = false;
+    const json r = s.post("/v1/chat/completions", body);
+    const json& choice = r["choices"][0];
+    ASSERT_EQ(choice["finish_reason"], "tool_calls") << r.dump();
+    const json& message = choice["message"];
+    EXPECT_TRUE(message["content"].is_null());
+    ASSERT_EQ(message["tool_calls"].size(), 1u) << r.dump();
+    const json& call = message["tool_calls"][0];
+    EXPECT_EQ(call["type"], "function");
+    EXPECT_EQ(call["id"].get<std::string>().substr(0, 5), "call_");
+    const std::string name = call["function"]["name"];
+    const json args = json::parse(call["function"]["arguments"].get<std::string>());
+    if (name == "weather") {
+      ASSERT_TRUE(args.contains("city") && args["city"].is_string()) << args.dump();
+      EXPECT_LE(args["city"].get<std::string>().size(), 20u * 4);
+      if (args.contains("days")) EXPECT_TRUE(args["days"].get<int>() >= 1 && args["days"].get<int>() <= 7);
+    } else {
+      EXPECT_EQ(name, "time");
+      EXPECT_EQ(args, json::object());
+    }
+    body["stream"] = true;
+    std::string streamed_name, streamed_args, finish;
+    for (const auto& e : s.stream("/v1/chat/completions", body)) {
+      if (e == "[DONE]") break;
+      const json c = json::parse(e);
+      const json& d = c["choices"][0]["delta"];
+      if (d.contains("tool_calls")) {
+        for (const json& t : d["tool_calls"]) {
+          EXPECT_EQ(t["index"], 0);
+          if (t["function"].contains("name")) streamed_name += t["function"]["name"].get<std::string>();
+          streamed_args += t["function"]["arguments"].get<std::string>();
+        }
+      }
+      if (!c["choices"][0]["finish_reason"].is_null()) finish = c["choices"][0]["finish_reason"];
+    }
+    EXPECT_EQ(finish, "tool_calls");
+    EXPECT_EQ(streamed_name, name);
+    EXPECT_EQ(json::parse(streamed_args), args);
+  }
+  // The call and its result go back: the conversation renders and the model answers.
+  json turn = chat_body("What is the weather in Jerusalem?", 8, 0);
+  turn["tools"] = body["tools"];
+  turn["messages"].push_back({{"role", "assistant"}, {"content", nullptr},
+                              {"tool_calls", json::array({{{"id", "call_1"}, {"type", "function"},
+                                                           {"function", {{"name", "time"}, {"arguments", "{}"}}}}})}});
+  turn["messages"].push_back({{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "noon"}});
+  const json answer = s.post("/v1/chat/completions", turn);
+  EXPECT_EQ(answer["choices"].size(), 1u);
+  // Errors name the field; tools forced under a grammar and response_format do not combine.
+  json bad = body;
+  bad["tool_choice"] = json{{"type", "function"}, {"function", {{"name", "rain"}}}};
+  EXPECT_EQ(s.post("/v1/chat/completions", bad, 400)["error"]["param"], "tool_choice");
+  bad = body;
+  bad["response_format"] = {{"type", "json_object"}};
+  EXPECT_EQ(s.post("/v1/chat/completions", bad, 400)["error"]["param"], "tool_choice");
+}
+
 }  // namespace
 }  // namespace cria::serve

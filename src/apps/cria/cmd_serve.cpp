@@ -47,6 +47,7 @@ struct ServeOptions {
   int prefill_budget = 0;
   int grace = 10;
   bool metrics = false;
+  std::string reasoning_format = "auto";
   bool flash_attn = false;
   CacheTypeFlags cache_types;
   bool deterministic = false;
@@ -109,6 +110,7 @@ int run_serve(const ServeOptions& o) {
   api.model_id = o.alias.empty() ? std::filesystem::path(model_path).filename().string() : o.alias;
   api.api_key = api_key;
   api.metrics = o.metrics;
+  api.split_reasoning = o.reasoning_format != "none";
   api.created = static_cast<int64_t>(std::time(nullptr));
   auto server_api = std::make_shared<serve::ApiServer>(api);
 
@@ -209,6 +211,10 @@ void add_serve_command(CLI::App& app, Action& run_action) {
                   "least 16): lower keeps streams smoother, higher answers new requests sooner");
   cmd->add_option("--grace", opt->grace, "Seconds running requests get to finish on SIGINT/SIGTERM (default 10)");
   cmd->add_flag("--metrics", opt->metrics, "Serve Prometheus metrics at /metrics");
+  cmd->add_option("--reasoning-format", opt->reasoning_format,
+                  "auto or deepseek: <think>...</think> goes to message.reasoning_content; none: it stays in the "
+                  "content (default auto)")
+      ->check(CLI::IsMember({"auto", "deepseek", "none"}));
   cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention's online softmax (-fa)");
   add_cache_type_flags(cmd, opt->cache_types);
   cmd->add_flag("--cont-batching", opt->cont_batching, "Continuous batching (-cb; always on)");
