@@ -1,7 +1,8 @@
 // Fuzz target: any bytes as a GBNF grammar (up to the first NUL) give a grammar or an error with a line
 // and column, never a crash or a hang; a grammar that parses then takes the rest of the input as text, a
 // few bytes at a time, through the matcher: allows() must agree with accept(), and a refused piece must
-// leave the matcher as it was.
+// leave the matcher as it was. Input starting with '/' is a JSON Schema pattern instead (up to the NUL):
+// regex_to_gbnf gives an error or an expression that must always parse as GBNF.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 
 #include "grammar/gbnf.h"
 #include "grammar/matcher.h"
+#include "grammar/regex_gbnf.h"
 
 namespace {
 
@@ -23,7 +25,17 @@ void require(bool condition) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const size_t nul = input.find('\0');
-  const std::string_view grammar_text = input.substr(0, nul);
+  std::string grammar_text(input.substr(0, nul));
+  if (grammar_text.starts_with("/")) {
+    auto body = cria::grammar::regex_to_gbnf(std::string_view(grammar_text).substr(1), "jchar");
+    if (!body) {
+      require(!body.error().message.empty());
+      return 0;
+    }
+    grammar_text = "root ::= " + *body + "\njchar ::= [^\"\\\\]\n";
+    auto check = cria::grammar::parse_gbnf(grammar_text);
+    require(check.ok());
+  }
   auto g = cria::grammar::parse_gbnf(grammar_text);
   if (!g) {
     const std::string& m = g.error().message;

@@ -28,7 +28,7 @@ cmake --preset debug -DCRIA_BUILD_CLI=OFF -DCRIA_TEST_FOLDERS="gguf;quant;ops;gr
   >/dev/null
 cmake --build --preset debug -j"$jobs" --target cria_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CRIA_LOAD_SECONDS=10 \
-  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Gbnf*:JsonSchema*:Sampler*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaMarkup*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:ModelArchLoading*:ArchFiles/ArchReference.BatchedEqualsAlone*:ArchFiles/ArchReference.Shifted*:*BatchedDecode*:Http*:OpenAi*:Serve*' --gtest_brief=1
+  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Gbnf*:JsonSchema*:TokenMask*:ToolCalls*:Sampler*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaMarkup*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:ModelArchLoading*:ArchFiles/ArchReference.BatchedEqualsAlone*:ArchFiles/ArchReference.Shifted*:*BatchedDecode*:Http*:OpenAi*:Serve*' --gtest_brief=1
 
 stage "fuzzing the GGUF reader and the OpenAI request parsers for ${FUZZ_SECONDS:-60} s"
 bash fuzz/run.sh "${FUZZ_SECONDS:-60}"

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "grammar/regex_gbnf.h"
+
 namespace cria::grammar {
 
 namespace {
@@ -51,7 +53,7 @@ const std::set<std::string, std::less<>>& known_keywords() {
   static const std::set<std::string, std::less<>> keys = {
       "type", "enum", "const", "nullable", "properties", "required", "additionalProperties", "items", "minItems",
       "maxItems", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "anyOf",
-      "oneOf", "allOf", "$ref", "$defs", "definitions",
+      "oneOf", "allOf", "$ref", "$defs", "definitions", "pattern",
       // annotations
       "title", "description", "$schema", "$id", "$comment", "examples", "default", "deprecated", "readOnly",
       "writeOnly"};
@@ -269,6 +271,13 @@ class Converter {
                          int depth) {
     if (type == "string") {
       const auto min = count(s, "minLength", path), max = count(s, "maxLength", path);
+      if (s.contains("pattern")) {
+        if (min || max) return fail(path + ": pattern together with minLength or maxLength is not supported (bound the length in the pattern)");
+        if (!s["pattern"].is_string()) return fail(path + "/pattern: must be a string");
+        auto body = regex_to_gbnf(s["pattern"].get<std::string>(), prim("char"));
+        if (!body) return fail(path + "/" + body.error().message);
+        return rule(hint + "-pattern", "\"\\\"\" " + *body + " \"\\\"\" " + prim("ws"));
+      }
       if (!min && !max) return prim("string");
       if (min && max && *max < *min) return fail(path + ": maxLength is below minLength");
       if (max && *max > 10000) return fail(path + "/maxLength: above 10000 is not supported");

@@ -3,7 +3,8 @@
 //   type (one or a list), enum, const, nullable;
 //   objects: properties (in their order), required, additionalProperties (false or absent: no others;
 //     true or a schema: other string keys after the listed ones);
-//   arrays: items, minItems, maxItems; strings: minLength, maxLength;
+//   arrays: items, minItems, maxItems; strings: minLength, maxLength, or pattern (the subset regex_gbnf.h
+//     lists; not together with a length: bound it in the pattern);
 //   integers: minimum, maximum, exclusiveMinimum, exclusiveMaximum (as digit patterns);
 //   anyOf, oneOf (as alternatives: oneOf's exclusivity is not enforced), allOf of one schema;
 //   $ref to "#", "#/$defs/NAME" or "#/definitions/NAME" (recursion allowed);
@@ -11,7 +12,7 @@
 //   deprecated, readOnly, writeOnly.
 // Between tokens the grammar allows one space or one newline at most (no indentation), so that a model
 // fond of whitespace cannot spend its budget on it.
-// Anything else (pattern, format, minimum on a non-integer number, prefixItems, ...) is an error naming the
+// Anything else (format, minimum on a non-integer number, prefixItems, ...) is an error naming the
 // keyword and where it is ("#/properties/age"), never silently ignored.
 #pragma once
 

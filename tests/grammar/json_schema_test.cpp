@@ -107,13 +107,38 @@ TEST(JsonSchema, IntegerBoundsAreExact) {
   }
 }
 
+// Patterns: the JSON text of exactly the strings the pattern matches (quotes and backslashes escaped),
+// anchored or not.
+TEST(JsonSchema, PatternsMatchTheirStringsAsJsonText) {
+  const Case cases[] = {
+      {R"({"type": "string", "pattern": "^[A-Z][a-z]{1,5}$"})", {R"("Moses")", R"("Ur")"}, {R"("moses")", R"("M")", R"("Abraham")"}},
+      {R"({"pattern": "^\\d{3}-\\d{4}$", "type": "string"})", {R"("555-1234")"}, {R"("5551234")", R"("555-12345")"}},
+      {R"({"type": "string", "pattern": "^(yes|no)?$"})", {R"("yes")", R"("no")", R"("")"}, {R"("yesno")", R"("maybe")"}},
+      {R"({"type": "string", "pattern": "ab"})", {R"("ab")", R"("xxabyy")", R"("a\"ab")"}, {R"("ba")", R"("a b")"}},
+      {R"({"type": "string", "pattern": "^a\"b\\\\c$"})", {R"("a\"b\\c")"}, {R"("a"b\c")", R"("a\"bc")"}},
+      {R"({"type": "string", "pattern": "^.+$"})", {R"("a b\tc")", R"("\"")"}, {R"("a\nb")", R"("")"}},
+      {R"({"type": "string", "pattern": "^[^a]$"})", {R"("\"")", R"("\\")", R"("b")", R"("\n")"}, {R"("a")", R"("bb")"}},
+      {R"({"type": "string", "pattern": "^\\w+@\\w+\\.com$"})", {R"("moses@sinai.com")"}, {R"("moses@sinai.org")", R"("@x.com")"}},
+      {R"({"type": "string", "pattern": "^[α-ω]+ (?:Ἰ|I)\\u0394?$"})", {R"("αβγ I")", R"("ω ἸΔ")"}, {R"("αβγ")", R"("Α I")"}},
+  };
+  for (const Case& c : cases) {
+    const auto g = grammar_of(c.schema);
+    ASSERT_TRUE(g) << c.schema;
+    for (const char* doc : c.valid) EXPECT_TRUE(matches(g, doc)) << c.schema << "\n  should accept " << doc;
+    for (const char* doc : c.invalid) EXPECT_FALSE(matches(g, doc)) << c.schema << "\n  should refuse " << doc;
+  }
+}
+
 TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
   struct Bad {
     const char* schema;
     const char* message;
   };
   for (const Bad& b : {
-           Bad{R"({"type": "string", "pattern": "^a+$"})", "#: unsupported keyword 'pattern'"},
+           Bad{R"({"type": "string", "format": "date-time"})", "#: unsupported keyword 'format'"},
+           Bad{R"({"type": "string", "pattern": "^(a)\\1$"})", "#/pattern, at character 5: backreferences are not supported"},
+           Bad{R"({"type": "string", "pattern": "(?=a)b"})", "#/pattern, at character 2: lookaround"},
+           Bad{R"({"type": "string", "pattern": "^a+$", "maxLength": 3})", "#: pattern together with minLength"},
            Bad{R"({"properties": {"d": {"type": "string", "format": "date"}}})", "#/properties/d: unsupported keyword 'format'"},
            Bad{R"({"type": "number", "minimum": 1.5})", "#/minimum: bounds are supported on integers, not on numbers"},
            Bad{R"({"allOf": [{"type": "string"}, {"maxLength": 2}]})", "#/allOf: only a single schema"},

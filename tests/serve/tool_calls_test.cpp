@@ -212,10 +212,10 @@ TEST(ToolCalls, BadToolsAreErrorsNamingTheField) {
       {tools, "sometimes"},
       {Json::parse(R"([{"type": "function", "function": {"parameters": {}}}])"), "auto"},
       {Json::parse(R"([{"type": "function", "function": {"name": "bad name"}}])"), "auto"},
-      {Json::parse(R"([{"type": "function", "function": {"name": "f", "parameters": {"type": "string", "pattern": "a+"}}}])"), "required"},
+      {Json::parse(R"([{"type": "function", "function": {"name": "f", "parameters": {"type": "string", "format": "uri"}}}])"), "required"},
   };
   const char* expected[] = {"tool_choice", "tool_choice.function.name: 'rain'", "tool_choice: 'sometimes'",
-                            "tools[0].function.name", "tools[0].function.name: 'bad name'", "pattern"};
+                            "tools[0].function.name", "tools[0].function.name: 'bad name'", "format"};
   for (size_t i = 0; i < std::size(bad); ++i) {
     auto plan = plan_tools(ToolFormat::kHermes, bad[i].first, bad[i].second);
     ASSERT_FALSE(plan.ok()) << i;
