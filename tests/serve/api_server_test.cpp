@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -30,10 +31,10 @@ struct Server {
   std::unique_ptr<http::Server> http;
   int port = 0;
 
-  explicit Server(SchedulerOptions so = {}, std::string key = "", bool metrics = true) {
+  explicit Server(SchedulerOptions so = {}, std::string key = "", bool metrics = true, std::string chat_template = "chatml") {
     auto file = gguf::File::open(CRIA_SOURCE_DIR "/models/kjv-Q8_0.gguf");
     EXPECT_TRUE(file.ok());
-    auto tmpl = chat::select_template(&*file, "chatml");
+    auto tmpl = chat::select_template(&*file, chat_template);
     EXPECT_TRUE(tmpl.ok());
     auto tok = tokenizer::Tokenizer::load(*file);
     auto model = model::Model::from_file(std::move(*file));
@@ -457,6 +458,39 @@ TEST(ServeApi, ToolCallsRequiredWholeAndStreamed) {
   bad = body;
   bad["response_format"] = {{"type", "json_object"}};
   EXPECT_EQ(s.post("/v1/chat/completions", bad, 400)["error"]["param"], "tool_choice");
+}
+
+// A template with its own tool format (Qwen2.5's, Hermes): the tools reach the template, and a forced call
+// comes back as <tool_call> JSON parsed into tool_calls.
+TEST(ServeApi, ToolCallsThroughATemplatesOwnFormat) {
+  const auto path = test::shared_dir() / "fixtures/templates/qwen-qwen2.5-7b-instruct.jinja";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture absent: " << path;
+  SchedulerOptions so;
+  so.n_parallel = 1;
+  so.n_ctx = 1024;
+  so.ctx_per_seq = 1024;
+  Server s(so, "", true, path.string());
+  json body = chat_body("Find the verse", 120, 1.0);
+  body["tools"] = json::parse(R"([{"type": "function", "function": {"name": "find_verse", "parameters": {"type": "object",
+    "properties": {"book": {"enum": ["Genesis", "Exodus"]}, "chapter": {"type": "integer", "minimum": 1, "maximum": 50}},
+    "required": ["book", "chapter"]}}}])");
+  body["tool_choice"] = "required";
+  body["seed"] = 2;
+  const json r = s.post("/v1/chat/completions", body);
+  const json& message = r["choices"][0]["message"];
+  ASSERT_EQ(r["choices"][0]["finish_reason"], "tool_calls") << r.dump();
+  ASSERT_EQ(message["tool_calls"].size(), 1u);
+  EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "find_verse");
+  const json args = json::parse(message["tool_calls"][0]["function"]["arguments"].get<std::string>());
+  EXPECT_TRUE(args["book"] == "Genesis" || args["book"] == "Exodus") << args.dump();
+  EXPECT_TRUE(args["chapter"].get<int>() >= 1 && args["chapter"].get<int>() <= 50) << args.dump();
+  // The template rendered the tools: with tool_choice "none" they are left out and the prompt is shorter.
+  json none = body;
+  none["tool_choice"] = "none";
+  none["max_tokens"] = 1;
+  const json plain = s.post("/v1/chat/completions", none);
+  EXPECT_GT(r["usage"]["prompt_tokens"].get<int>(), plain["usage"]["prompt_tokens"].get<int>() + 50);
+  EXPECT_FALSE(plain["choices"][0]["message"].contains("tool_calls"));
 }
 
 }  // namespace
