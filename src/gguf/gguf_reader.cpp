@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
+
+#include "gguf/gguf_split.h"
 
 namespace cria::gguf {
 
@@ -394,7 +397,7 @@ Result<File> File::parse(const uint8_t* data, size_t size, std::string name) {
   return Parser(data, size, std::move(name)).run();
 }
 
-Result<File> File::open(const std::string& path) {
+Result<File> File::open_one(const std::string& path) {
   auto mapping = MappedFile::open(path);
   if (!mapping) return mapping.error();
   auto shared = std::make_shared<MappedFile>(std::move(mapping).value());
@@ -402,6 +405,64 @@ Result<File> File::open(const std::string& path) {
   if (!file) return file.error();
   file->mapping_ = std::move(shared);
   return file;
+}
+
+Result<File> File::open(const std::string& path) {
+  auto file = open_one(path);
+  if (!file) return file.error();
+  if (file->find(kSplitCount) != nullptr) {
+    if (auto status = file->open_shards(); !status) return status.error();
+  }
+  return file;
+}
+
+Status File::open_shards() {
+  const auto number = [&](const File& f, std::string_view key) -> std::optional<int64_t> {
+    const Value* v = f.find(key);
+    if (v == nullptr) return std::nullopt;
+    if (const auto* u = v->get_if<uint16_t>()) return *u;
+    if (const auto* i = v->get_if<int32_t>()) return *i;
+    return std::nullopt;
+  };
+  const auto count = number(*this, kSplitCount), no = number(*this, kSplitNo), total = number(*this, kSplitTensorsCount);
+  if (count && *count <= 1) return Ok{};  // 0: a merged file (llama-gguf-split --merge leaves split.count = 0)
+  if (!count || !no || !total || *total < 0) {
+    return make_error(path_ + ": split metadata (split.no UINT16, split.count UINT16, split.tensors.count INT32) is "
+                              "missing or of the wrong type");
+  }
+  if (*no != 0) {
+    const auto name = parse_split_path(path_);
+    return make_error(path_ + ": this is shard " + std::to_string(*no + 1) + " of " + std::to_string(*count) +
+                      " of a split model; open the first one (" +
+                      (name ? split_path(name->prefix, 0, static_cast<int>(*count)) : std::string("...-00001-of-...")) + ")");
+  }
+  const auto name = parse_split_path(path_);
+  if (!name || name->count != *count) {
+    return make_error(path_ + ": the first shard of a " + std::to_string(*count) +
+                      "-shard model must be named PREFIX" + split_path("", 0, static_cast<int>(*count)));
+  }
+  for (int i = 1; i < *count; ++i) {
+    const std::string shard_path = split_path(name->prefix, i, static_cast<int>(*count));
+    auto shard = open_one(shard_path);
+    if (!shard) return make_error("split model " + path_ + ": shard " + std::to_string(i + 1) + " of " + std::to_string(*count) + ": " + shard.error().message);
+    const auto s_no = number(*shard, kSplitNo), s_count = number(*shard, kSplitCount);
+    if (s_no != i || s_count != count) {
+      return make_error(shard_path + ": split.no/split.count say shard " + (s_no ? std::to_string(*s_no + 1) : "?") + " of " +
+                        (s_count ? std::to_string(*s_count) : "?") + ", expected " + std::to_string(i + 1) + " of " +
+                        std::to_string(*count));
+    }
+    for (TensorInfo& t : shard->tensors_) {
+      if (tensor_index_.count(t.name) != 0) return make_error(shard_path + ": tensor '" + t.name + "' is also in an earlier shard");
+      tensor_index_.emplace(t.name, tensors_.size());
+      tensors_.push_back(std::move(t));
+    }
+    shards_.push_back(std::move(shard->mapping_));
+  }
+  if (static_cast<int64_t>(tensors_.size()) != *total) {
+    return make_error(path_ + ": the shards hold " + std::to_string(tensors_.size()) + " tensors, split.tensors.count says " +
+                      std::to_string(*total));
+  }
+  return Ok{};
 }
 
 const Value* File::find(std::string_view key) const {

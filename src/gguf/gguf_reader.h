@@ -39,7 +39,9 @@ struct TensorInfo {
 
 class File {
  public:
-  // Maps and parses a file from disk.
+  // Maps and parses a file from disk. The first shard of a split model (gguf_split.h) opens the others
+  // too, each checked as a file and against the first (numbering, count, tensor total, no tensor twice),
+  // and the whole model reads as one file: the first shard's metadata, every shard's tensors in order.
   static Result<File> open(const std::string& path);
   // Parses bytes in memory (the caller keeps them alive); `name` appears in error messages.
   static Result<File> parse(const uint8_t* data, size_t size, std::string name);
@@ -63,10 +65,15 @@ class File {
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
+  // Files the tensors come from: 1, or a split model's shard count.
+  int n_shards() const { return 1 + static_cast<int>(shards_.size()); }
 
  private:
   std::string path_;
   std::shared_ptr<MappedFile> mapping_;  // shared so that File stays cheap to move and copy
+  std::vector<std::shared_ptr<MappedFile>> shards_;  // a split model's other shards, whose tensors are here too
+  static Result<File> open_one(const std::string& path);  // one file, split metadata or not
+  Status open_shards();
   uint32_t version_ = 0;
   uint32_t alignment_ = kDefaultAlignment;
   uint64_t data_offset_ = 0;

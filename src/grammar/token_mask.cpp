@@ -8,7 +8,7 @@ namespace cria::grammar {
 
 namespace {
 
-constexpr size_t kCacheBytes = size_t{64} << 20;  // remembered walks past this are forgotten (all at once)
+constexpr size_t kCacheBytes = size_t{16} << 20;  // per sampler: remembered walks past this are forgotten (all at once)
 
 void set_bit(std::vector<uint64_t>& bits, int32_t t) { bits[static_cast<size_t>(t) >> 6] |= uint64_t{1} << (t & 63); }
 bool get_bit(const std::vector<uint64_t>& bits, int32_t t) { return (bits[static_cast<size_t>(t) >> 6] >> (t & 63)) & 1; }

@@ -116,6 +116,7 @@ int print_json(const gguf::File& file, const InfoOptions& opt) {
   doc["alignment"] = file.alignment();
   doc["data_offset"] = file.data_offset();
   doc["file_size"] = file.file_size();
+  doc["shards"] = file.n_shards();
   const std::string architecture = model::describe_architecture(file);
   doc["architecture"] = architecture.empty() ? nlohmann::json(nullptr) : nlohmann::json(architecture);
   nlohmann::json metadata = nlohmann::json::array();
@@ -145,6 +146,10 @@ int print_text(const gguf::File& file, const InfoOptions& opt) {
   std::printf("alignment:   %u\n", file.alignment());
   std::printf("data offset: %" PRIu64 "\n", file.data_offset());
   std::printf("file size:   %" PRIu64 " (%s)\n", file.file_size(), human_bytes(file.file_size()).c_str());
+  if (file.n_shards() > 1) {
+    std::printf("shards:      %d (the sizes and offsets above and below are the first shard's and each tensor's own)\n",
+                file.n_shards());
+  }
   if (const std::string architecture = model::describe_architecture(file); !architecture.empty()) {
     std::printf("architecture: %s\n", architecture.c_str());
   }

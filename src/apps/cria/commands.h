@@ -17,6 +17,7 @@ void add_bench_command(CLI::App& app, Action& run);
 void add_batched_bench_command(CLI::App& app, Action& run);
 void add_synth_command(CLI::App& app, Action& run);
 void add_quantize_command(CLI::App& app, Action& run);
+void add_split_command(CLI::App& app, Action& run);  // split and merge
 void add_quant_report_command(CLI::App& app, Action& run);
 void add_convert_command(CLI::App& app, Action& run);
 void add_template_command(CLI::App& app, Action& run);

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   cria::cli::add_batched_bench_command(app, action);
   cria::cli::add_synth_command(app, action);
   cria::cli::add_quantize_command(app, action);
+  cria::cli::add_split_command(app, action);
   cria::cli::add_quant_report_command(app, action);
   cria::cli::add_convert_command(app, action);
   cria::cli::add_template_command(app, action);
