@@ -197,7 +197,21 @@ class Parser {
       return 0;
     }
     uint32_t cp = len == 1 ? b : b & (0xFF >> (len + 1));
-    for (int i = 1; i < len; ++i) cp = (cp << 6) | (static_cast<unsigned char>(p_[pos_ + static_cast<size_t>(i)]) & 0x3F);
+    for (int i = 1; i < len; ++i) {
+      const auto c = static_cast<unsigned char>(p_[pos_ + static_cast<size_t>(i)]);
+      if ((c & 0xC0) != 0x80) {
+        fail("invalid UTF-8");
+        ++pos_;
+        return 0;
+      }
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kSmallest[len] || cp > kMaxCodePoint || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      fail("invalid UTF-8");
+      ++pos_;
+      return 0;
+    }
     pos_ += static_cast<size_t>(len);
     return cp;
   }
