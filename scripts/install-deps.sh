@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build pkg-config gcc g++ binutils clang libclang-rt-14-dev
   libcli11-dev nlohmann-json3-dev libpcre2-dev libzip-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libboost1.81-dev libssl-dev curl
+  libboost1.81-dev libssl-dev curl libcurl4-openssl-dev
   # The server's browser test (tests/e2e/chat_page.mjs) drives Debian's Chromium headless, which needs no
   # X server: 25 packages, ~125 MB to download, ~1.5 min to install.
   chromium

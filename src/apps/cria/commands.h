@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace cria::cli {
 
@@ -18,6 +20,11 @@ void add_batched_bench_command(CLI::App& app, Action& run);
 void add_synth_command(CLI::App& app, Action& run);
 void add_quantize_command(CLI::App& app, Action& run);
 void add_split_command(CLI::App& app, Action& run);  // split and merge
+void add_pull_commands(CLI::App& app, Action& run);  // pull, ls, rm
+
+// -hf REPO[:QUANT] (with --hf-file, --hf-token, --offline) on a model command: the model is pulled into the
+// cache and `-m PATH` takes the flags' place in args (from index `start`). Returns an exit code (0: go on).
+int resolve_hub_model(std::vector<std::string>& args, size_t start);
 void add_quant_report_command(CLI::App& app, Action& run);
 void add_convert_command(CLI::App& app, Action& run);
 void add_template_command(CLI::App& app, Action& run);

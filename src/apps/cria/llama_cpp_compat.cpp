@@ -31,7 +31,7 @@ struct CompatFlag {
 
 constexpr const char* kCpuOnly = "ignored: this build runs on the CPU";
 constexpr const char* kTemplateFrames = "ignored on chat: the chat template frames each message";
-constexpr const char* kLocalFiles = "cria reads local files: refused without -m, ignored beside it";
+constexpr const char* kLocalFiles = "see cria pull URL: refused without -m, ignored beside it";
 
 const std::vector<CompatFlag>& compat_flags() {
   static const std::vector<CompatFlag> flags = {
@@ -58,9 +58,13 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--no-warmup", Takes::kNothing, kBench, nullptr, "ignored: bench always runs one untimed warm-up"},
       {"--no-cont-batching", Takes::kNothing, kServe, nullptr, "ignored: continuous batching is always on"},
       // Models from the network: main.cpp refuses them without -m.
-      {"--hf-repo", Takes::kValue, kModel, nullptr, nullptr, kLocalFiles},
-      {"--hf-file", Takes::kValue, kModel, nullptr, nullptr, kLocalFiles},
-      {"--hf-token", Takes::kValue, kModel, nullptr, nullptr},
+      // -hf and its companions are taken out before parsing (cmd_pull.cpp: resolve_hub_model); these
+      // entries give them their --help lines.
+      {"--hf-repo", Takes::kValue, kModel, nullptr, nullptr,
+       "REPO[:QUANT]: the model from Hugging Face, through the cache (see cria pull; ignored beside -m)"},
+      {"--hf-file", Takes::kValue, kModel, nullptr, nullptr, "with -hf: this file of the repository"},
+      {"--hf-token", Takes::kValue, kModel, nullptr, nullptr, "with -hf: the Hugging Face token (default: HF_TOKEN)"},
+      {"--offline", Takes::kNothing, kModel, nullptr, nullptr, "with -hf: only the cache, no network"},
       {"--model-url", Takes::kValue, kModel, nullptr, nullptr, kLocalFiles},
       // Templates and logs: cria always renders the model's template with its own Jinja engine.
       {"--jinja", Takes::kNothing, kGenerate | kServe, nullptr, nullptr},

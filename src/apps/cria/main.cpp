@@ -70,18 +70,15 @@ std::string unknown_command_message(CLI::App& app, const std::string& typed) {
   return "unknown command '" + typed + "'; did you mean `cria " + cria::cli::closest(typed, names) + "`? (see cria --help)";
 }
 
-// cria reads models from files: -hf and --model-url are ignored beside -m, refused without it.
+// --model-url: `cria pull URL` fetches a file (-hf and its companions were resolved before parsing).
 int check_model_source(CLI::App& cmd) {
-  for (const char* remote : {"--hf-repo", "--hf-file", "--model-url"}) {
-    const CLI::Option* opt = cmd.get_option_no_throw(remote);
-    if (opt == nullptr || opt->count() == 0) continue;
-    const CLI::Option* model = cmd.get_option_no_throw("--model");
-    const std::string typed = cria::cli::as_typed(remote);
-    if (model == nullptr || model->count() == 0) {
-      return cria::cli::fail(typed + ": cria does not download models: download the GGUF file and give it with -m FILE");
-    }
-    cria::cli::note(typed + " ignored: cria does not download models; using -m");
+  const CLI::Option* opt = cmd.get_option_no_throw("--model-url");
+  if (opt == nullptr || opt->count() == 0) return 0;
+  const CLI::Option* model = cmd.get_option_no_throw("--model");
+  if (model == nullptr || model->count() == 0) {
+    return cria::cli::fail("--model-url: fetch the file with `cria pull URL` and give the path it prints to -m");
   }
+  cria::cli::note("--model-url ignored: using -m");
   return 0;
 }
 
@@ -119,6 +116,7 @@ int main(int argc, char** argv) {
   cria::cli::add_synth_command(app, action);
   cria::cli::add_quantize_command(app, action);
   cria::cli::add_split_command(app, action);
+  cria::cli::add_pull_commands(app, action);
   cria::cli::add_quant_report_command(app, action);
   cria::cli::add_convert_command(app, action);
   cria::cli::add_template_command(app, action);
@@ -137,6 +135,9 @@ int main(int argc, char** argv) {
     cria::cli::rewrite_llama_cpp_spellings(args, 1);
     switch_to_chat_on_conversation(args);
     cmd = find_subcommand(app, args[0]);
+    if (cmd->get_option_no_throw("--model") != nullptr) {
+      if (const int code = cria::cli::resolve_hub_model(args, 1); code != 0) return code;
+    }
     if (const std::string flag = cria::cli::first_unknown_flag(*cmd, args, 1); !flag.empty()) {
       return cria::cli::fail(unknown_flag_message(*cmd, flag));
     }
