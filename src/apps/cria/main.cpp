@@ -116,7 +116,9 @@ int main(int argc, char** argv) {
   cria::cli::add_synth_command(app, action);
   cria::cli::add_quantize_command(app, action);
   cria::cli::add_split_command(app, action);
+#ifdef CRIA_HAVE_HUB
   cria::cli::add_pull_commands(app, action);
+#endif
   cria::cli::add_quant_report_command(app, action);
   cria::cli::add_convert_command(app, action);
   cria::cli::add_template_command(app, action);
@@ -135,9 +137,11 @@ int main(int argc, char** argv) {
     cria::cli::rewrite_llama_cpp_spellings(args, 1);
     switch_to_chat_on_conversation(args);
     cmd = find_subcommand(app, args[0]);
+#ifdef CRIA_HAVE_HUB
     if (cmd->get_option_no_throw("--model") != nullptr) {
       if (const int code = cria::cli::resolve_hub_model(args, 1); code != 0) return code;
     }
+#endif
     if (const std::string flag = cria::cli::first_unknown_flag(*cmd, args, 1); !flag.empty()) {
       return cria::cli::fail(unknown_flag_message(*cmd, flag));
     }
