@@ -107,13 +107,13 @@ void TokenMasker::walk(const MatchState& start, bool cut, Entry& out) {
   visit(0, 0, false, cut, out);
 }
 
-const TokenMasker::Entry& TokenMasker::entry(int32_t key, bool cut) {
+const TokenMasker::Entry& TokenMasker::entry(int32_t key) {
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   if (cache_.size() * ((trie_->n_tokens() + 63) / 8) > kCacheBytes) cache_.clear();
   Entry& e = cache_[key];
   MatchState start;
   start.stacks = {key};
-  walk(start, cut, e);
+  walk(start, /*cut=*/true, e);
   return e;
 }
 
@@ -138,15 +138,16 @@ void TokenMasker::fill(const MatchState& state, std::vector<uint64_t>& allowed) 
   }
   for (int32_t id : state.stacks) {
     if (id == StackPool::kEmpty) continue;
-    const int32_t key = pool_->truncate(id, depth_);
-    const Entry& e = entry(key, key != id);
+    // Always walked as cut: a key may be one stack's truncation and another's whole self, and a cut walk
+    // is right for both (for the whole stack its uncertain tokens are refused ones, skipped below).
+    const Entry& e = entry(pool_->truncate(id, depth_));
     for (size_t w = 0; w < allowed.size(); ++w) allowed[w] |= e.accepted[w];
   }
   for (int32_t id : state.stacks) {
     if (id == StackPool::kEmpty) continue;
     const int32_t key = pool_->truncate(id, depth_);
-    if (key == id) continue;  // walked whole: nothing was uncertain
-    for (int32_t t : entry(key, true).uncertain) {
+    if (key == id) continue;  // the whole stack: what runs past its end is refused
+    for (int32_t t : entry(key).uncertain) {
       if (!get_bit(allowed, t) && whole_match(id, trie_->piece(t))) set_bit(allowed, t);
     }
   }

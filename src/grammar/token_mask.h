@@ -62,7 +62,7 @@ class TokenMasker {
     std::vector<uint64_t> accepted;  // a bit per token
     std::vector<int32_t> uncertain;  // tokens that ran past the cut: match them against the whole stack
   };
-  const Entry& entry(int32_t key, bool cut);
+  const Entry& entry(int32_t key);  // the walk from a truncated stack (always cut), remembered
   // Walks the trie from `start`; with `cut`, a stack emptying means frames below the cut would go on.
   void walk(const MatchState& start, bool cut, Entry& out);
   void visit(uint32_t node, size_t depth, bool escaped, bool cut, Entry& out);

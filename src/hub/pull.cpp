@@ -110,7 +110,14 @@ Result<std::string> pull(const HubRef& ref, const PullOptions& o) {
     files = std::move(*known);
   } else {
     const std::string listing_url = o.endpoint + "/api/models/" + ref.repo + "/tree/main?recursive=true";
-    auto listing = fetch_text(listing_url, o.download);
+    // With a copy in the cache, one short attempt: an unreachable Hub must not hold up a model at hand.
+    DownloadOptions ask = o.download;
+    if (cached_resolution(o.cache, ref, o.file)) {
+      ask.retries = 0;
+      ask.connect_timeout_s = std::min(ask.connect_timeout_s, 5L);
+      ask.stall_timeout_s = std::min(ask.stall_timeout_s, 10L);
+    }
+    auto listing = fetch_text(listing_url, ask);
     if (!listing || listing->status != 200) {
       // No network, or the Hub refuses: a model fetched before is still usable.
       if (auto known = cached_resolution(o.cache, ref, o.file)) {

@@ -100,6 +100,17 @@ TEST(TokenMask, EqualsMatchingEachTokenAtEveryCutDepth) {
   }
 }
 
+// A stack cut to its top frames can equal a whole stack (the start of a recursive rule): the remembered
+// walk must serve both.
+TEST(TokenMask, CutStacksThatEqualWholeOnes) {
+  const auto vocab = std::make_shared<const std::vector<std::string>>(
+      std::vector<std::string>{"(", ")", "x", "x)", "((", "))", "x))", "(x", "(x)", ")x"});
+  const auto nested = parsed("root ::= \"(\" root \")\" | \"x\"\n");
+  for (int depth : {1, 2, 4}) {
+    for (uint32_t seed = 1; seed <= 8; ++seed) check_walk(nested, vocab, depth, 12, seed);
+  }
+}
+
 TEST(TokenMask, EqualsMatchingEachTokenOverTheLlamaVocabulary) {
   const auto path = std::filesystem::path(CRIA_SOURCE_DIR) / "models/vocab/ggml-vocab-llama-spm.gguf";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "absent: " << path;

@@ -87,6 +87,14 @@ TEST_F(Pull, SingleFileThenFromTheCache) {
   ASSERT_TRUE(offline.ok()) << offline.error().message;
   EXPECT_EQ(hub_.listing_requests, listings) << "offline: no request at all";
   EXPECT_FALSE(pull_ref("cria/kjv-GGUF:Q4_0").ok()) << "offline, never fetched";
+  // The Hub unreachable (nothing listens there): the cached copy, after one attempt, without waiting.
+  options_.offline = false;
+  options_.endpoint = "http://127.0.0.1:1";
+  const auto start = std::chrono::steady_clock::now();
+  auto unreachable = pull_ref("cria/kjv-GGUF");
+  ASSERT_TRUE(unreachable.ok()) << unreachable.error().message;
+  EXPECT_EQ(*unreachable, *path);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   const auto cached = list_cache(options_.cache);
   ASSERT_EQ(cached.size(), 1u);
   EXPECT_EQ(cached[0].repo, "cria/kjv-GGUF");
