@@ -136,16 +136,16 @@ void TokenMasker::fill(const MatchState& state, std::vector<uint64_t>& allowed) 
     allowed = std::move(e.accepted);
     return;
   }
+  keys_.clear();
   for (int32_t id : state.stacks) {
     if (id == StackPool::kEmpty) continue;
     // Always walked as cut: a key may be one stack's truncation and another's whole self, and a cut walk
     // is right for both (for the whole stack its uncertain tokens are refused ones, skipped below).
-    const Entry& e = entry(pool_->truncate(id, depth_));
+    keys_.push_back({id, pool_->truncate(id, depth_)});
+    const Entry& e = entry(keys_.back().second);
     for (size_t w = 0; w < allowed.size(); ++w) allowed[w] |= e.accepted[w];
   }
-  for (int32_t id : state.stacks) {
-    if (id == StackPool::kEmpty) continue;
-    const int32_t key = pool_->truncate(id, depth_);
+  for (const auto& [id, key] : keys_) {
     if (key == id) continue;  // the whole stack: what runs past its end is refused
     for (int32_t t : entry(key).uncertain) {
       if (!get_bit(allowed, t) && whole_match(id, trie_->piece(t))) set_bit(allowed, t);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "grammar/matcher.h"
@@ -75,6 +76,7 @@ class TokenMasker {
   std::unordered_map<int32_t, Entry> cache_;
   std::vector<MatchState> states_;  // the walk's state per trie depth (buffers reused)
   std::vector<int32_t> scratch_;
+  std::vector<std::pair<int32_t, int32_t>> keys_;  // fill(): each stack and its truncation
   MatchState one_;
 };
 

@@ -111,8 +111,9 @@ Result<std::string> pull(const HubRef& ref, const PullOptions& o) {
   } else {
     const std::string listing_url = o.endpoint + "/api/models/" + ref.repo + "/tree/main?recursive=true";
     // With a copy in the cache, one short attempt: an unreachable Hub must not hold up a model at hand.
+    auto cached = cached_resolution(o.cache, ref, o.file);
     DownloadOptions ask = o.download;
-    if (cached_resolution(o.cache, ref, o.file)) {
+    if (cached) {
       ask.retries = 0;
       ask.connect_timeout_s = std::min(ask.connect_timeout_s, 5L);
       ask.stall_timeout_s = std::min(ask.stall_timeout_s, 10L);
@@ -120,9 +121,9 @@ Result<std::string> pull(const HubRef& ref, const PullOptions& o) {
     auto listing = fetch_text(listing_url, ask);
     if (!listing || listing->status != 200) {
       // No network, or the Hub refuses: a model fetched before is still usable.
-      if (auto known = cached_resolution(o.cache, ref, o.file)) {
+      if (cached) {
         if (o.note) o.note("cannot reach the Hub (" + (listing ? http_status_message(listing->status, ref.repo) : listing.error().message) + "); using the cached copy");
-        files = std::move(*known);
+        files = std::move(*cached);
       } else if (!listing) {
         return listing.error();
       } else {
