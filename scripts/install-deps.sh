@@ -8,6 +8,11 @@ packages=(
   libcli11-dev nlohmann-json3-dev libpcre2-dev libzip-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libssl-dev curl libcurl4-openssl-dev
+  # scripts/replicas-test.sh runs replicas of the server behind haproxy (deploy/haproxy.cfg).
+  haproxy
+  # The pipeline over MPI (src/dist: mpirun -np K cria ... --split-mode layer); iproute2 for its test
+  # across two network namespaces.
+  openmpi-bin libopenmpi-dev iproute2
   # The server's browser test (tests/e2e/chat_page.mjs) drives Debian's Chromium headless, which needs no
   # X server: 25 packages, ~125 MB to download, ~1.5 min to install.
   chromium

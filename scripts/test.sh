@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds cria and runs every test: the unit and fixture tests (release build, with a 15 s load test of the
 # server), the C example built against an installed package (scripts/test-install.sh), `cria serve` end to
-# end with the OpenAI Node client and headless Chromium (tests/e2e/run.sh), the GGUF, kernel, cache, batch
+# end with the OpenAI Node client and headless Chromium (tests/e2e/run.sh), a model split over 2 and 3
+# processes with mpirun (tests/dist, in the release tests), three replicas behind haproxy
+# under the load test with one killed midway (scripts/replicas-test.sh), the GGUF, kernel, cache, batch
 # and server tests again under AddressSanitizer and UndefinedBehaviorSanitizer, and a one-minute fuzzing
 # run of the GGUF reader and the OpenAI request parsers.
 # Then the ARM build under qemu-user (scripts/test-arm64.sh).
@@ -22,9 +24,12 @@ bash scripts/test-install.sh build/release
 stage "cria serve end to end: the OpenAI Node client and the chat page in Chromium"
 bash tests/e2e/run.sh build/release/cria
 
+stage "replicas behind haproxy: three cria serve under the load test, one killed midway"
+bash scripts/replicas-test.sh 10
+
 stage "sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache, batches, HTTP, the OpenAI protocol and the scheduler"
 # Only the folders whose tests run here are built (not the CLI and the tests that start it).
-cmake --preset debug -DCRIA_BUILD_CLI=OFF -DCRIA_TEST_FOLDERS="gguf;quant;ops;grammar;sampling;tokenizer;model;chat;convert;serve;http;hub" \
+cmake --preset debug -DCRIA_BUILD_CLI=OFF -DCRIA_MPI=OFF -DCRIA_TEST_FOLDERS="gguf;quant;ops;grammar;sampling;tokenizer;model;chat;convert;serve;http;hub" \
   >/dev/null
 cmake --build --preset debug -j"$jobs" --target cria_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CRIA_LOAD_SECONDS=10 \

@@ -76,7 +76,7 @@ cria_status cria_context_create(const cria_model* model, const cria_context_para
     ro.flash_attn = p.flash_attn;
     auto runner = cria::model::Runner::create(model->model, ro);
     if (!runner) return invalid(fn, runner.error().message);
-    auto cache = cria::model::KvCache::create(hp, n_ctx, std::max(1, p.n_seq_max), types);
+    auto cache = cria::model::KvCache::create(hp, n_ctx, std::max(1, p.n_seq_max), types, model->model->held_layers());
     if (!cache) {
       // A type the model's head size does not allow is the caller's; what else fails is the allocation.
       if (cache.error().message.find("cache type") != std::string::npos) return invalid(fn, cache.error().message);

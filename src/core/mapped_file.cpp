@@ -1,5 +1,9 @@
 #include "core/mapped_file.h"
 
+#include <cstdio>
+#include <fstream>
+#include <string>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -58,6 +62,27 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   }
   ::close(fd);
   return file;
+}
+
+uint64_t MappedFile::resident_bytes() const {
+  if (data_ == nullptr) return 0;
+  // smaps lists each mapping as "start-end perms ..." followed by fields such as "Rss:  1234 kB"; the
+  // file's mapping is one entry (or several, if the kernel split it) within [data_, data_ + size_).
+  std::ifstream smaps("/proc/self/smaps");
+  const auto begin = reinterpret_cast<uintptr_t>(data_), end = begin + size_;
+  std::string line;
+  bool inside = false;
+  uint64_t kib = 0;
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      inside = lo >= begin && hi <= end;
+      continue;
+    }
+    unsigned long value = 0;
+    if (inside && std::sscanf(line.c_str(), "Rss: %lu kB", &value) == 1) kib += value;
+  }
+  return kib * 1024;
 }
 
 }  // namespace cria

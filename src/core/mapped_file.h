@@ -22,6 +22,9 @@ class MappedFile {
 
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  // Bytes of the mapping this process has touched and that are in memory now (its share of the page
+  // cache, from /proc/self/smaps; 0 where that cannot be read).
+  uint64_t resident_bytes() const;
 
  private:
   void release();

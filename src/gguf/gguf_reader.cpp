@@ -535,4 +535,10 @@ Result<std::vector<float>> dequantize_tensor(const TensorInfo& tensor) {
   return out;
 }
 
+uint64_t File::resident_bytes() const {
+  uint64_t total = mapping_ ? mapping_->resident_bytes() : 0;
+  for (const auto& shard : shards_) total += shard->resident_bytes();
+  return total;
+}
+
 }  // namespace cria::gguf

@@ -12,6 +12,14 @@
 
 namespace cria::model {
 
+// The layers a process holds: all of them, or one pipeline stage's contiguous share [begin, end) of a model
+// split over several processes (src/dist). `end` past the last layer means "to the last".
+struct LayerRange {
+  uint32_t begin = 0, end = UINT32_MAX;
+  LayerRange clipped(uint32_t n_layer) const { return {begin, end < n_layer ? end : n_layer}; }
+  bool contains(uint32_t layer) const { return layer >= begin && layer < end; }
+};
+
 struct ModelHparams {
   std::string arch;            // general.architecture; the key prefix
   const Architecture* desc = nullptr;  // what the architecture computes (never null once loaded)

@@ -1,6 +1,7 @@
 #include "model/kv_cache.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <limits>
 #include <new>
@@ -37,7 +38,13 @@ Result<TensorType> parse_kv_cache_type(std::string_view name) {
   return t->type;
 }
 
-Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_max, KvCacheTypes types) {
+Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_max, KvCacheTypes types,
+                                LayerRange layers) {
+  layers = layers.clipped(hp.n_layer);
+  if (layers.begin >= layers.end) {
+    return make_error("KV cache layers " + std::to_string(layers.begin) + ".." + std::to_string(layers.end) +
+                      " hold none of the model's " + std::to_string(hp.n_layer));
+  }
   if (n_cells < 1) return make_error("KV cache size " + std::to_string(n_cells) + " must be at least 1 token");
   if (n_seq_max < 1 || n_seq_max > 65536) {
     return make_error("sequence count " + std::to_string(n_seq_max) + " must be between 1 and 65536");
@@ -57,12 +64,16 @@ Result<KvCache> KvCache::create(const ModelHparams& hp, int n_cells, int n_seq_m
     }
   }
   KvCache cache;
-  cache.n_layer_ = static_cast<int>(hp.n_layer);
+  static std::atomic<uint64_t> next_uid{1};
+  cache.uid_ = next_uid++;
+  cache.layer_begin_ = static_cast<int>(layers.begin);
+  cache.n_layer_ = static_cast<int>(layers.end - layers.begin);
+  cache.journaling_ = layers.begin == 0 && layers.end < hp.n_layer;
   cache.row_ = static_cast<int64_t>(max_kv_heads) * hp.head_dim;
   cache.types_ = types;
   cache.k_row_bytes_ = ops::kv_row_bytes(types.k, static_cast<size_t>(cache.row_));
   cache.v_row_bytes_ = ops::kv_row_bytes(types.v, static_cast<size_t>(cache.row_));
-  const double cells = static_cast<double>(hp.n_layer) * n_cells;
+  const double cells = static_cast<double>(cache.n_layer_) * n_cells;
   const double k_bytes = cells * static_cast<double>(cache.k_row_bytes_);
   const double v_bytes = cells * static_cast<double>(cache.v_row_bytes_);
   if (k_bytes + v_bytes > static_cast<double>(std::numeric_limits<size_t>::max() / 4)) {
@@ -151,11 +162,14 @@ bool KvCache::evict_one() {
 }
 
 Status KvCache::seq_rm(int seq, int32_t p0, int32_t p1) {
+  const Outer outer(*this);
   if (seq < 0) {
     for (int s = 0; s < n_seq_max(); ++s) (void)seq_rm(s, p0, p1);
+    record(outer, {static_cast<int32_t>(Op::kRm), seq, p0, p1});
     return Ok{};
   }
   if (auto s = check_seq(seq); !s) return s;
+  record(outer, {static_cast<int32_t>(Op::kRm), seq, p0, p1});
   if (p1 < 0) p1 = kEnd;
   auto& cells = seqs_[static_cast<size_t>(seq)];
   auto kept = cells.begin();
@@ -172,8 +186,10 @@ Status KvCache::seq_rm(int seq, int32_t p0, int32_t p1) {
 }
 
 Status KvCache::seq_cp(int src, int dst, int32_t p0, int32_t p1) {
+  const Outer outer(*this);
   if (auto s = check_seq(src); !s) return s;
   if (auto s = check_seq(dst); !s) return s;
+  record(outer, {static_cast<int32_t>(Op::kCp), src, dst, p0, p1});
   if (src == dst) return Ok{};
   if (p1 < 0) p1 = kEnd;
   (void)seq_rm(dst, p0, p1);
@@ -194,7 +210,9 @@ Status KvCache::seq_cp(int src, int dst, int32_t p0, int32_t p1) {
 }
 
 Status KvCache::seq_keep(int seq) {
+  const Outer outer(*this);
   if (auto s = check_seq(seq); !s) return s;
+  record(outer, {static_cast<int32_t>(Op::kKeep), seq});
   for (int s = 0; s < n_seq_max(); ++s) {
     if (s != seq) (void)seq_rm(s, 0, -1);
   }
@@ -202,6 +220,8 @@ Status KvCache::seq_keep(int seq) {
 }
 
 void KvCache::clear() {
+  const Outer outer(*this);
+  record(outer, {static_cast<int32_t>(Op::kClear)});
   for (auto& cells : seqs_) cells.clear();
   retained_.clear();
   std::fill(cell_refs_.begin(), cell_refs_.end(), 0);
@@ -220,7 +240,7 @@ Result<int32_t> KvCache::copy_cell(int32_t cell) {
   const int32_t copy = free_.back();
   free_.pop_back();
   const size_t from = static_cast<size_t>(cell), to = static_cast<size_t>(copy);
-  for (int l = 0; l < n_layer_; ++l) {
+  for (int l = layer_begin_; l < layer_begin_ + n_layer_; ++l) {
     std::copy_n(k(l) + from * k_row_bytes_, k_row_bytes_, k(l) + to * k_row_bytes_);
     std::copy_n(v(l) + from * v_row_bytes_, v_row_bytes_, v(l) + to * v_row_bytes_);
   }
@@ -233,6 +253,7 @@ Result<int32_t> KvCache::copy_cell(int32_t cell) {
 }
 
 Status KvCache::seq_add(int seq, int32_t p0, int32_t p1, int32_t delta) {
+  const Outer outer(*this);
   if (auto s = check_seq(seq); !s) return s;
   if (p1 < 0) p1 = kEnd;
   auto& cells = seqs_[static_cast<size_t>(seq)];
@@ -261,6 +282,7 @@ Status KvCache::seq_add(int seq, int32_t p0, int32_t p1, int32_t delta) {
                       " are available",
                       ErrorKind::kFull);
   }
+  record(outer, {static_cast<int32_t>(Op::kAdd), seq, p0, p1, delta});
   for (int32_t& cell : cells) {
     if (!in_range(cell)) continue;
     const size_t c = static_cast<size_t>(cell);
@@ -278,7 +300,9 @@ void KvCache::shift_applied() {
 }
 
 Status KvCache::retain(int seq) {
+  const Outer outer(*this);
   if (auto s = check_seq(seq); !s) return s;
+  record(outer, {static_cast<int32_t>(Op::kRetain), seq});
   const auto& cells = seqs_[static_cast<size_t>(seq)];
   size_t n = 0;
   while (n < cells.size() && cell_pos_[static_cast<size_t>(cells[n])] == static_cast<int32_t>(n)) ++n;
@@ -300,10 +324,12 @@ Status KvCache::retain(int seq) {
 }
 
 Result<int> KvCache::reuse_prefix(int seq, std::span<const int32_t> tokens) {
+  const Outer outer(*this);
   if (auto s = check_seq(seq); !s) return s.error();
   if (!seqs_[static_cast<size_t>(seq)].empty()) {
     return make_error("sequence " + std::to_string(seq) + " is not empty: a prefix can only start a sequence");
   }
+  record(outer, {static_cast<int32_t>(Op::kReuse), seq, static_cast<int32_t>(tokens.size())}, tokens);
   const size_t limit = tokens.empty() ? 0 : tokens.size() - 1;
   // How many of tokens these cells hold at positions 0, 1, 2, ...
   auto common = [&](const std::vector<int32_t>& cells) {
@@ -330,6 +356,74 @@ Result<int> KvCache::reuse_prefix(int seq, std::span<const int32_t> tokens) {
   for (int32_t cell : cells) ++cell_refs_[static_cast<size_t>(cell)];
   if (best_retained != retained_.end()) retained_.splice(retained_.begin(), retained_, best_retained);
   return static_cast<int>(best_n);
+}
+
+void KvCache::record(const Outer& outer, std::initializer_list<int32_t> words, std::span<const int32_t> tokens) {
+  if (!journaling_ || !outer.outermost()) return;
+  journal_.insert(journal_.end(), words);
+  journal_.insert(journal_.end(), tokens.begin(), tokens.end());
+}
+
+std::vector<int32_t> KvCache::take_journal() {
+  std::vector<int32_t> out;
+  out.swap(journal_);
+  return out;
+}
+
+Status KvCache::replay(std::span<const int32_t> journal) {
+  size_t i = 0;
+  auto take = [&](size_t n) -> const int32_t* {
+    if (journal.size() - i < n) return nullptr;
+    const int32_t* w = journal.data() + i;
+    i += n;
+    return w;
+  };
+  while (i < journal.size()) {
+    const auto op = static_cast<Op>(journal[i++]);
+    const int32_t* w = nullptr;
+    Status status = Ok{};
+    switch (op) {
+      case Op::kRm:
+        if ((w = take(3))) status = seq_rm(w[0], w[1], w[2]);
+        break;
+      case Op::kCp:
+        if ((w = take(4))) status = seq_cp(w[0], w[1], w[2], w[3]);
+        break;
+      case Op::kKeep:
+        if ((w = take(1))) status = seq_keep(w[0]);
+        break;
+      case Op::kClear:
+        clear();
+        w = journal.data();
+        break;
+      case Op::kAdd:
+        if ((w = take(4))) status = seq_add(w[0], w[1], w[2], w[3]);
+        break;
+      case Op::kRetain:
+        if ((w = take(1))) status = retain(w[0]);
+        break;
+      case Op::kReuse:
+        if ((w = take(2)) && w[1] >= 0) {
+          const int32_t seq = w[0];
+          const auto n = static_cast<size_t>(w[1]);
+          const int32_t* tokens = take(n);
+          if (tokens == nullptr) {
+            w = nullptr;
+            break;
+          }
+          auto reused = reuse_prefix(seq, std::span<const int32_t>(tokens, n));
+          if (!reused) status = reused.error();
+        } else {
+          w = nullptr;
+        }
+        break;
+      default:
+        return make_error("KV cache journal: unknown operation " + std::to_string(static_cast<int32_t>(op)));
+    }
+    if (w == nullptr) return make_error("KV cache journal: an operation is cut short");
+    if (!status) return make_error("KV cache journal: " + status.error().message);
+  }
+  return Ok{};
 }
 
 }  // namespace cria::model

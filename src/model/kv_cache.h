@@ -40,7 +40,10 @@ class KvCache {
  public:
   // n_cells tokens in all, for sequence ids 0 .. n_seq_max - 1. Every layer's row is sized for the layer
   // with the most KV heads. A quantized type needs head rows that are whole blocks (32 elements).
-  static Result<KvCache> create(const ModelHparams& hp, int n_cells, int n_seq_max, KvCacheTypes types = {});
+  // `layers`: a pipeline stage's cache holds the keys and values of its own layers only (k(l) and v(l)
+  // for l in the range), with the same cells and sequences as every other stage's.
+  static Result<KvCache> create(const ModelHparams& hp, int n_cells, int n_seq_max, KvCacheTypes types = {},
+                                LayerRange layers = {});
 
   int n_cells() const { return static_cast<int>(cell_pos_.size()); }
   int n_seq_max() const { return static_cast<int>(seqs_.size()); }
@@ -49,10 +52,11 @@ class KvCache {
   size_t k_row_bytes() const { return k_row_bytes_; }  // bytes of those, per type
   size_t v_row_bytes() const { return v_row_bytes_; }
   // This layer's keys/values: cell c at byte c * k_row_bytes() / c * v_row_bytes().
-  uint8_t* k(int layer) { return k_.data() + static_cast<size_t>(layer) * n_cells() * k_row_bytes_; }
-  uint8_t* v(int layer) { return v_.data() + static_cast<size_t>(layer) * n_cells() * v_row_bytes_; }
-  const uint8_t* k(int layer) const { return k_.data() + static_cast<size_t>(layer) * n_cells() * k_row_bytes_; }
-  const uint8_t* v(int layer) const { return v_.data() + static_cast<size_t>(layer) * n_cells() * v_row_bytes_; }
+  uint8_t* k(int layer) { return k_.data() + held(layer) * n_cells() * k_row_bytes_; }
+  uint8_t* v(int layer) { return v_.data() + held(layer) * n_cells() * v_row_bytes_; }
+  const uint8_t* k(int layer) const { return k_.data() + held(layer) * n_cells() * k_row_bytes_; }
+  const uint8_t* v(int layer) const { return v_.data() + held(layer) * n_cells() * v_row_bytes_; }
+  LayerRange layers() const { return {static_cast<uint32_t>(layer_begin_), static_cast<uint32_t>(layer_begin_ + n_layer_)}; }
   // Bytes allocated: the keys, the values, and with the per-cell bookkeeping in all.
   size_t k_bytes() const { return k_.size(); }
   size_t v_bytes() const { return v_.size(); }
@@ -102,13 +106,35 @@ class KvCache {
 
   Status check_seq(int seq) const;
 
+  // Pipelines (src/dist). Every stage's cache must see the same sequence operations in the same order,
+  // so the first stage's cache (layers from 0, not all of them) records each operation a caller makes;
+  // take_journal() hands over what was recorded since the last call, and replay() applies it to another
+  // stage's cache. Cells are placed by the Runner on every stage alike, so the caches stay equal.
+  bool journaling() const { return journaling_; }
+  std::vector<int32_t> take_journal();
+  Status replay(std::span<const int32_t> journal);
+  // A number no other cache of this process has: a stage mirrors one cache at a time, and knows by it
+  // when the first stage has started another.
+  uint64_t uid() const { return uid_; }
+
  private:
+  // Counts nested operations (seq_keep calls seq_rm): only the outermost one is recorded.
+  struct Outer {
+    explicit Outer(KvCache& c) : cache(c) { ++cache.depth_; }
+    ~Outer() { --cache.depth_; }
+    bool outermost() const { return cache.depth_ == 1; }
+    KvCache& cache;
+  };
+  enum class Op : int32_t { kRm = 1, kCp, kKeep, kClear, kAdd, kRetain, kReuse };
+  void record(const Outer& outer, std::initializer_list<int32_t> words, std::span<const int32_t> tokens = {});
+  size_t held(int layer) const { return static_cast<size_t>(layer - layer_begin_); }
+
   void release(int32_t cell);           // one live holder fewer
   void release_retained(int32_t cell);  // one retained holder fewer
   bool evict_one();
   Result<int32_t> copy_cell(int32_t cell);
 
-  int n_layer_ = 0;
+  int layer_begin_ = 0, n_layer_ = 0;  // the layers held
   int64_t row_ = 0;
   KvCacheTypes types_;
   size_t k_row_bytes_ = 0, v_row_bytes_ = 0;
@@ -121,6 +147,10 @@ class KvCache {
   std::vector<std::vector<int32_t>> seqs_;
   std::list<std::vector<int32_t>> retained_;  // most recently used first
   bool pending_shift_ = false;
+  bool journaling_ = false;
+  int depth_ = 0;
+  std::vector<int32_t> journal_;
+  uint64_t uid_ = 0;
 };
 
 }  // namespace cria::model

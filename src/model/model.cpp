@@ -166,13 +166,13 @@ Status bind_ffn(Binder& bind, const ModelHparams& h, uint32_t l, Layer& layer) {
 
 }  // namespace
 
-Result<std::shared_ptr<const Model>> Model::load(const std::string& path, ops::Isa isa) {
+Result<std::shared_ptr<const Model>> Model::load(const std::string& path, ops::Isa isa, ModelPart part) {
   auto file = gguf::File::open(path);
   if (!file) return file.error();
-  return from_file(std::move(*file), isa);
+  return from_file(std::move(*file), isa, std::move(part));
 }
 
-Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa isa) {
+Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa isa, ModelPart part) {
   auto model = std::make_shared<Model>();
   model->file_ = std::move(file);
   const gguf::File& f = model->file_;
@@ -180,6 +180,12 @@ Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa 
   if (!hp) return hp.error();
   model->hparams_ = *hp;
   const ModelHparams& h = model->hparams_;
+  model->held_ = part.layers.clipped(h.n_layer);
+  model->link_ = std::move(part.link);
+  if (model->held_.begin >= model->held_.end) {
+    return make_error(f.path() + ": layers " + std::to_string(model->held_.begin) + ".." +
+                      std::to_string(model->held_.end) + " hold none of the model's " + std::to_string(h.n_layer));
+  }
   const int64_t n_embd = h.n_embd;
 
   const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
@@ -199,7 +205,9 @@ Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa 
   model->isa_ = isa;
   Binder bind(f, isa);
   if (auto s = bind.vector("output_norm.weight", n_embd, true, model->output_norm_); !s) return s.error();
-  if (f.find_tensor("output.weight") != nullptr) {
+  if (!model->holds_output()) {
+    // Another stage computes the logits.
+  } else if (f.find_tensor("output.weight") != nullptr) {
     if (auto s = bind.matrix("output.weight", n_embd, n_vocab, model->output_); !s) return s.error();
   } else {
     // Tied embeddings: the output head reads the token embedding matrix.
@@ -210,7 +218,7 @@ Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa 
   if (auto s = bind.vector("rope_factors_short.weight", h.n_rot / 2, false, model->rope_short_); !s) return s.error();
 
   model->layers_.resize(h.n_layer);
-  for (uint32_t l = 0; l < h.n_layer; ++l) {
+  for (uint32_t l = model->held_.begin; l < model->held_.end; ++l) {
     if (auto s = bind_attention(bind, h, l, model->layers_[l]); !s) return s.error();
     if (auto s = bind_ffn(bind, h, l, model->layers_[l]); !s) return s.error();
   }
@@ -226,6 +234,24 @@ uint64_t Model::weight_bytes() const {
   uint64_t total = 0;
   for (const auto& t : file_.tensors()) total += t.n_bytes;
   return total;
+}
+
+uint64_t Model::resident_weight_bytes() const {
+  uint64_t packed = 0;
+  auto add = [&packed](const ops::Matrix& m) {
+    if (m.packed) packed += m.group_bytes * static_cast<uint64_t>(m.n_out / m.rows_per_group);
+  };
+  add(output_);
+  for (const Layer& l : layers_) {
+    for (const ops::Matrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down, &l.router,
+                                 &l.shexp_gate, &l.shexp_up, &l.shexp_down}) {
+      add(*m);
+    }
+    for (const auto* experts : {&l.gate_exps, &l.up_exps, &l.down_exps}) {
+      for (const ops::Matrix& m : *experts) add(m);
+    }
+  }
+  return file_.resident_bytes() + packed;
 }
 
 uint64_t Model::active_weight_bytes() const {

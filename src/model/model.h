@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "gguf/gguf_reader.h"
 #include "model/hparams.h"
+#include "model/pipeline.h"
 #include "ops/matmul.h"
 
 namespace cria::model {
@@ -37,11 +38,21 @@ struct Layer {
   bool has_shared_expert() const { return !shexp_router.empty(); }
 };
 
+// Which part of a model a process binds: all of it, or one pipeline stage's layers (the output head only
+// on the stage with the last layer; the token embedding is read in place by the stage with the first), with
+// the link to the other stages that every Runner of the model then uses.
+struct ModelPart {
+  LayerRange layers;
+  std::shared_ptr<PipelineLink> link;
+};
+
 class Model {
  public:
   // `isa` picks the instruction set of the matmul kernels (default: the best this CPU has).
-  static Result<std::shared_ptr<const Model>> load(const std::string& path, ops::Isa isa = ops::selected_isa());
-  static Result<std::shared_ptr<const Model>> from_file(gguf::File file, ops::Isa isa = ops::selected_isa());
+  static Result<std::shared_ptr<const Model>> load(const std::string& path, ops::Isa isa = ops::selected_isa(),
+                                                   ModelPart part = {});
+  static Result<std::shared_ptr<const Model>> from_file(gguf::File file, ops::Isa isa = ops::selected_isa(),
+                                                        ModelPart part = {});
 
   const gguf::File& file() const { return file_; }
   const ModelHparams& hparams() const { return hparams_; }
@@ -54,7 +65,15 @@ class Model {
   // rope_freqs, else Phi-3's long factors past the original context (hparams n_ctx_orig) and its short
   // ones within it, as llama.cpp chooses; empty when the file has none.
   const std::vector<float>& rope_freq_factors(int64_t n_ctx_per_seq) const;
+  // Every layer's slot; only those in held_layers() are bound (all of them outside a pipeline).
   const std::vector<Layer>& layers() const { return layers_; }
+  LayerRange held_layers() const { return held_; }
+  bool holds_output() const { return held_.end == hparams_.n_layer; }
+  // The other stages of a pipeline, or nullptr.
+  PipelineLink* pipeline() const { return link_.get(); }
+  // Bytes of this process's weights now in memory: the model file's pages it has touched (resident in
+  // its mapping) and the repacked copies of its matrices.
+  uint64_t resident_weight_bytes() const;
 
   // The instruction set whose kernels this model's matrices use.
   ops::Isa isa() const { return isa_; }
@@ -73,6 +92,8 @@ class Model {
   ops::Matrix output_;
   std::vector<float> rope_freqs_, rope_long_, rope_short_;
   std::vector<Layer> layers_;
+  LayerRange held_;
+  std::shared_ptr<PipelineLink> link_;
   ops::Isa isa_ = ops::Isa::Scalar;
 };
 

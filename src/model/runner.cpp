@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "core/memory_budget.h"
@@ -106,6 +107,15 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
   rotate_ = hp.desc->rope == RopeStyle::Neox ? ops::rope_neox : ops::rope_norm;
   attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
                             ops::attention_scratch_floats(static_cast<int>(hd), max_keys_));
+  link_ = model_->pipeline();
+  const LayerRange held = model_->held_layers();
+  for (uint32_t l = held.begin; l < held.end; ++l) {
+    const int g = ops::attention_cut_granule(static_cast<int>(hp.n_head[l]), static_cast<int>(hp.n_head_kv[l]),
+                                             batch_invariant_);
+    cut_granule_ = std::lcm(cut_granule_, g);
+  }
+  micro_.reserve(b);
+  micro_segments_.reserve(2 * b);
 }
 
 const float* Runner::logits(int i) const {
@@ -173,14 +183,34 @@ Status Runner::check(const Batch& batch, const KvCache& cache) {
 
 Status Runner::decode(const Batch& batch, KvCache& cache) {
   if (auto s = check(batch, cache); !s) return s;
+  if (link_ != nullptr && link_->first()) announce(batch, cache);
   apply_shift(cache);
   place(batch, cache);
   forward(batch, cache);
   return Ok{};
 }
 
+// Stage 0 of a pipeline tells the other stages what to mirror: this runner's options, the cache (its
+// geometry, and the sequence operations made on it since the last pass) and the batch.
+void Runner::announce(const Batch& batch, KvCache& cache) {
+  PassHeader h;
+  h.cache_uid = cache.uid();
+  h.n_cells = cache.n_cells();
+  h.n_seq_max = cache.n_seq_max();
+  h.k_type = static_cast<int32_t>(cache.types().k);
+  h.v_type = static_cast<int32_t>(cache.types().v);
+  h.n_batch = n_batch_;
+  h.n_threads = pool_.size();
+  h.max_keys = max_keys_;
+  h.flash_attn = flash_attn_;
+  h.batch_invariant = batch_invariant_;
+  const std::vector<int32_t> journal = cache.take_journal();
+  link_->announce(h, journal, batch);
+}
+
 // Gives every token its cell and cuts the batch into attention segments.
 void Runner::place(const Batch& batch, KvCache& cache) {
+  last_batch_size_ = batch.size();
   cells_.clear();
   segments_.clear();
   output_tokens_.clear();
@@ -201,6 +231,56 @@ void Runner::place(const Batch& batch, KvCache& cache) {
   }
   // The lists stop growing once every token is placed.
   for (auto& segment : segments_) segment.cells = cache.seq_cells(batch.seqs(segment.t0)[0]).data();
+  plan_micro_batches();
+}
+
+// Outside a pipeline, the batch is one micro-batch. In one, a batch of at least 2 x kMinTokens tokens is
+// cut into up to two micro-batches per stage, so that while stage i works on micro-batch b stage i + 1
+// works on b - 1. Smaller micro-batches would read each weight more often for little overlap: generation
+// steps of a few sequences stay whole. Cuts fall between segments, or inside one where
+// ops::attention_cut_granule allows, so every token's logits are bitwise those of the whole batch.
+void Runner::plan_micro_batches() {
+  constexpr int kMinTokens = 32;
+  const int n = last_batch_size_;
+  micro_.clear();
+  micro_segments_.clear();
+  const int stages = link_ == nullptr ? 1 : link_->n_stages();
+  const int wanted = std::clamp(n / kMinTokens, 1, 2 * stages);
+  // The cuts closest to even shares, taken from the allowed ones in token order.
+  std::vector<int>& cuts = cuts_;
+  cuts.clear();
+  if (wanted > 1) {
+    std::vector<int>& allowed = allowed_cuts_;
+    allowed.clear();
+    for (const auto& seg : segments_) {
+      if (seg.t0 > 0) allowed.push_back(seg.t0);
+      for (int o = cut_granule_; seg.n_tokens - o >= cut_granule_; o += cut_granule_) allowed.push_back(seg.t0 + o);
+    }
+    for (int k = 1; k < wanted && !allowed.empty(); ++k) {
+      const int ideal = static_cast<int>(static_cast<int64_t>(n) * k / wanted);
+      auto it = std::lower_bound(allowed.begin(), allowed.end(), ideal);
+      if (it == allowed.end() || (it != allowed.begin() && ideal - *(it - 1) < *it - ideal)) --it;
+      if (cuts.empty() || *it > cuts.back()) cuts.push_back(*it);
+    }
+  }
+  cuts.push_back(n);
+  int t0 = 0;
+  size_t seg = 0, out = 0;
+  for (int cut : cuts) {
+    MicroBatch mb{t0, cut - t0, micro_segments_.size(), 0, static_cast<int>(out), 0};
+    // The segments' parts inside [t0, cut).
+    for (; seg < segments_.size(); ++seg) {
+      const ops::AttentionSegment& s = segments_[seg];
+      const int begin = std::max(s.t0, t0), end = std::min(s.t0 + s.n_tokens, cut);
+      if (begin < end) micro_segments_.push_back({s.cells, begin, end - begin, s.n_past + (begin - s.t0)});
+      if (s.t0 + s.n_tokens > cut) break;  // continues in the next micro-batch
+    }
+    mb.seg_end = micro_segments_.size();
+    while (out < output_tokens_.size() && output_tokens_[out] < cut) ++out;
+    mb.out_end = static_cast<int>(out);
+    micro_.push_back(mb);
+    t0 = cut;
+  }
 }
 
 // Rotates the keys of shifted cells by their shift (RoPE angles add up), as llama.cpp's K-shift, with
@@ -212,8 +292,9 @@ void Runner::apply_shift(KvCache& cache) {
   const TypeTraits& type = traits(cache.types().k);
   for (int32_t cell = 0; cell < cache.n_cells(); ++cell) {
     if (cache.shift(cell) == 0) continue;
-    for (size_t l = 0; l < hp.n_layer; ++l) {
-      if (l == 0 || hp.own_rope(l) != hp.own_rope(l - 1)) {
+    const LayerRange held = model_->held_layers();
+    for (size_t l = held.begin; l < held.end; ++l) {
+      if (l == held.begin || hp.own_rope(l) != hp.own_rope(l - 1)) {
         ops::rope_cos_sin(rope_config(hp.own_rope(l), 1.0f), cache.shift(cell), rope_cos_.data(), rope_sin_.data());
       }
       // Decoded, rotated and stored again (a quantized cache quantizes the rotated keys anew).
@@ -228,37 +309,77 @@ void Runner::apply_shift(KvCache& cache) {
 }
 
 bool Runner::final_hidden(int i, float* out) const {
-  if (i < 0 || i >= last_batch_size_) return false;
+  if (i < 0 || i >= last_batch_size_ || link_ != nullptr) return false;  // in a pipeline, the last stage has it
   const auto& hp = model_->hparams();
   ops::rmsnorm(&x_[static_cast<size_t>(i) * hp.n_embd], model_->output_norm().data(), out, hp.n_embd, hp.rms_eps);
   return true;
 }
 
 void Runner::forward(const Batch& batch, KvCache& cache) {
-  const int n_tokens = batch.size();
-  last_batch_size_ = n_tokens;
-  embed_tokens(batch);
   rope_tables(batch);
   sliding_windows(batch, cache);
-  for (int l = 0; l < static_cast<int>(model_->layers().size()); ++l) {
-    attention_block(l, n_tokens, cache);
-    ffn_block(l, n_tokens);
+  const LayerRange held = model_->held_layers();
+  for (size_t m = 0; m < micro_.size(); ++m) {
+    take_input(batch, m);  // the token embeddings, or the rows the stage before made
+    for (int l = static_cast<int>(held.begin); l < static_cast<int>(held.end); ++l) {
+      attention_block(l, micro_[m], cache);
+      ffn_block(l, micro_[m]);
+    }
+    hand_on(m);  // the logits, or the rows for the stage after
   }
-  output_logits();
+  finish_pass();
+}
+
+void Runner::take_input(const Batch& batch, size_t m) {
+  const MicroBatch& mb = micro_[m];
+  const size_t n_embd = model_->hparams().n_embd;
+  if (link_ == nullptr || link_->first()) {
+    embed_tokens(batch, mb);
+  } else {
+    link_->receive_hidden(static_cast<int>(m), {&x_[mb.t0 * n_embd], mb.n_tokens * n_embd});
+  }
+}
+
+void Runner::hand_on(size_t m) {
+  const MicroBatch& mb = micro_[m];
+  const size_t n_embd = model_->hparams().n_embd, n_vocab = static_cast<size_t>(model_->n_vocab());
+  if (link_ == nullptr || link_->last()) {
+    output_logits(mb);
+    if (link_ != nullptr && mb.out_end > mb.out_begin) {
+      link_->send_logits(static_cast<int>(m), {&logits_[mb.out_begin * n_vocab], (mb.out_end - mb.out_begin) * n_vocab});
+    }
+  } else {
+    link_->send_hidden(static_cast<int>(m), {&x_[mb.t0 * n_embd], mb.n_tokens * n_embd});
+  }
+}
+
+// Stage 0 of a pipeline collects the logits the last stage made; every stage waits for its sends.
+void Runner::finish_pass() {
+  if (link_ == nullptr) return;
+  const size_t n_vocab = static_cast<size_t>(model_->n_vocab());
+  if (link_->first()) {
+    for (size_t m = 0; m < micro_.size(); ++m) {
+      const MicroBatch& mb = micro_[m];
+      if (mb.out_end > mb.out_begin) {
+        link_->receive_logits(static_cast<int>(m), {&logits_[mb.out_begin * n_vocab], (mb.out_end - mb.out_begin) * n_vocab});
+      }
+    }
+  }
+  link_->finish();
 }
 
 // Token embeddings: rows of token_embd decoded exactly, times sqrt(n_embd) where the architecture says.
-void Runner::embed_tokens(const Batch& batch) {
+void Runner::embed_tokens(const Batch& batch, const MicroBatch& mb) {
   const Model& m = *model_;
   const int64_t n_embd = m.hparams().n_embd;
   const auto& embd = m.token_embd();
-  for (int t = 0; t < batch.size(); ++t) {
+  for (int t = mb.t0; t < mb.t0 + mb.n_tokens; ++t) {
     embd.traits().dequantize(embd.data + static_cast<size_t>(batch.token(t)) * embd.row_bytes(), &x_[t * n_embd],
                              n_embd);
   }
   if (m.hparams().desc->embedding_scale) {
     const float scale = std::sqrt(static_cast<float>(n_embd));
-    for (int64_t i = 0; i < batch.size() * n_embd; ++i) x_[i] *= scale;
+    for (int64_t i = mb.t0 * n_embd; i < (mb.t0 + mb.n_tokens) * n_embd; ++i) x_[i] *= scale;
   }
 }
 
@@ -328,7 +449,7 @@ static void rmsnorm_in_place(float* rows, const std::vector<float>& weight, int 
 }
 
 // Attention block: norm, project, (Q/K norm), rope, store K/V, attend, project, (post-norm), add.
-void Runner::attention_block(int l, int n_tokens, KvCache& cache) {
+void Runner::attention_block(int l, const MicroBatch& mb, KvCache& cache) {
   const Model& m = *model_;
   const auto& hp = m.hparams();
   const Layer& layer = m.layers()[static_cast<size_t>(l)];
@@ -336,20 +457,24 @@ void Runner::attention_block(int l, int n_tokens, KvCache& cache) {
   const int hd = static_cast<int>(hp.head_dim);
   const int64_t n_embd = hp.n_embd, q_row = layer.wq.n_out, kv_row = layer.wk.n_out;
   const QuantizeRowFn store_k = traits(cache.types().k).quantize, store_v = traits(cache.types().v).quantize;
+  // The micro-batch's rows of the batch-sized buffers.
+  const int t0 = mb.t0, n_tokens = mb.n_tokens, t1 = t0 + n_tokens;
+  float* x = &x_[t0 * n_embd];
+  float* h = &h_[t0 * n_embd];
 
   const ops::Matrix* qkv[] = {&layer.wq, &layer.wk, &layer.wv};
-  float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
-  ops::matmul_shared_input(qkv, rmsnorm_rows(x_.data(), layer.attn_norm.data(), nullptr, n_embd, hp.rms_eps), n_tokens,
+  float* qkv_out[] = {&q_[t0 * q_row], &k_[t0 * kv_row], &v_[t0 * kv_row]};
+  ops::matmul_shared_input(qkv, rmsnorm_rows(x, layer.attn_norm.data(), nullptr, n_embd, hp.rms_eps), n_tokens,
                            qkv_out, scratch_, pool_);
-  add_bias(q_.data(), layer.bq, n_tokens);
-  add_bias(k_.data(), layer.bk, n_tokens);
-  add_bias(v_.data(), layer.bv, n_tokens);
-  for (int t = 0; t < n_tokens; ++t) {
+  add_bias(qkv_out[0], layer.bq, n_tokens);
+  add_bias(qkv_out[1], layer.bk, n_tokens);
+  add_bias(qkv_out[2], layer.bv, n_tokens);
+  for (int t = t0; t < t1; ++t) {
     float* q = &q_[t * q_row];
     float* k = &k_[t * kv_row];
     if (hp.desc->qk_norm) {
-      for (int h = 0; h < n_head; ++h) ops::rmsnorm(q + h * hd, layer.attn_q_norm.data(), q + h * hd, hd, hp.rms_eps);
-      for (int h = 0; h < n_head_kv; ++h) ops::rmsnorm(k + h * hd, layer.attn_k_norm.data(), k + h * hd, hd, hp.rms_eps);
+      for (int hh = 0; hh < n_head; ++hh) ops::rmsnorm(q + hh * hd, layer.attn_q_norm.data(), q + hh * hd, hd, hp.rms_eps);
+      for (int hh = 0; hh < n_head_kv; ++hh) ops::rmsnorm(k + hh * hd, layer.attn_k_norm.data(), k + hh * hd, hd, hp.rms_eps);
     }
     rope_rows(l, q, n_head, t);
     rope_rows(l, k, n_head_kv, t);
@@ -361,11 +486,11 @@ void Runner::attention_block(int l, int n_tokens, KvCache& cache) {
     store_k(k, cache.k(l) + cell * cache.k_row_bytes(), kv_row);
     store_v(&v_[t * kv_row], cache.v(l) + cell * cache.v_row_bytes(), kv_row);
   }
-  attention(l, cache);
-  ops::matmul(layer.wo, attn_.data(), n_tokens, h_.data(), scratch_, pool_);
-  add_bias(h_.data(), layer.bo, n_tokens);
-  if (!layer.post_attn_norm.empty()) rmsnorm_in_place(h_.data(), layer.post_attn_norm, n_tokens, hp.rms_eps);
-  for (int64_t i = 0; i < n_tokens * n_embd; ++i) x_[i] += h_[i];
+  attention(l, mb, cache);
+  ops::matmul(layer.wo, &attn_[t0 * q_row], n_tokens, h, scratch_, pool_);
+  add_bias(h, layer.bo, n_tokens);
+  if (!layer.post_attn_norm.empty()) rmsnorm_in_place(h, layer.post_attn_norm, n_tokens, hp.rms_eps);
+  for (int64_t i = 0; i < n_tokens * n_embd; ++i) x[i] += h[i];
 }
 
 // Rotates token t's n_heads head vectors in `rows` with the layer's RoPE (pairing and angles).
@@ -379,25 +504,28 @@ void Runner::rope_rows(int l, float* rows, int n_heads, int t) const {
 }
 
 // Feed-forward block: norm, FFN (dense or experts), (post-norm), add.
-void Runner::ffn_block(int l, int n_tokens) {
+void Runner::ffn_block(int l, const MicroBatch& mb) {
   const auto& hp = model_->hparams();
   const Layer& layer = model_->layers()[static_cast<size_t>(l)];
+  const int64_t n_embd = hp.n_embd;
+  float* x = &x_[mb.t0 * n_embd];
+  float* h = &h_[mb.t0 * n_embd];
   if (layer.has_experts()) {
-    moe_ffn(layer, n_tokens, h_.data());
+    moe_ffn(layer, x, mb.n_tokens, h);
   } else {
-    dense_ffn(layer, n_tokens, h_.data());
+    dense_ffn(layer, x, mb.n_tokens, h);
   }
-  if (!layer.post_ffn_norm.empty()) rmsnorm_in_place(h_.data(), layer.post_ffn_norm, n_tokens, hp.rms_eps);
-  for (int64_t i = 0; i < n_tokens * int64_t{hp.n_embd}; ++i) x_[i] += h_[i];
+  if (!layer.post_ffn_norm.empty()) rmsnorm_in_place(h, layer.post_ffn_norm, mb.n_tokens, hp.rms_eps);
+  for (int64_t i = 0; i < mb.n_tokens * n_embd; ++i) x[i] += h[i];
 }
 
 // down(act(gate(x)) * up(x)) over RMSNorm(x); the norm and the activation run inside the matmuls.
-void Runner::dense_ffn(const Layer& layer, int n_tokens, float* out) {
+void Runner::dense_ffn(const Layer& layer, const float* x, int n_tokens, float* out) {
   const auto& hp = model_->hparams();
   const int64_t n_ff = layer.ffn_gate.n_out;
   const ops::Matrix* gate_up[] = {&layer.ffn_gate, &layer.ffn_up};
   float* gate_up_out[] = {gate_.data(), up_.data()};
-  ops::matmul_shared_input(gate_up, rmsnorm_rows(x_.data(), layer.ffn_norm.data(), nullptr, hp.n_embd, hp.rms_eps),
+  ops::matmul_shared_input(gate_up, rmsnorm_rows(x, layer.ffn_norm.data(), nullptr, hp.n_embd, hp.rms_eps),
                            n_tokens, gate_up_out, scratch_, pool_);
   add_bias(gate_.data(), layer.b_gate, n_tokens);
   add_bias(up_.data(), layer.b_up, n_tokens);
@@ -411,22 +539,23 @@ void Runner::dense_ffn(const Layer& layer, int n_tokens, float* out) {
   add_bias(out, layer.b_down, n_tokens);
 }
 
-// Final norm and output head for the tokens that want logits, soft-capped where the model says.
-void Runner::output_logits() {
+// Final norm and output head for the micro-batch's tokens that want logits, soft-capped where the model says.
+void Runner::output_logits(const MicroBatch& mb) {
   const Model& m = *model_;
   const auto& hp = m.hparams();
-  if (output_tokens_.empty()) return;
+  const int64_t n_out = mb.out_end - mb.out_begin;
+  if (n_out == 0) return;
   const ops::Matrix* output[] = {&m.output()};
-  float* logits_out[] = {logits_.data()};
-  const int64_t n_out = static_cast<int64_t>(output_tokens_.size());
-  ops::matmul_shared_input(output, rmsnorm_rows(x_.data(), m.output_norm().data(), output_tokens_.data(), hp.n_embd,
-                                                hp.rms_eps),
+  float* rows = &logits_[static_cast<size_t>(mb.out_begin) * m.n_vocab()];
+  float* logits_out[] = {rows};
+  ops::matmul_shared_input(output, rmsnorm_rows(x_.data(), m.output_norm().data(), &output_tokens_[mb.out_begin],
+                                                hp.n_embd, hp.rms_eps),
                            n_out, logits_out, scratch_, pool_);
-  if (hp.final_softcap > 0) softcap_(logits_.data(), n_out * m.n_vocab(), hp.final_softcap);
+  if (hp.final_softcap > 0) softcap_(rows, n_out * m.n_vocab(), hp.final_softcap);
 }
 
 // Causal attention of each segment's queries over its sequence's cells.
-void Runner::attention(int layer, KvCache& cache) {
+void Runner::attention(int layer, const MicroBatch& mb, KvCache& cache) {
   const auto& hp = model_->hparams();
   ops::AttentionBatch batch;
   batch.q = q_.data();
@@ -434,7 +563,7 @@ void Runner::attention(int layer, KvCache& cache) {
   batch.v = cache.v(layer);
   batch.kv_stride = static_cast<size_t>(cache.row_elements());
   batch.out = attn_.data();
-  batch.segments = segments_;
+  batch.segments = std::span<const ops::AttentionSegment>(micro_segments_).subspan(mb.seg_begin, mb.seg_end - mb.seg_begin);
   batch.n_head = static_cast<int>(hp.n_head[layer]);
   batch.n_head_kv = static_cast<int>(hp.n_head_kv[layer]);
   batch.head_dim = static_cast<int>(hp.head_dim);

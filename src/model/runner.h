@@ -14,6 +14,7 @@
 #include "model/batch.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "model/pipeline.h"
 #include "ops/attention.h"
 #include "ops/basic_ops.h"
 #include "ops/matmul.h"
@@ -66,28 +67,42 @@ class Runner {
   void apply_shift(KvCache& cache);
 
   // The forward pass and its steps (runner.cpp; the mixture-of-experts FFN in runner_moe.cpp).
+  // A pass runs in micro-batches: one outside a pipeline; in one, a large batch is cut so that the stages
+  // work on different micro-batches at once. A micro-batch is tokens t0 .. t0 + n_tokens - 1 of the
+  // batch, its attention segments, and the logits rows out_begin .. out_end - 1.
+  struct MicroBatch {
+    int t0, n_tokens;
+    size_t seg_begin, seg_end;
+    int out_begin, out_end;
+  };
+  void plan_micro_batches();
+  void announce(const Batch& batch, KvCache& cache);
   void forward(const Batch& batch, KvCache& cache);
-  void embed_tokens(const Batch& batch);
+  void take_input(const Batch& batch, size_t micro);
+  void hand_on(size_t micro);
+  void finish_pass();
+  void embed_tokens(const Batch& batch, const MicroBatch& mb);
   void rope_tables(const Batch& batch);
   void sliding_windows(const Batch& batch, const KvCache& cache);
-  void attention_block(int layer, int n_tokens, KvCache& cache);
+  void attention_block(int layer, const MicroBatch& mb, KvCache& cache);
   ops::RopeConfig rope_config(bool own, float attn_factor) const;
   void rope_rows(int layer, float* rows, int n_heads, int t) const;
-  void attention(int layer, KvCache& cache);
-  void ffn_block(int layer, int n_tokens);
-  void dense_ffn(const Layer& layer, int n_tokens, float* out);
-  void moe_ffn(const Layer& layer, int n_tokens, float* out);
+  void attention(int layer, const MicroBatch& mb, KvCache& cache);
+  void ffn_block(int layer, const MicroBatch& mb);
+  void dense_ffn(const Layer& layer, const float* x, int n_tokens, float* out);
+  void moe_ffn(const Layer& layer, const float* x, int n_tokens, float* out);
   void route_tokens(const Layer& layer, int n_tokens);
   void plan_expert_runs(const Layer& layer, int n_tokens);
   void run_experts(const Layer& layer, size_t begin, size_t end);
   void add_shared_expert(const Layer& layer, int n_tokens, float* out);
-  void output_logits();
+  void output_logits(const MicroBatch& mb);
 
   std::shared_ptr<const Model> model_;
   int n_batch_, max_keys_;
   bool flash_attn_, batch_invariant_;
   ThreadPool pool_;
   ops::MatmulScratch scratch_;
+  PipelineLink* link_ = nullptr;  // the model's other stages, if it is split over processes
 
   // Where the last batch's tokens went: each token's cache cell, the attention segments (runs of
   // consecutive tokens of one sequence), and which tokens have a logits row.
@@ -95,6 +110,10 @@ class Runner {
   int last_batch_size_ = 0;
   std::vector<ops::AttentionSegment> segments_;
   std::vector<int32_t> output_tokens_, logits_row_;
+  std::vector<MicroBatch> micro_;
+  std::vector<ops::AttentionSegment> micro_segments_;  // segments_ cut at the micro-batches' edges
+  int cut_granule_ = 1;  // ops::attention_cut_granule for every held layer
+  std::vector<int> cuts_, allowed_cuts_;
   // check()'s per-sequence state, by sequence id (see there).
   std::vector<uint64_t> seq_stamp_;
   std::vector<int64_t> seq_next_, seq_length_;

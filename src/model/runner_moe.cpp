@@ -15,13 +15,13 @@
 
 namespace cria::model {
 
-void Runner::moe_ffn(const Layer& layer, int n_tokens, float* out) {
+void Runner::moe_ffn(const Layer& layer, const float* x, int n_tokens, float* out) {
   const auto& hp = model_->hparams();
   const int64_t n_embd = hp.n_embd;
   const int k = static_cast<int>(hp.n_expert_used);
   // The normed input, once for the router and every expert.
   for (int t = 0; t < n_tokens; ++t) {
-    ops::rmsnorm(&x_[t * n_embd], layer.ffn_norm.data(), &moe_in_[t * n_embd], n_embd, hp.rms_eps);
+    ops::rmsnorm(&x[t * n_embd], layer.ffn_norm.data(), &moe_in_[t * n_embd], n_embd, hp.rms_eps);
   }
   route_tokens(layer, n_tokens);
   plan_expert_runs(layer, n_tokens);

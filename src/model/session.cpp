@@ -22,7 +22,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   runner_options.max_keys = n_ctx;
   runner_options.flash_attn = options.flash_attn;
   // The cache first: it is the larger allocation, and the runner's check then sees the memory it leaves.
-  auto cache = KvCache::create(hp, n_ctx, 1, cache_types);
+  auto cache = KvCache::create(hp, n_ctx, 1, cache_types, model->held_layers());
   if (!cache) return cache.error();
   auto runner = Runner::create(model, runner_options);
   if (!runner) return runner.error();

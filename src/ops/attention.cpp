@@ -68,6 +68,12 @@ struct SegmentPlan {
 
 }  // namespace
 
+int attention_cut_granule(int n_head, int n_head_kv, bool batch_invariant) {
+  if (batch_invariant) return 1;
+  const int heads = std::min(n_head / n_head_kv, kFlashRows);
+  return std::max(1, kFlashRows / heads);  // run_attention's tokens per job
+}
+
 void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span<float> scratch) {
   const size_t stride = scratch.size() / static_cast<size_t>(pool.size());
   const int group = b.n_head / b.n_head_kv;

@@ -107,6 +107,12 @@ FlashAttentionFn flash_attention_kernel(Isa isa);
 // Floats of scratch run_attention needs per thread for key lists of up to n_ctx keys.
 size_t attention_scratch_floats(int head_dim, int n_ctx);
 
+// Where a segment may be cut into two attention calls (one micro-batch each, src/model/runner.cpp) with
+// every token's result unchanged: at offsets that are a multiple of this count and leave at least this
+// many tokens after the cut. 1 when batch invariant; otherwise the grouped kernel's token block, so that
+// both pieces are cut into the same blocks and choose the same kernel as the whole segment.
+int attention_cut_granule(int n_head, int n_head_kv, bool batch_invariant);
+
 // Runs the batch on the pool; scratch holds pool.size() * attention_scratch_floats(...) floats.
 void run_attention(const AttentionBatch& batch, Isa isa, ThreadPool& pool, std::span<float> scratch);
 

@@ -321,6 +321,12 @@ void ApiServer::completions(const std::shared_ptr<http::Exchange>& ex) {
 }
 
 void ApiServer::embeddings(const std::shared_ptr<http::Exchange>& ex) {
+  if (scheduler_.load()->runner().model().pipeline() != nullptr) {
+    // The final hidden states are on the pipeline's last rank, which sends rank 0 logits only.
+    return ex->respond(error_response({501, "embeddings are not available while the model is split over processes "
+                                             "(mpirun); serve them from one process",
+                                       "not_supported_error", "", ""}));
+  }
   auto parsed = parse_embedding_request(ex->request().body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return ex->respond(error_response(*e));
   const auto& req = std::get<EmbeddingRequest>(parsed);

@@ -109,7 +109,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const model
   options.runner.max_keys = s->ctx_per_seq_;
   options.runner.n_batch = std::max(1, std::min(options.runner.n_batch, options.n_ctx));
   // The cache first: it is the larger allocation, and the runner's check then sees the memory it leaves.
-  auto cache = model::KvCache::create(hp, options.n_ctx, options.n_parallel, options.cache_types);
+  auto cache = model::KvCache::create(hp, options.n_ctx, options.n_parallel, options.cache_types, model->held_layers());
   if (!cache) return cache.error();
   s->cache_.emplace(std::move(*cache));
   auto runner = model::Runner::create(std::move(model), options.runner);

@@ -21,64 +21,6 @@
 namespace cria::test {
 namespace {
 
-// A `cria serve` child with its stderr in a file.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::string& flags) {
-    log_ = std::filesystem::temp_directory_path() / ("cria-serve-" + std::to_string(::getpid()) + "-" +
-                                                     std::to_string(counter_++) + ".log");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string cmd = std::string("exec ") + CRIA_BINARY + " serve --port 0 " + flags + " 2>" + log_.string();
-      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  ~ServeProcess() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    std::filesystem::remove(log_);
-  }
-  std::string log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  // The port from "listening on http://127.0.0.1:PORT", once the server is ready (or 0 after 20 s).
-  int wait_ready() const {
-    const std::regex listening("listening on http://[0-9.]+:([0-9]+)");
-    for (int i = 0; i < 2000; ++i) {
-      const std::string text = log();
-      std::smatch m;
-      if (text.find("ready:") != std::string::npos && std::regex_search(text, m, listening)) return std::stoi(m[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return 0;
-  }
-  // The exit status, or -1 if it has not exited within `seconds`.
-  int wait_exit(int seconds) {
-    for (int i = 0; i < seconds * 100; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
-
 TEST(CliServe, SigtermLetsARunningStreamFinishAndExitsZero) {
   ServeProcess p("--grace 20");
   const int port = p.wait_ready();

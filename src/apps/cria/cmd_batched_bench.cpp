@@ -68,7 +68,8 @@ int run_batched_bench(const BatchedBenchOptions& o) {
   runner_options.batch_invariant = o.deterministic;
   auto runner = model::Runner::create(*model, runner_options);
   if (!runner) return fail(runner.error().message);
-  auto cache = model::KvCache::create((*model)->hparams(), o.n_kv_max, n_seq_max, cache_types(o.cache_types).value());
+  auto cache = model::KvCache::create((*model)->hparams(), o.n_kv_max, n_seq_max, cache_types(o.cache_types).value(),
+                                      (*model)->held_layers());
   if (!cache) return fail(cache.error().message);
   if (auto s = engine::warm_up(**runner, *cache); !s) return fail(s.error().message);
   const double kv_bytes = static_cast<double>(cache->k_bytes() + cache->v_bytes());

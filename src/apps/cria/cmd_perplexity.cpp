@@ -22,6 +22,7 @@ struct PerplexityOptions {
   int batch = 512;
   int threads = 0;
   bool flash_attn = false;
+  std::string save_logits;
   CacheTypeFlags cache_types;
   int chunks = -1;
 };
@@ -59,7 +60,24 @@ int run_perplexity(const PerplexityOptions& opt) {
     std::printf("[%d]%.4f,", chunk + 1, ppl);
     std::fflush(stdout);
   };
-  auto result = engine::perplexity(**session, tokens, loaded->tokenizer->bos(), print_chunk, {}, opt.chunks);
+  // --save-logits: every scored position's logits as raw f32, so that two runs (builds, thread counts,
+  // a pipeline over processes) can be compared byte for byte.
+  std::FILE* logits_out = nullptr;
+  if (!opt.save_logits.empty() && (logits_out = std::fopen(opt.save_logits.c_str(), "wb")) == nullptr) {
+    return fail("--save-logits " + opt.save_logits + ": cannot open the file for writing");
+  }
+  const int64_t n_vocab = loaded->model->n_vocab();
+  bool write_failed = false;
+  engine::ScoredLogitsFn save;
+  if (logits_out != nullptr) {
+    save = [&](const float* logits) {
+      write_failed |= std::fwrite(logits, sizeof(float), static_cast<size_t>(n_vocab), logits_out) != static_cast<size_t>(n_vocab);
+    };
+  }
+  auto result = engine::perplexity(**session, tokens, loaded->tokenizer->bos(), print_chunk, save, opt.chunks);
+  if (logits_out != nullptr && (std::fclose(logits_out) != 0 || write_failed)) {
+    return fail("--save-logits " + opt.save_logits + ": the file could not be written whole");
+  }
   if (!result) return fail(result.error().message);
   std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", result->ppl, result->ppl_error);
   return 0;
@@ -76,6 +94,7 @@ void add_perplexity_command(CLI::App& app, Action& run) {
   cmd->add_option("-b,--batch-size", opt->batch, "Tokens per forward pass (default 512)");
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)");
   cmd->add_option("--chunks", opt->chunks, "Use at most this many chunks of the text; -1 all (default)");
+  cmd->add_option("--save-logits", opt->save_logits, "Write the logits of every scored token to FILE (raw f32), to compare runs byte for byte");
   cmd->add_flag("--flash-attn", opt->flash_attn, "Flash attention (-fa [on|off|auto]): online softmax, f32 probabilities");
   add_cache_type_flags(cmd, opt->cache_types);
   cmd->callback([opt, &run] { run = [opt] { return run_perplexity(*opt); }; });

@@ -30,6 +30,8 @@ struct CompatFlag {
 };
 
 constexpr const char* kCpuOnly = "ignored: this build runs on the CPU";
+// Under mpirun these two split the model over the processes (src/dist), and say nothing.
+constexpr const char* kOneProcess = "ignored: one process holds the whole model (a pipeline is mpirun -np K cria ...)";
 constexpr const char* kTemplateFrames = "ignored on chat: the chat template frames each message";
 constexpr const char* kLocalFiles = "see cria pull URL: refused without -m, ignored beside it";
 
@@ -38,8 +40,8 @@ const std::vector<CompatFlag>& compat_flags() {
       // GPUs and placement: a CPU build keeps everything in host memory.
       {"--n-gpu-layers,--gpu-layers", Takes::kValue, kModel, "0", kCpuOnly},
       {"--main-gpu", Takes::kValue, kModel, "0", kCpuOnly},
-      {"--split-mode", Takes::kValue, kModel, "none", kCpuOnly},
-      {"--tensor-split", Takes::kValue, kModel, nullptr, kCpuOnly},
+      {"--split-mode", Takes::kValue, kModel, "none", kOneProcess},
+      {"--tensor-split", Takes::kValue, kModel, nullptr, kOneProcess},
       {"--device", Takes::kValue, kModel, "none", kCpuOnly},
       {"--override-tensor", Takes::kValue, kModel, nullptr, "ignored: every tensor stays in host memory"},
       {"--no-kv-offload", Takes::kNothing, kModel & ~kBench, nullptr, nullptr},
@@ -95,6 +97,7 @@ const std::vector<CompatFlag>& compat_flags() {
 }
 
 bool g_logs_disabled = false;
+bool g_pipelined = false;
 bool g_mlock = false;
 
 // The first long name of "-i,--interactive": "--interactive".
@@ -143,6 +146,7 @@ void add_compat_flag(CLI::App* cmd, const CompatFlag& flag) {
   auto* opt = cmd->add_option_function<std::string>(
       flag.names,
       [name, text, neutral](const std::string& value) {
+        if (text == kOneProcess && g_pipelined) return;
         if (text && !same_value(value, neutral)) note(as_typed(name) + shown_value(value) + " " + text);
       },
       help);
@@ -173,6 +177,8 @@ void add_llama_cpp_compat_flags(CLI::App* cmd, CompatCommand command) {
 }
 
 bool logs_disabled() { return g_logs_disabled; }
+
+void set_pipelined(bool on) { g_pipelined = on; }
 
 void lock_memory_if_asked() {
   if (!g_mlock || mlockall(MCL_CURRENT) == 0) return;

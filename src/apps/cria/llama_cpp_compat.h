@@ -24,6 +24,9 @@ void add_llama_cpp_compat_flags(CLI::App* cmd, CompatCommand command);
 // --log-disable was given: commands leave out their informational stderr lines (errors still print).
 bool logs_disabled();
 
+// Under mpirun, --split-mode and --tensor-split act (src/dist) rather than being noted as ignored.
+void set_pipelined(bool on);
+
 // With --mlock (run, chat, perplexity), locks what is mapped now, the model included, in memory; where
 // that fails (the locked-memory limit), one note and the command goes on unlocked.
 void lock_memory_if_asked();

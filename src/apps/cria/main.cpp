@@ -10,6 +10,9 @@
 
 #include <algorithm>
 
+#ifdef CRIA_HAVE_MPI
+#include "dist/pipeline.h"
+#endif
 #include "commands.h"
 #include "flag_check.h"
 #include "flag_spellings.h"
@@ -98,7 +101,26 @@ void exit_130_on_interrupt() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+#ifdef CRIA_HAVE_MPI
+// Under mpirun with several processes: --split-mode and --tensor-split, read before parsing (they are
+// llama.cpp compatibility flags, parsed and otherwise ignored), choose how the model is split.
+int configure_pipeline(const std::vector<std::string>& args) {
+  if (!cria::dist::pipelined()) return 0;
+  cria::cli::set_pipelined(true);
+  std::string split_mode, tensor_split;
+  for (size_t i = 1; i < args.size(); ++i) {
+    for (auto [flag, value] : {std::pair{"--split-mode", &split_mode}, std::pair{"--tensor-split", &tensor_split}}) {
+      const std::string prefix = std::string(flag) + "=";
+      if (args[i] == flag && i + 1 < args.size()) *value = args[i + 1];
+      if (args[i].rfind(prefix, 0) == 0) *value = args[i].substr(prefix.size());
+    }
+  }
+  if (auto s = cria::dist::configure(split_mode, tensor_split); !s) return cria::cli::fail(s.error().message);
+  return 0;
+}
+#endif
+
+int run_cli(int argc, char** argv) {
   exit_130_on_interrupt();
   CLI::App app{"cria: a small, fast engine for GGUF language models", "cria"};
   app.set_version_flag("--version", kVersion);
@@ -145,6 +167,9 @@ int main(int argc, char** argv) {
     if (const std::string flag = cria::cli::first_unknown_flag(*cmd, args, 1); !flag.empty()) {
       return cria::cli::fail(unknown_flag_message(*cmd, flag));
     }
+#ifdef CRIA_HAVE_MPI
+    if (const int code = configure_pipeline(args); code != 0) return code;
+#endif
   }
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
@@ -162,4 +187,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cria: error: %s\n", e.what());
     return 1;
   }
+}
+
+int main(int argc, char** argv) {
+#ifdef CRIA_HAVE_MPI
+  // Ranks 1 .. K-1 of `mpirun -np K` run their pipeline stage here and end; rank 0 runs the command.
+  if (const auto code = cria::dist::start(argc, argv)) return *code;
+#endif
+  const int code = run_cli(argc, argv);
+  cria::cli::report_resident_weights();
+#ifdef CRIA_HAVE_MPI
+  cria::dist::stop(code);
+#endif
+  return code;
 }

@@ -3,11 +3,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <vector>
 
 #include "core/escapes.h"
+#include "llama_cpp_compat.h"
+#ifdef CRIA_HAVE_MPI
+#include "dist/pipeline.h"
+#endif
 
 namespace cria::cli {
 
@@ -29,14 +34,48 @@ std::string default_model_path() {
   return (fs::path(CRIA_SOURCE_MODELS_DIR) / name).string();
 }
 
+namespace {
+
+// With CRIA_MEMORY_REPORT, the last model loaded is kept until exit, when its resident weights are shown.
+std::shared_ptr<const model::Model>& reported_model() {
+  static std::shared_ptr<const model::Model> model;
+  return model;
+}
+
+bool memory_report_asked() {
+  const char* env = std::getenv("CRIA_MEMORY_REPORT");
+  return env != nullptr && std::string(env) != "0";
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const model::Model>> load_weights(gguf::File file) {
+#ifdef CRIA_HAVE_MPI
+  auto model = dist::pipelined() ? dist::load_stage_model(std::move(file)) : model::Model::from_file(std::move(file));
+  if (model && dist::pipelined() && !logs_disabled()) std::fprintf(stderr, "cria: %s\n", dist::describe_stages().c_str());
+#else
+  auto model = model::Model::from_file(std::move(file));
+#endif
+  if (model && memory_report_asked()) reported_model() = *model;
+  return model;
+}
+
 Result<LoadedModel> load_model(const std::string& path) {
   auto file = gguf::File::open(path);
   if (!file) return file.error();
   auto tok = tokenizer::Tokenizer::load(*file);
   if (!tok) return tok.error();
-  auto model = model::Model::from_file(std::move(*file));
+  auto model = load_weights(std::move(*file));
   if (!model) return model.error();
   return LoadedModel{*model, std::make_shared<const tokenizer::Tokenizer>(std::move(*tok))};
+}
+
+void report_resident_weights() {
+  const auto& model = reported_model();
+  if (!model) return;
+  const model::LayerRange r = model->held_layers();
+  std::fprintf(stderr, "cria: rank 0: layers %u..%u: resident weights %.1f MiB\n", r.begin, r.end - 1,
+               static_cast<double>(model->resident_weight_bytes()) / (1 << 20));
 }
 
 std::string model_banner(const model::Model& model) {

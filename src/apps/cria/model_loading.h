@@ -21,6 +21,13 @@ struct LoadedModel {
 
 Result<LoadedModel> load_model(const std::string& path);
 
+// The weights this process runs: the whole model, or under `mpirun -np K` its pipeline stage's layers,
+// the other ranks loading theirs (src/dist).
+Result<std::shared_ptr<const model::Model>> load_weights(gguf::File file);
+
+// With CRIA_MEMORY_REPORT=1: the resident weight memory of the last model loaded, on stderr (at exit).
+void report_resident_weights();
+
 // What the load banners of run and bench say of a model: "architecture: qwen2 (NEOX rope, Q/K/V biases,
 // tied output), 28 layers of 1536, 151936 tokens".
 std::string model_banner(const model::Model& model);
