@@ -35,6 +35,13 @@ void MappedFile::release() {
   size_ = 0;
 }
 
+void release_mapped_pages(const void* data, size_t bytes) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 Result<MappedFile> MappedFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(path + ": cannot open: " + std::strerror(errno));
@@ -67,7 +74,7 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
 uint64_t MappedFile::resident_bytes() const {
   if (data_ == nullptr) return 0;
   // smaps lists each mapping as "start-end perms ..." followed by fields such as "Rss:  1234 kB"; the
-  // file's mapping is one entry (or several, if the kernel split it) within [data_, data_ + size_).
+  // file's mapping is one entry (or several, if the kernel split it) over [data_, data_ + size_).
   std::ifstream smaps("/proc/self/smaps");
   const auto begin = reinterpret_cast<uintptr_t>(data_), end = begin + size_;
   std::string line;
@@ -76,7 +83,7 @@ uint64_t MappedFile::resident_bytes() const {
   while (std::getline(smaps, line)) {
     unsigned long lo = 0, hi = 0;
     if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
-      inside = lo >= begin && hi <= end;
+      inside = lo < end && hi > begin;  // the mapping ends on a page boundary, past end
       continue;
     }
     unsigned long value = 0;

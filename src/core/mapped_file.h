@@ -9,6 +9,11 @@
 
 namespace cria {
 
+// Lets this process's pages of a read-only file mapping in [data, data + bytes) go (whole pages inside
+// the range only): they stay in the page cache, and a later read maps them again. For weights that were
+// copied elsewhere (repacked), so that a process does not hold both.
+void release_mapped_pages(const void* data, size_t bytes);
+
 class MappedFile {
  public:
   MappedFile() = default;

@@ -33,6 +33,7 @@ struct State {
   std::vector<double> shares;
   std::vector<model::LayerRange> stages;
   int64_t n_embd = 0, n_vocab = 0;  // for the hop report
+  int32_t generation = 0;           // models loaded so far (MpiLink)
 };
 
 State& state() {
@@ -166,15 +167,18 @@ int float_count(size_t n) {
 }
 
 // The MPI side of model::PipelineLink for this rank's stage.
+// `generation` numbers the models rank 0 has had the ranks load: a pass names its model's, so that a
+// stage never runs a pass of a model it no longer holds (each rank keeps one at a time).
 class MpiLink final : public model::PipelineLink {
  public:
-  MpiLink(int stage, int n_stages) : stage_(stage), n_stages_(n_stages) {}
+  MpiLink(int stage, int n_stages, int32_t generation) : stage_(stage), n_stages_(n_stages), generation_(generation) {}
   int stage() const override { return stage_; }
   int n_stages() const override { return n_stages_; }
 
   void announce(const model::PassHeader& h, std::span<const int32_t> journal, const model::Batch& batch) override {
     Wire w;
     w.put(kPass);
+    w.put(generation_);
     w.put(static_cast<int32_t>(h.cache_uid & 0x7fffffff));
     w.put(static_cast<int32_t>(h.cache_uid >> 31));
     for (int32_t v : {h.n_cells, h.n_seq_max, h.k_type, h.v_type, h.n_batch, h.n_threads, h.max_keys, h.flash_attn,
@@ -226,6 +230,7 @@ class MpiLink final : public model::PipelineLink {
   }
 
   int stage_, n_stages_;
+  int32_t generation_;
   std::vector<MPI_Request> sends_;
 };
 
@@ -258,6 +263,7 @@ int run_stage() {
   std::unique_ptr<model::Runner> runner;
   std::optional<model::KvCache> cache;
   uint64_t cache_uid = 0;
+  int32_t generation = -1;
   model::PassHeader current;
   model::Batch batch;
   for (;;) {
@@ -267,11 +273,12 @@ int run_stage() {
         runner.reset();
         cache.reset();
         model.reset();
+        generation = w.take();
         const std::string path = w.take_string();
         model::ModelPart part;
         part.layers.begin = static_cast<uint32_t>(w.take());
         part.layers.end = static_cast<uint32_t>(w.take());
-        part.link = std::make_shared<MpiLink>(st.rank, st.size);
+        part.link = std::make_shared<MpiLink>(st.rank, st.size, generation);
         auto loaded = model::Model::load(path, ops::selected_isa(), part);
         Wire reply;
         reply.put(loaded ? 0 : 1);
@@ -282,6 +289,9 @@ int run_stage() {
       }
       case kPass: {
         if (!model) fatal("rank 0 sent a pass before a model");
+        if (w.take() != generation) {
+          fatal("rank 0 ran a model it loaded before its latest one; a pipeline holds one model at a time");
+        }
         model::PassHeader h;
         const auto lo = static_cast<uint32_t>(w.take());
         const auto hi = static_cast<uint32_t>(w.take());
@@ -322,6 +332,7 @@ int run_stage() {
           cache.emplace(std::move(*made));
           cache_uid = h.cache_uid;
         }
+        if (!cache) fatal("rank 0 used a KV cache made before its latest model");
         current = h;
         if (auto s = cache->replay(journal); !s) fatal(s.error().message);
         if (auto s = runner->decode(batch, *cache); !s) fatal("a pass rank 0 accepted fails here: " + s.error().message);
@@ -485,9 +496,11 @@ Result<std::shared_ptr<const model::Model>> load_stage_model(gguf::File file) {
   st.stages = *stages;
   st.n_embd = hp->n_embd;
   // Every rank opens the same path: on several hosts it must be there on each (a shared or copied file).
+  const int32_t generation = ++st.generation;
   for (int r = 1; r < st.size; ++r) {
     Wire w;
     w.put(kLoad);
+    w.put(generation);
     w.put(file.path());
     w.put(static_cast<int32_t>(st.stages[static_cast<size_t>(r)].begin));
     w.put(static_cast<int32_t>(st.stages[static_cast<size_t>(r)].end));
@@ -495,7 +508,7 @@ Result<std::shared_ptr<const model::Model>> load_stage_model(gguf::File file) {
   }
   model::ModelPart part;
   part.layers = st.stages[0];
-  part.link = std::make_shared<MpiLink>(0, st.size);
+  part.link = std::make_shared<MpiLink>(0, st.size, generation);
   auto model = model::Model::from_file(std::move(file), ops::selected_isa(), part);
   // Every rank answers, so that none is left waiting, before an error is returned.
   std::string errors;

@@ -67,6 +67,8 @@ class File {
   const TensorInfo* find_tensor(std::string_view name) const;
   // Files the tensors come from: 1, or a split model's shard count.
   int n_shards() const { return 1 + static_cast<int>(shards_.size()); }
+  // Whether the tensors are in a file mapping (open), not a caller's buffer (parse).
+  bool mapped() const { return mapping_ != nullptr; }
   // Bytes of the file (all shards) this process has touched and holds in memory.
   uint64_t resident_bytes() const;
 

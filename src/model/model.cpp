@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include "core/mapped_file.h"
+
 #include <span>
 #include <string>
 
@@ -79,6 +81,9 @@ class Binder {
               ops::Matrix& out) {
     auto m = ops::Matrix::make(t.type, n_in, n_out, data, isa_);
     if (!m) return make_error(file_.path() + ": " + what + ": " + m.error().message);
+    // Repacked rows are read from the copy: the process lets its pages of the file go rather than hold
+    // the weights twice (they stay in the page cache; a tied embedding's lookups map them again).
+    if (m->packed && file_.mapped()) release_mapped_pages(data, static_cast<size_t>(n_out) * m->row_bytes);
     out = *m;
     return Ok{};
   }

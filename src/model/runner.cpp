@@ -23,6 +23,11 @@ Result<std::unique_ptr<Runner>> Runner::create(std::shared_ptr<const Model> mode
     return make_error("thread count " + std::to_string(options.n_threads) + " is above the limit of " +
                       std::to_string(ThreadPool::kMaxThreads));
   }
+  const LayerRange held = model->held_layers();
+  if ((held.begin != 0 || !model->holds_output()) && model->pipeline() == nullptr) {
+    return make_error("a model bound to layers " + std::to_string(held.begin) + ".." + std::to_string(held.end - 1) +
+                      " of " + std::to_string(model->hparams().n_layer) + " runs only as a pipeline stage");
+  }
   const int n_threads = options.n_threads == 0 ? ThreadPool::physical_cores() : options.n_threads;
   if (auto s = check_memory(work_bytes(*model, options, n_threads),
                             "work buffers for a batch of " + std::to_string(options.n_batch) + " tokens and a context of " +
@@ -125,6 +130,16 @@ const float* Runner::logits(int i) const {
 
 Status Runner::check(const Batch& batch, const KvCache& cache) {
   if (batch.empty()) return make_error("decode: the batch has no tokens");
+  const LayerRange held = model_->held_layers(), cached = cache.layers();
+  if (cached.begin > held.begin || cached.end < held.end) {
+    return make_error("decode: the KV cache holds layers " + std::to_string(cached.begin) + ".." +
+                      std::to_string(cached.end - 1) + ", not all of this model's " + std::to_string(held.begin) + ".." +
+                      std::to_string(held.end - 1));
+  }
+  if (link_ != nullptr && link_->first() && !cache.journaling()) {
+    return make_error("decode: a pipeline's first stage needs a cache of its own layers (KvCache::create with "
+                      "the model's held_layers()), which records what the other stages must repeat");
+  }
   if (batch.size() > n_batch_) {
     return make_error("decode: " + std::to_string(batch.size()) + " tokens exceed the batch size " +
                       std::to_string(n_batch_));

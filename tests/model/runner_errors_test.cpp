@@ -2,6 +2,8 @@
 // model, a small cache, and every kind of bad request.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <span>
 #include <string>
 
 #include "model/batch.h"
@@ -120,6 +122,47 @@ TEST(RunnerLimits, HugeRequestsAreRefusedBeforeAllocating) {
   runner = Runner::create(model, options);
   ASSERT_FALSE(runner.ok());
   EXPECT_EQ(runner.error().message, "thread count 100000 is above the limit of 512");
+}
+
+// A model bound to some layers runs only as a pipeline stage, with a cache that holds those layers.
+struct IdleLink final : PipelineLink {
+  int stage() const override { return 0; }
+  int n_stages() const override { return 2; }
+  void announce(const PassHeader&, std::span<const int32_t>, const Batch&) override { ++announced; }
+  void receive_hidden(int, std::span<float>) override {}
+  void send_hidden(int, std::span<const float>) override {}
+  void send_logits(int, std::span<const float>) override {}
+  void receive_logits(int, std::span<float>) override {}
+  void finish() override {}
+  int announced = 0;
+};
+
+TEST(RunnerLimits, AStageRunsOnlyInAPipelineWithItsLayersCache) {
+  const std::string path = std::string(CRIA_SOURCE_DIR) + "/models/kjv-Q8_0.gguf";
+  RunnerOptions options;
+  options.n_threads = 1;
+  options.n_batch = 8;
+  auto alone = Model::load(path, ops::selected_isa(), {{2, 4}, nullptr});
+  ASSERT_TRUE(alone.ok()) << alone.error().message;
+  auto refused_runner = Runner::create(*alone, options);
+  ASSERT_FALSE(refused_runner.ok());
+  EXPECT_EQ(refused_runner.error().message, "a model bound to layers 2..3 of 6 runs only as a pipeline stage");
+
+  auto link = std::make_shared<IdleLink>();
+  auto first = Model::load(path, ops::selected_isa(), {{0, 3}, link}).value();
+  auto runner = Runner::create(first, options).value();
+  Batch batch;
+  batch.add(1, 0, {0}, true);
+  auto later_layers = KvCache::create(first->hparams(), 16, 1, {}, {3, 6}).value();
+  auto refused = runner->decode(batch, later_layers);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("the KV cache holds layers 3..5, not all of this model's 0..2"), std::string::npos)
+      << refused.error().message;
+  auto all_layers = KvCache::create(first->hparams(), 16, 1).value();  // holds them, but keeps no journal
+  refused = runner->decode(batch, all_layers);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("needs a cache of its own layers"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(link->announced, 0) << "nothing reaches the other stages when a batch is refused";
 }
 
 }  // namespace

@@ -55,7 +55,9 @@ std::string validate(const BatchedBenchOptions& o) {
 
 int run_batched_bench(const BatchedBenchOptions& o) {
   if (auto problem = validate(o); !problem.empty()) return fail(problem);
-  auto model = model::Model::load(o.model.empty() ? default_model_path() : o.model);
+  auto file = gguf::File::open(o.model.empty() ? default_model_path() : o.model);
+  if (!file) return fail(file.error().message);
+  auto model = load_weights(std::move(*file));
   if (!model) return fail(model.error().message);
   const int n_seq_max = *std::max_element(o.n_parallel.begin(), o.n_parallel.end());
   model::RunnerOptions runner_options;
