@@ -34,6 +34,7 @@ struct State {
   std::vector<model::LayerRange> stages;
   int64_t n_embd = 0, n_vocab = 0;  // for the hop report
   int32_t generation = 0;           // models loaded so far (MpiLink)
+  bool pass_open = false;           // rank 0 announced a pass it has not finished
 };
 
 State& state() {
@@ -66,7 +67,7 @@ double pass_timeout_seconds() {
 // them in a loop: spinning first (a hop's latency), then yielding the core, then sleeping, 20 us and
 // later `idle_us`, so that a waiting rank leaves the core to a neighbour that computes (mpirun
 // --oversubscribe).
-void pause(long i, int idle_us) {
+void backoff(long i, int idle_us) {
   if (i < 2000) return;
   if (i < 4000) {
     sched_yield();
@@ -75,15 +76,16 @@ void pause(long i, int idle_us) {
   std::this_thread::sleep_for(std::chrono::microseconds(i < 20000 ? 20 : idle_us));
 }
 
-// Waits for a request. `timed`: inside a pass, where nothing for pass_timeout_seconds() means a stuck rank.
-void wait(MPI_Request& request, const std::string& what, bool timed) {
+// Waits for a request (its status into `status`, if given). `timed`: inside a pass, where nothing for
+// pass_timeout_seconds() means a stuck rank.
+void wait(MPI_Request& request, const std::string& what, bool timed, MPI_Status* status = MPI_STATUS_IGNORE) {
   const auto start = Clock::now();
   const double limit = pass_timeout_seconds();
   for (long i = 0;; ++i) {
     int done = 0;
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    check(MPI_Test(&request, &done, status), what);
     if (done != 0) return;
-    pause(i, 500);
+    backoff(i, 500);
     if (timed && i % 256 == 0 && std::chrono::duration<double>(Clock::now() - start).count() > limit) {
       fatal(what + ": nothing came for " + std::to_string(static_cast<int>(limit)) +
             " s (CRIA_PIPELINE_TIMEOUT); a rank is stuck");
@@ -149,7 +151,7 @@ Wire receive(int from, int tag, const std::string& what, bool timed) {
     int found = 0;
     check(MPI_Iprobe(from, tag, MPI_COMM_WORLD, &found, &status), what);
     if (found != 0) break;
-    pause(i, 2000);  // an idle stage (a server with no requests) looks every 2 ms
+    backoff(i, 2000);  // an idle stage (a server with no requests) looks every 2 ms
     if (timed && i % 64 == 0 && std::chrono::duration<double>(Clock::now() - start).count() > limit) {
       fatal(what + ": nothing came for " + std::to_string(static_cast<int>(limit)) + " s (CRIA_PIPELINE_TIMEOUT)");
     }
@@ -193,14 +195,13 @@ class MpiLink final : public model::PipelineLink {
       w.put(batch.wants_logits(i) ? 1 : 0);
       w.put_all(batch.seqs(i));
     }
+    state().pass_open = true;
     for (int r = 1; r < n_stages_; ++r) send(w, r, kCommandTag, "sending a pass to rank " + std::to_string(r));
   }
 
   void receive_hidden(int micro, std::span<float> rows) override {
-    MPI_Request r;
-    const std::string what = "receiving micro-batch " + std::to_string(micro) + " from rank " + std::to_string(stage_ - 1);
-    check(MPI_Irecv(rows.data(), float_count(rows.size()), MPI_FLOAT, stage_ - 1, kHiddenTag, MPI_COMM_WORLD, &r), what);
-    wait(r, what, true);
+    receive_rows(rows, stage_ - 1, kHiddenTag,
+                 "receiving micro-batch " + std::to_string(micro) + " from rank " + std::to_string(stage_ - 1));
   }
   void send_hidden(int micro, std::span<const float> rows) override {
     post_send(rows, stage_ + 1, kHiddenTag, "sending micro-batch " + std::to_string(micro) + " to rank " +
@@ -210,19 +211,37 @@ class MpiLink final : public model::PipelineLink {
     post_send(rows, 0, kLogitsTag, "sending the logits of micro-batch " + std::to_string(micro) + " to rank 0");
   }
   void receive_logits(int micro, std::span<float> rows) override {
-    MPI_Request r;
-    const std::string what = "receiving the logits of micro-batch " + std::to_string(micro) + " from rank " +
-                             std::to_string(n_stages_ - 1);
-    check(MPI_Irecv(rows.data(), float_count(rows.size()), MPI_FLOAT, n_stages_ - 1, kLogitsTag, MPI_COMM_WORLD, &r),
-          what);
-    wait(r, what, true);
+    receive_rows(rows, n_stages_ - 1, kLogitsTag,
+                 "receiving the logits of micro-batch " + std::to_string(micro) + " from rank " +
+                     std::to_string(n_stages_ - 1));
+  }
+  void progress() override {
+    if (sends_.empty()) return;
+    int done = 0;
+    check(MPI_Testall(static_cast<int>(sends_.size()), sends_.data(), &done, MPI_STATUSES_IGNORE), "sending rows");
+    if (done != 0) sends_.clear();
   }
   void finish() override {
     for (MPI_Request& r : sends_) wait(r, "finishing a pass's sends", true);
     sends_.clear();
+    state().pass_open = false;
   }
 
  private:
+  // Receives exactly rows.size() floats: a message of another length means the ranks planned the pass
+  // differently, which must stop the job rather than leave rows unwritten.
+  void receive_rows(std::span<float> rows, int from, int tag, const std::string& what) {
+    MPI_Request r;
+    MPI_Status status;
+    check(MPI_Irecv(rows.data(), float_count(rows.size()), MPI_FLOAT, from, tag, MPI_COMM_WORLD, &r), what);
+    wait(r, what, true, &status);
+    int count = 0;
+    check(MPI_Get_count(&status, MPI_FLOAT, &count), what);
+    if (static_cast<size_t>(count) != rows.size()) {
+      fatal(what + ": " + std::to_string(count) + " floats came, " + std::to_string(rows.size()) + " were expected");
+    }
+  }
+
   void post_send(std::span<const float> rows, int to, int tag, const std::string& what) {
     MPI_Request r;
     check(MPI_Isend(rows.data(), float_count(rows.size()), MPI_FLOAT, to, tag, MPI_COMM_WORLD, &r), what);
@@ -252,113 +271,139 @@ void report_resident(const model::Model& m) {
                range_text(r, m.hparams().n_layer).c_str(), static_cast<double>(m.resident_weight_bytes()) / (1 << 20));
 }
 
-// The loop of ranks 1 .. K-1: load when told, mirror rank 0's runner and cache, run each pass's layers.
-int run_stage() {
-  State& st = state();
-  // mpirun passes Ctrl-C and SIGTERM to every rank; rank 0 decides when the job ends (a server finishes
-  // its streams first) and tells the stages, and if it dies instead mpirun ends them.
-  std::signal(SIGINT, SIG_IGN);
-  std::signal(SIGTERM, SIG_IGN);
-  std::shared_ptr<const model::Model> model;
-  std::unique_ptr<model::Runner> runner;
-  std::optional<model::KvCache> cache;
-  uint64_t cache_uid = 0;
-  int32_t generation = -1;
-  model::PassHeader current;
-  model::Batch batch;
-  for (;;) {
-    Wire w = receive(0, kCommandTag, "waiting for rank 0", false);
-    switch (w.take()) {
-      case kLoad: {
-        runner.reset();
-        cache.reset();
-        model.reset();
-        generation = w.take();
-        const std::string path = w.take_string();
-        model::ModelPart part;
-        part.layers.begin = static_cast<uint32_t>(w.take());
-        part.layers.end = static_cast<uint32_t>(w.take());
-        part.link = std::make_shared<MpiLink>(st.rank, st.size, generation);
-        auto loaded = model::Model::load(path, ops::selected_isa(), part);
-        Wire reply;
-        reply.put(loaded ? 0 : 1);
-        reply.put(loaded ? std::string() : loaded.error().message);
-        if (loaded) model = *loaded;
-        send(reply, 0, kReplyTag, "answering rank 0's load");
-        break;
+// Ranks 1 .. K-1: load when told, mirror rank 0's runner and cache, run each pass's layers.
+class Stage {
+ public:
+  int run() {
+    // mpirun passes Ctrl-C and SIGTERM to every rank; rank 0 decides when the job ends (a server finishes
+    // its streams first) and tells the stages, and if it dies instead mpirun ends them.
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    for (;;) {
+      Wire w = receive(0, kCommandTag, "waiting for rank 0", false);
+      switch (w.take()) {
+        case kLoad:
+          load(w);
+          break;
+        case kPass:
+          run_pass(w);
+          break;
+        case kPing:
+          echo(w);
+          break;
+        case kStop:
+          if (report_asked() && model_) report_resident(*model_);
+          return 0;
+        default:
+          fatal("an unknown command from rank 0");
       }
-      case kPass: {
-        if (!model) fatal("rank 0 sent a pass before a model");
-        if (w.take() != generation) {
-          fatal("rank 0 ran a model it loaded before its latest one; a pipeline holds one model at a time");
-        }
-        model::PassHeader h;
-        const auto lo = static_cast<uint32_t>(w.take());
-        const auto hi = static_cast<uint32_t>(w.take());
-        h.cache_uid = (static_cast<uint64_t>(hi) << 31) | lo;
-        h.n_cells = w.take(), h.n_seq_max = w.take(), h.k_type = w.take(), h.v_type = w.take();
-        h.n_batch = w.take(), h.n_threads = w.take(), h.max_keys = w.take(), h.flash_attn = w.take();
-        h.batch_invariant = w.take();
-        const std::span<const int32_t> journal = w.take_all();
-        batch.clear();
-        const int32_t n = w.take();
-        for (int32_t i = 0; i < n; ++i) {
-          const int32_t token = w.take(), pos = w.take();
-          const bool logits = w.take() != 0;
-          batch.add(token, pos, w.take_all(), logits);
-        }
-        if (!runner || h.n_batch != current.n_batch || h.n_threads != current.n_threads ||
-            h.max_keys != current.max_keys || h.flash_attn != current.flash_attn ||
-            h.batch_invariant != current.batch_invariant) {
-          model::RunnerOptions o;
-          o.n_batch = h.n_batch;
-          o.n_threads = h.n_threads;
-          o.max_keys = h.max_keys;
-          o.flash_attn = h.flash_attn != 0;
-          o.batch_invariant = h.batch_invariant != 0;
-          runner.reset();
-          auto made = model::Runner::create(model, o);
-          if (!made) fatal(made.error().message);
-          runner = std::move(*made);
-        }
-        if (h.cache_uid != cache_uid) {
-          // Rank 0 made a new cache; this stage keeps one at a time, so it may not go back to an old one.
-          if (h.cache_uid < cache_uid) fatal("rank 0 went back to an earlier KV cache; a pipeline keeps one at a time");
-          cache.reset();
-          auto made = model::KvCache::create(model->hparams(), h.n_cells, h.n_seq_max,
-                                             {static_cast<TensorType>(h.k_type), static_cast<TensorType>(h.v_type)},
-                                             model->held_layers());
-          if (!made) fatal(made.error().message);
-          cache.emplace(std::move(*made));
-          cache_uid = h.cache_uid;
-        }
-        if (!cache) fatal("rank 0 used a KV cache made before its latest model");
-        current = h;
-        if (auto s = cache->replay(journal); !s) fatal(s.error().message);
-        if (auto s = runner->decode(batch, *cache); !s) fatal("a pass rank 0 accepted fails here: " + s.error().message);
-        break;
-      }
-      case kPing: {
-        // Echo n floats back, `rounds` times (rank 0 times the round trips).
-        const int32_t floats = w.take(), rounds = w.take();
-        std::vector<float> buf(static_cast<size_t>(floats));
-        for (int32_t i = 0; i < rounds; ++i) {
-          MPI_Request r;
-          check(MPI_Irecv(buf.data(), floats, MPI_FLOAT, 0, kPingTag, MPI_COMM_WORLD, &r), "ping");
-          wait(r, "ping", true);
-          check(MPI_Isend(buf.data(), floats, MPI_FLOAT, 0, kPingTag, MPI_COMM_WORLD, &r), "ping");
-          wait(r, "ping", true);
-        }
-        break;
-      }
-      case kStop:
-        if (report_asked() && model) report_resident(*model);
-        return 0;
-      default:
-        fatal("an unknown command from rank 0");
     }
   }
-}
+
+ private:
+  // The model's file, this rank's layers; the answer says whether it loaded.
+  void load(Wire& w) {
+    runner_.reset();
+    cache_.reset();
+    model_.reset();
+    generation_ = w.take();
+    const std::string path = w.take_string();
+    model::ModelPart part;
+    part.layers.begin = static_cast<uint32_t>(w.take());
+    part.layers.end = static_cast<uint32_t>(w.take());
+    part.link = std::make_shared<MpiLink>(state().rank, state().size, generation_);
+    auto loaded = model::Model::load(path, ops::selected_isa(), part);
+    Wire reply;
+    reply.put(loaded ? 0 : 1);
+    reply.put(loaded ? std::string() : loaded.error().message);
+    if (loaded) model_ = *loaded;
+    send(reply, 0, kReplyTag, "answering rank 0's load");
+  }
+
+  // One forward pass as rank 0 announced it (MpiLink::announce wrote the message).
+  void run_pass(Wire& w) {
+    if (!model_) fatal("rank 0 sent a pass before a model");
+    if (w.take() != generation_) {
+      fatal("rank 0 ran a model it loaded before its latest one; a pipeline holds one model at a time");
+    }
+    model::PassHeader h;
+    const auto lo = static_cast<uint32_t>(w.take());
+    const auto hi = static_cast<uint32_t>(w.take());
+    h.cache_uid = (static_cast<uint64_t>(hi) << 31) | lo;
+    h.n_cells = w.take(), h.n_seq_max = w.take(), h.k_type = w.take(), h.v_type = w.take();
+    h.n_batch = w.take(), h.n_threads = w.take(), h.max_keys = w.take(), h.flash_attn = w.take();
+    h.batch_invariant = w.take();
+    const std::span<const int32_t> journal = w.take_all();
+    batch_.clear();
+    const int32_t n = w.take();
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t token = w.take(), pos = w.take();
+      const bool logits = w.take() != 0;
+      batch_.add(token, pos, w.take_all(), logits);
+    }
+    mirror_runner(h);
+    mirror_cache(h);
+    if (auto s = cache_->replay(journal); !s) fatal(s.error().message);
+    if (auto s = runner_->decode(batch_, *cache_); !s) fatal("a pass rank 0 accepted fails here: " + s.error().message);
+  }
+
+  // A runner with rank 0's options (made again when they change).
+  void mirror_runner(const model::PassHeader& h) {
+    if (runner_ && h.n_batch == current_.n_batch && h.n_threads == current_.n_threads &&
+        h.max_keys == current_.max_keys && h.flash_attn == current_.flash_attn &&
+        h.batch_invariant == current_.batch_invariant) {
+      return;
+    }
+    model::RunnerOptions o;
+    o.n_batch = h.n_batch;
+    o.n_threads = h.n_threads;
+    o.max_keys = h.max_keys;
+    o.flash_attn = h.flash_attn != 0;
+    o.batch_invariant = h.batch_invariant != 0;
+    runner_.reset();
+    auto made = model::Runner::create(model_, o);
+    if (!made) fatal(made.error().message);
+    runner_ = std::move(*made);
+    current_ = h;
+  }
+
+  // This rank's share of rank 0's cache: a new one when rank 0 made a new one; never an older one.
+  void mirror_cache(const model::PassHeader& h) {
+    if (h.cache_uid == cache_uid_) {
+      if (!cache_) fatal("rank 0 used a KV cache made before its latest model");
+      return;
+    }
+    if (h.cache_uid < cache_uid_) fatal("rank 0 went back to an earlier KV cache; a pipeline keeps one at a time");
+    cache_.reset();
+    auto made = model::KvCache::create(model_->hparams(), h.n_cells, h.n_seq_max,
+                                       {static_cast<TensorType>(h.k_type), static_cast<TensorType>(h.v_type)},
+                                       model_->held_layers());
+    if (!made) fatal(made.error().message);
+    cache_.emplace(std::move(*made));
+    cache_uid_ = h.cache_uid;
+  }
+
+  // Echoes n floats back to rank 0, `rounds` times (rank 0 times the round trips: report_hops).
+  static void echo(Wire& w) {
+    const int32_t floats = w.take(), rounds = w.take();
+    std::vector<float> buf(static_cast<size_t>(floats));
+    for (int32_t i = 0; i < rounds; ++i) {
+      MPI_Request r;
+      check(MPI_Irecv(buf.data(), floats, MPI_FLOAT, 0, kPingTag, MPI_COMM_WORLD, &r), "ping");
+      wait(r, "ping", true);
+      check(MPI_Isend(buf.data(), floats, MPI_FLOAT, 0, kPingTag, MPI_COMM_WORLD, &r), "ping");
+      wait(r, "ping", true);
+    }
+  }
+
+  std::shared_ptr<const model::Model> model_;
+  int32_t generation_ = -1;
+  std::unique_ptr<model::Runner> runner_;
+  model::PassHeader current_;
+  std::optional<model::KvCache> cache_;
+  uint64_t cache_uid_ = 0;
+  model::Batch batch_;
+};
 
 // Rank 0 with CRIA_MEMORY_REPORT: the mean one-way time to rank 1 and back of what a generated token
 // sends: a hidden row (n_embd floats, rank to rank) and a logits row (n_vocab floats, last rank to rank 0).
@@ -442,8 +487,10 @@ Result<std::vector<model::LayerRange>> plan_stages(uint32_t n_layer, int n_ranks
 }
 
 std::optional<int> start(int argc, char** argv) {
-  // mpirun (Open MPI) tells each process the job's size; without it, or alone, there is nothing to do.
+  // The launcher tells each process the job's size (Open MPI's mpirun, or a PMI launcher such as MPICH's
+  // Hydra); without it, or alone, there is nothing to do and MPI is not started.
   const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (size == nullptr) size = std::getenv("PMI_SIZE");
   if (size == nullptr || std::atoi(size) <= 1) return std::nullopt;
   int provided = 0;
   // Rank 0's server calls decode from its scheduler thread, one call at a time.
@@ -461,7 +508,7 @@ std::optional<int> start(int argc, char** argv) {
   st.active = true;
   if (provided < MPI_THREAD_SERIALIZED) fatal("this MPI does not allow calls from more than one thread");
   if (st.rank == 0) return std::nullopt;
-  const int code = run_stage();
+  const int code = Stage().run();
   MPI_Finalize();
   return code;
 }
@@ -534,8 +581,12 @@ std::string describe_stages() {
 }
 
 void stop(int exit_code) {
-  (void)exit_code;
   if (!pipelined()) return;
+  // Rank 0 left in the middle of a pass (an exception): the others wait for rows that will not come.
+  if (state().pass_open) {
+    std::fprintf(stderr, "cria: error: rank 0 ended (exit code %d) in the middle of a pass; ending every rank\n", exit_code);
+    MPI_Abort(MPI_COMM_WORLD, exit_code != 0 ? exit_code : 1);
+  }
   if (report_asked()) report_hops();
   Wire w;
   w.put(kStop);

@@ -30,6 +30,10 @@ Result<std::vector<model::LayerRange>> plan_stages(uint32_t n_layer, int n_ranks
 // "3,2,1" or "3/2/1" (llama.cpp's --tensor-split), non-negative and not all zero.
 Result<std::vector<double>> parse_tensor_split(const std::string& text);
 
+// A stage keeps one model and one KV cache at a time: rank 0 may load another model or make another
+// cache (each later one replaces the one before on every stage), but not go back to an earlier one; a
+// pass of an earlier one ends the job with an error.
+//
 // Called first thing in main. Outside an MPI job of several processes it does nothing and returns
 // nullopt. In one, it initialises MPI; on rank 0 it returns nullopt (the command runs, and pipelined()
 // is true); on the other ranks it runs the stage loop and returns the process's exit code.
@@ -50,8 +54,9 @@ Result<std::shared_ptr<const model::Model>> load_stage_model(gguf::File file);
 // A line per rank for the load banner: "rank 1: layers 11..21 and the output head".
 std::string describe_stages();
 
-// Rank 0, at exit: tells the other ranks to end and finalises MPI. With CRIA_PIPELINE_REPORT=1 each rank
-// first prints its resident weight memory and rank 0 the time of one hop (a hidden row to the next rank).
+// Rank 0, at exit: tells the other ranks to end and finalises MPI (or aborts the job, if it is leaving in
+// the middle of a pass). With CRIA_MEMORY_REPORT=1 each rank first prints its resident weight memory and
+// rank 0 the time of one hop of a hidden row and of a logits row to rank 1.
 void stop(int exit_code);
 
 }  // namespace cria::dist

@@ -372,55 +372,54 @@ std::vector<int32_t> KvCache::take_journal() {
 
 Status KvCache::replay(std::span<const int32_t> journal) {
   size_t i = 0;
+  // The next n words, or nullptr when the journal ends first.
   auto take = [&](size_t n) -> const int32_t* {
     if (journal.size() - i < n) return nullptr;
     const int32_t* w = journal.data() + i;
     i += n;
     return w;
   };
+  const auto cut_short = [] { return make_error("KV cache journal: an operation is cut short"); };
   while (i < journal.size()) {
     const auto op = static_cast<Op>(journal[i++]);
     const int32_t* w = nullptr;
     Status status = Ok{};
     switch (op) {
       case Op::kRm:
-        if ((w = take(3))) status = seq_rm(w[0], w[1], w[2]);
+        if (!(w = take(3))) return cut_short();
+        status = seq_rm(w[0], w[1], w[2]);
         break;
       case Op::kCp:
-        if ((w = take(4))) status = seq_cp(w[0], w[1], w[2], w[3]);
+        if (!(w = take(4))) return cut_short();
+        status = seq_cp(w[0], w[1], w[2], w[3]);
         break;
       case Op::kKeep:
-        if ((w = take(1))) status = seq_keep(w[0]);
+        if (!(w = take(1))) return cut_short();
+        status = seq_keep(w[0]);
         break;
       case Op::kClear:
         clear();
-        w = journal.data();
         break;
       case Op::kAdd:
-        if ((w = take(4))) status = seq_add(w[0], w[1], w[2], w[3]);
+        if (!(w = take(4))) return cut_short();
+        status = seq_add(w[0], w[1], w[2], w[3]);
         break;
       case Op::kRetain:
-        if ((w = take(1))) status = retain(w[0]);
+        if (!(w = take(1))) return cut_short();
+        status = retain(w[0]);
         break;
-      case Op::kReuse:
-        if ((w = take(2)) && w[1] >= 0) {
-          const int32_t seq = w[0];
-          const auto n = static_cast<size_t>(w[1]);
-          const int32_t* tokens = take(n);
-          if (tokens == nullptr) {
-            w = nullptr;
-            break;
-          }
-          auto reused = reuse_prefix(seq, std::span<const int32_t>(tokens, n));
-          if (!reused) status = reused.error();
-        } else {
-          w = nullptr;
-        }
+      case Op::kReuse: {
+        if (!(w = take(2)) || w[1] < 0) return cut_short();
+        const int32_t seq = w[0];
+        const auto n = static_cast<size_t>(w[1]);
+        const int32_t* tokens = take(n);
+        if (tokens == nullptr) return cut_short();
+        if (auto reused = reuse_prefix(seq, std::span<const int32_t>(tokens, n)); !reused) status = reused.error();
         break;
+      }
       default:
         return make_error("KV cache journal: unknown operation " + std::to_string(static_cast<int32_t>(op)));
     }
-    if (w == nullptr) return make_error("KV cache journal: an operation is cut short");
     if (!status) return make_error("KV cache journal: " + status.error().message);
   }
   return Ok{};

@@ -38,6 +38,13 @@ Result<TensorType> parse_kv_cache_type(std::string_view name);
 
 class KvCache {
  public:
+  // Movable, not copyable: a copy would share the original's uid and journal, and a pipeline's stages
+  // would then mirror two caches as one.
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+  KvCache(KvCache&&) = default;
+  KvCache& operator=(KvCache&&) = default;
+
   // n_cells tokens in all, for sequence ids 0 .. n_seq_max - 1. Every layer's row is sized for the layer
   // with the most KV heads. A quantized type needs head rows that are whole blocks (32 elements).
   // `layers`: a pipeline stage's cache holds the keys and values of its own layers only (k(l) and v(l)
@@ -118,6 +125,7 @@ class KvCache {
   uint64_t uid() const { return uid_; }
 
  private:
+  KvCache() = default;
   // Counts nested operations (seq_keep calls seq_rm): only the outermost one is recorded.
   struct Outer {
     explicit Outer(KvCache& c) : cache(c) { ++cache.depth_; }

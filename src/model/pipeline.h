@@ -42,6 +42,9 @@ class PipelineLink {
   // receives them (waits).
   virtual void send_logits(int micro, std::span<const float> rows) = 0;
   virtual void receive_logits(int micro, std::span<float> rows) = 0;
+  // Called between layers: lets sends under way move on while this stage computes (an MPI library moves
+  // a large message only inside its own calls).
+  virtual void progress() = 0;
   // The end of a pass: every send has left.
   virtual void finish() = 0;
 };

@@ -76,7 +76,9 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
   attn_.resize(b * n_q);
   gate_.resize(b * n_ff);
   up_.resize(b * n_ff);
-  logits_.resize(b * model_->n_vocab());
+  // Logits: on the stage that computes them and on the first, which receives them.
+  const PipelineLink* link = model_->pipeline();
+  if (link == nullptr || link->first() || model_->holds_output()) logits_.resize(b * model_->n_vocab());
   rope_cos_.resize(b * hp.n_rot / 2);
   rope_sin_.resize(b * hp.n_rot / 2);
   rope_cos_local_.resize(b * hp.n_rot / 2);
@@ -113,8 +115,8 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
   attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
                             ops::attention_scratch_floats(static_cast<int>(hd), max_keys_));
   link_ = model_->pipeline();
-  const LayerRange held = model_->held_layers();
-  for (uint32_t l = held.begin; l < held.end; ++l) {
+  // Over every layer, not only the held ones: each stage must cut a pass into the same micro-batches.
+  for (uint32_t l = 0; l < hp.n_layer; ++l) {
     const int g = ops::attention_cut_granule(static_cast<int>(hp.n_head[l]), static_cast<int>(hp.n_head_kv[l]),
                                              batch_invariant_);
     cut_granule_ = std::lcm(cut_granule_, g);
@@ -259,8 +261,7 @@ void Runner::plan_micro_batches() {
   const int n = last_batch_size_;
   micro_.clear();
   micro_segments_.clear();
-  const int stages = link_ == nullptr ? 1 : link_->n_stages();
-  const int wanted = std::clamp(n / kMinTokens, 1, 2 * stages);
+  const int wanted = link_ == nullptr ? 1 : std::clamp(n / kMinTokens, 1, 2 * link_->n_stages());
   // The cuts closest to even shares, taken from the allowed ones in token order.
   std::vector<int>& cuts = cuts_;
   cuts.clear();
@@ -339,6 +340,7 @@ void Runner::forward(const Batch& batch, KvCache& cache) {
     for (int l = static_cast<int>(held.begin); l < static_cast<int>(held.end); ++l) {
       attention_block(l, micro_[m], cache);
       ffn_block(l, micro_[m]);
+      if (link_ != nullptr) link_->progress();  // moves the sends under way along while this stage computes
     }
     hand_on(m);  // the logits, or the rows for the stage after
   }

@@ -133,6 +133,7 @@ struct IdleLink final : PipelineLink {
   void send_hidden(int, std::span<const float>) override {}
   void send_logits(int, std::span<const float>) override {}
   void receive_logits(int, std::span<float>) override {}
+  void progress() override {}
   void finish() override {}
   int announced = 0;
 };
