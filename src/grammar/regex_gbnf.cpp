@@ -121,13 +121,17 @@ class Parser {
     return "\"\"";
   }
 
+  // Each of these parsing steps leaves in nullable_ whether what it returned can match the empty string.
   std::string alternation(int depth) {
     if (depth > 32) return fail("groups nest more than 32 deep");
     std::vector<std::string> alts{sequence(depth)};
+    bool nullable = nullable_;
     while (error_.empty() && pos_ < p_.size() && p_[pos_] == '|') {
       ++pos_;
       alts.push_back(sequence(depth));
+      nullable = nullable || nullable_;
     }
+    nullable_ = nullable;
     if (alts.size() == 1) return alts[0];
     std::string out = "(";
     for (size_t i = 0; i < alts.size(); ++i) out += (i ? " | " : "") + alts[i];
@@ -136,21 +140,29 @@ class Parser {
 
   std::string sequence(int depth) {
     std::string out;
+    bool nullable = true;
     while (error_.empty() && pos_ < p_.size() && p_[pos_] != '|' && p_[pos_] != ')') {
       if (p_[pos_] == '$' && pos_ + 1 == p_.size()) break;  // the end anchor
       std::string item = atom(depth);
       item = quantified(std::move(item));
+      nullable = nullable && nullable_;
       out += (out.empty() ? "" : " ") + item;
     }
+    nullable_ = nullable;
     return out.empty() ? "\"\"" : out;
   }
 
   std::string quantified(std::string item) {
     if (pos_ >= p_.size()) return item;
     const char c = p_[pos_];
+    const bool item_nullable = nullable_;
+    const size_t quantifier_at = pos_;
     std::string q;
+    bool unbounded = false;  // the grammar repeats the item through a recursive rule
     if (c == '*' || c == '+' || c == '?') {
       q = std::string(1, c);
+      unbounded = c != '?';
+      nullable_ = c != '+' || item_nullable;
       ++pos_;
     } else if (c == '{') {
       size_t end = p_.find('}', pos_);
@@ -178,9 +190,17 @@ class Parser {
       if (m > kMaxRepeat || n > kMaxRepeat) return fail("repetition counts above " + std::to_string(kMaxRepeat) + " are not supported");
       if (has_n && n < m) return fail("{" + std::to_string(m) + "," + std::to_string(n) + "} is reversed");
       q = "{" + std::to_string(m) + (open ? "," : has_n ? "," + std::to_string(n) : "") + "}";
+      unbounded = open;
+      nullable_ = m == 0 || item_nullable;
       pos_ = end + 1;
     } else {
       return item;
+    }
+    // A rule that repeats something that can be empty could begin with itself, which GBNF refuses (as
+    // llama.cpp's does): "(a?)*" would have to be written "a*".
+    if (unbounded && item_nullable) {
+      pos_ = quantifier_at;  // the error points at the quantifier
+      return fail("a repeated part that can match nothing ('()*', '(a?)+') is not supported");
     }
     if (pos_ < p_.size() && p_[pos_] == '?') ++pos_;  // lazy: the same strings
     if (pos_ < p_.size() && (p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '{')) return fail("a quantifier after a quantifier");
@@ -318,23 +338,27 @@ class Parser {
     return g.empty() ? fail("a class that matches no character a JSON string can hold") : g;
   }
 
+  // "(...)" or "(?:...)"; nullable_ as its alternation's.
+  std::string group(int depth) {
+    ++pos_;
+    if (pos_ < p_.size() && p_[pos_] == '?') {
+      if (pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
+        pos_ += 2;
+      } else {
+        return fail("lookaround and named groups are not supported");
+      }
+    }
+    std::string inner = alternation(depth + 1);
+    if (pos_ >= p_.size() || p_[pos_] != ')') return fail("'(' without ')'");
+    ++pos_;
+    return "(" + inner + ")";
+  }
+
   std::string atom(int depth) {
     const char c = p_[pos_];
+    if (c == '(') return group(depth);
+    nullable_ = false;  // one character
     switch (c) {
-      case '(': {
-        ++pos_;
-        if (pos_ < p_.size() && p_[pos_] == '?') {
-          if (pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
-            pos_ += 2;
-          } else {
-            return fail("lookaround and named groups are not supported");
-          }
-        }
-        std::string inner = alternation(depth + 1);
-        if (pos_ >= p_.size() || p_[pos_] != ')') return fail("'(' without ')'");
-        ++pos_;
-        return "(" + inner + ")";
-      }
       case '[': return chars(char_class());
       case '.': ++pos_; return chars(complement({{'\n', '\n'}, {'\r', '\r'}, {0x2028, 0x2029}}));
       case '\\': { ++pos_; const Ranges r = escape(false); return error_.empty() ? chars(r) : "\"\""; }
@@ -348,6 +372,7 @@ class Parser {
   std::string_view p_;
   size_t pos_ = 0;
   std::string error_;
+  bool nullable_ = false;
 };
 
 }  // namespace

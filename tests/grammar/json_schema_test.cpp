@@ -120,6 +120,9 @@ TEST(JsonSchema, PatternsMatchTheirStringsAsJsonText) {
       {R"({"type": "string", "pattern": "^[^a]$"})", {R"("\"")", R"("\\")", R"("b")", R"("\n")"}, {R"("a")", R"("bb")"}},
       {R"({"type": "string", "pattern": "^\\w+@\\w+\\.com$"})", {R"("moses@sinai.com")"}, {R"("moses@sinai.org")", R"("@x.com")"}},
       {R"({"type": "string", "pattern": "^[α-ω]+ (?:Ἰ|I)\\u0394?$"})", {R"("αβγ I")", R"("ω ἸΔ")"}, {R"("αβγ")", R"("Α I")"}},
+      // Repeated parts that cannot be empty, and bounded repeats of ones that can.
+      {R"({"type": "string", "pattern": "^(ab?)*$"})", {R"("")", R"("abab")", R"("aab")"}, {R"("b")", R"("abb")"}},
+      {R"({"type": "string", "pattern": "^(a?){2,3}$"})", {R"("")", R"("aa")", R"("aaa")"}, {R"("aaaa")"}},
   };
   for (const Case& c : cases) {
     const auto g = grammar_of(c.schema);
@@ -138,6 +141,10 @@ TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
            Bad{R"({"type": "string", "format": "date-time"})", "#: unsupported keyword 'format'"},
            Bad{R"({"type": "string", "pattern": "^(a)\\1$"})", "#/pattern, at character 5: backreferences are not supported"},
            Bad{R"({"type": "string", "pattern": "(?=a)b"})", "#/pattern, at character 2: lookaround"},
+           // A repeated part that can be empty would make a left-recursive rule (found by the fuzzer).
+           Bad{R"({"type": "string", "pattern": "= term ()*"})", "#/pattern, at character 10: a repeated part that can match nothing"},
+           Bad{R"({"type": "string", "pattern": "^(a|b?)+$"})", "#/pattern, at character 8: a repeated part that can match nothing"},
+           Bad{R"({"type": "string", "pattern": "(x*y*){2,}"})", "#/pattern, at character 7: a repeated part that can match nothing"},
            Bad{R"({"type": "string", "pattern": "^a+$", "maxLength": 3})", "#: pattern together with minLength"},
            Bad{R"({"properties": {"d": {"type": "string", "format": "date"}}})", "#/properties/d: unsupported keyword 'format'"},
            Bad{R"({"type": "number", "minimum": 1.5})", "#/minimum: bounds are supported on integers, not on numbers"},
