@@ -6,7 +6,19 @@
 #include <sstream>
 #include <random>
 
+#include <unistd.h>
+
 namespace cria::test {
+
+TempDir::TempDir(const std::string& name)
+    : path(std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
+  std::filesystem::create_directories(path);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
+}
 
 const char* const kKjvPrompts[8] = {
     "In the beginning God created",

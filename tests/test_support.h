@@ -22,6 +22,16 @@ std::string read_file(const std::filesystem::path& path);
 // Eight KJV prompts of different lengths, for the tests that decode several sequences together.
 extern const char* const kKjvPrompts[8];
 
+// A folder under the system's temporary one, "NAME_PID", removed with everything in it at the end.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
 // Random Gaussian data, deterministic per seed, never all zeros.
 std::vector<float> gaussian(size_t n, uint32_t seed, float stddev = 1.0f);
 

@@ -63,33 +63,49 @@ double pass_timeout_seconds() {
   return s > 0 ? s : 600.0;
 }
 
-// The i-th pause of a wait. MPI_Test and MPI_Iprobe are also what move messages along, so waits call
-// them in a loop: spinning first (a hop's latency), then yielding the core, then sleeping, 20 us and
+// Polls `ready` until it says yes. MPI_Test and MPI_Iprobe are also what move messages along, so a wait
+// calls them in a loop: spinning first (a hop's latency), then yielding the core, then sleeping, 20 us and
 // later `idle_us`, so that a waiting rank leaves the core to a neighbour that computes (mpirun
-// --oversubscribe).
-void backoff(long i, int idle_us) {
-  if (i < 2000) return;
-  if (i < 4000) {
-    sched_yield();
-    return;
-  }
-  std::this_thread::sleep_for(std::chrono::microseconds(i < 20000 ? 20 : idle_us));
-}
-
-// Waits for a request (its status into `status`, if given). `timed`: inside a pass, where nothing for
-// pass_timeout_seconds() means a stuck rank.
-void wait(MPI_Request& request, const std::string& what, bool timed, MPI_Status* status = MPI_STATUS_IGNORE) {
+// --oversubscribe). `timed`: inside a pass, where nothing for pass_timeout_seconds() means a stuck rank.
+template <class Ready>
+void wait_until(Ready ready, const std::string& what, bool timed, int idle_us) {
   const auto start = Clock::now();
   const double limit = pass_timeout_seconds();
-  for (long i = 0;; ++i) {
-    int done = 0;
-    check(MPI_Test(&request, &done, status), what);
-    if (done != 0) return;
-    backoff(i, 500);
-    if (timed && i % 256 == 0 && std::chrono::duration<double>(Clock::now() - start).count() > limit) {
+  for (long i = 0; !ready(); ++i) {
+    if (i < 2000) continue;
+    if (i < 4000) {
+      sched_yield();
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(i < 20000 ? 20 : idle_us));
+    if (timed && i % 64 == 0 && std::chrono::duration<double>(Clock::now() - start).count() > limit) {
       fatal(what + ": nothing came for " + std::to_string(static_cast<int>(limit)) +
             " s (CRIA_PIPELINE_TIMEOUT); a rank is stuck");
     }
+  }
+}
+
+// Waits for a request (its status into `status`, if given).
+void wait(MPI_Request& request, const std::string& what, bool timed, MPI_Status* status = MPI_STATUS_IGNORE) {
+  wait_until(
+      [&] {
+        int done = 0;
+        check(MPI_Test(&request, &done, status), what);
+        return done != 0;
+      },
+      what, timed, 500);
+}
+
+// One round trip of `buf` with `peer`: sent first and then received back, or the other way round.
+void round_trip(std::vector<float>& buf, int peer, bool send_first) {
+  for (int leg = 0; leg < 2; ++leg) {
+    MPI_Request r;
+    if ((leg == 0) == send_first) {
+      check(MPI_Isend(buf.data(), static_cast<int>(buf.size()), MPI_FLOAT, peer, kPingTag, MPI_COMM_WORLD, &r), "ping");
+    } else {
+      check(MPI_Irecv(buf.data(), static_cast<int>(buf.size()), MPI_FLOAT, peer, kPingTag, MPI_COMM_WORLD, &r), "ping");
+    }
+    wait(r, "ping", true);
   }
 }
 
@@ -144,18 +160,15 @@ void send(const Wire& wire, int to, int tag, const std::string& what) {
 
 // The next message from `from` with `tag`, of any length; `timed` as for wait().
 Wire receive(int from, int tag, const std::string& what, bool timed) {
-  const auto start = Clock::now();
-  const double limit = pass_timeout_seconds();
   MPI_Status status;
-  for (long i = 0;; ++i) {
-    int found = 0;
-    check(MPI_Iprobe(from, tag, MPI_COMM_WORLD, &found, &status), what);
-    if (found != 0) break;
-    backoff(i, 2000);  // an idle stage (a server with no requests) looks every 2 ms
-    if (timed && i % 64 == 0 && std::chrono::duration<double>(Clock::now() - start).count() > limit) {
-      fatal(what + ": nothing came for " + std::to_string(static_cast<int>(limit)) + " s (CRIA_PIPELINE_TIMEOUT)");
-    }
-  }
+  // An idle stage (a server with no requests) looks every 2 ms.
+  wait_until(
+      [&] {
+        int found = 0;
+        check(MPI_Iprobe(from, tag, MPI_COMM_WORLD, &found, &status), what);
+        return found != 0;
+      },
+      what, timed, 2000);
   int count = 0;
   check(MPI_Get_count(&status, MPI_INT32_T, &count), what);
   std::vector<int32_t> words(static_cast<size_t>(count));
@@ -254,7 +267,7 @@ class MpiLink final : public model::PipelineLink {
 };
 
 std::string range_text(const model::LayerRange& r, uint32_t n_layer) {
-  std::string s = "layers " + std::to_string(r.begin) + ".." + std::to_string(r.end - 1);
+  std::string s = "layers " + r.text();
   if (r.begin == 0) s += " and the token embedding";
   if (r.end == n_layer) s += std::string(r.begin == 0 ? "," : " and") + " the output head";
   return s;
@@ -387,13 +400,7 @@ class Stage {
   static void echo(Wire& w) {
     const int32_t floats = w.take(), rounds = w.take();
     std::vector<float> buf(static_cast<size_t>(floats));
-    for (int32_t i = 0; i < rounds; ++i) {
-      MPI_Request r;
-      check(MPI_Irecv(buf.data(), floats, MPI_FLOAT, 0, kPingTag, MPI_COMM_WORLD, &r), "ping");
-      wait(r, "ping", true);
-      check(MPI_Isend(buf.data(), floats, MPI_FLOAT, 0, kPingTag, MPI_COMM_WORLD, &r), "ping");
-      wait(r, "ping", true);
-    }
+    for (int32_t i = 0; i < rounds; ++i) round_trip(buf, 0, /*send_first=*/false);
   }
 
   std::shared_ptr<const model::Model> model_;
@@ -419,13 +426,7 @@ void report_hops() {
     send(w, 1, kCommandTag, "ping");
     std::vector<float> buf(static_cast<size_t>(floats), 1.0f);
     const auto start = Clock::now();
-    for (int i = 0; i < kRounds; ++i) {
-      MPI_Request r;
-      check(MPI_Isend(buf.data(), static_cast<int>(buf.size()), MPI_FLOAT, 1, kPingTag, MPI_COMM_WORLD, &r), "ping");
-      wait(r, "ping", true);
-      check(MPI_Irecv(buf.data(), static_cast<int>(buf.size()), MPI_FLOAT, 1, kPingTag, MPI_COMM_WORLD, &r), "ping");
-      wait(r, "ping", true);
-    }
+    for (int i = 0; i < kRounds; ++i) round_trip(buf, 1, /*send_first=*/true);
     const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count() / (2.0 * kRounds);
     std::fprintf(stderr, "cria: rank 0: one hop of %s (%lld floats) to rank 1: %.1f us\n", what,
                  static_cast<long long>(floats), us);

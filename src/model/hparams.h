@@ -18,6 +18,8 @@ struct LayerRange {
   uint32_t begin = 0, end = UINT32_MAX;
   LayerRange clipped(uint32_t n_layer) const { return {begin, end < n_layer ? end : n_layer}; }
   bool contains(uint32_t layer) const { return layer >= begin && layer < end; }
+  // "11..21": the first and the last layer, as messages show a (non-empty) range.
+  std::string text() const { return std::to_string(begin) + ".." + std::to_string(end - 1); }
 };
 
 struct ModelHparams {

@@ -25,8 +25,8 @@ Result<std::unique_ptr<Runner>> Runner::create(std::shared_ptr<const Model> mode
   }
   const LayerRange held = model->held_layers();
   if ((held.begin != 0 || !model->holds_output()) && model->pipeline() == nullptr) {
-    return make_error("a model bound to layers " + std::to_string(held.begin) + ".." + std::to_string(held.end - 1) +
-                      " of " + std::to_string(model->hparams().n_layer) + " runs only as a pipeline stage");
+    return make_error("a model bound to layers " + held.text() + " of " + std::to_string(model->hparams().n_layer) +
+                      " runs only as a pipeline stage");
   }
   const int n_threads = options.n_threads == 0 ? ThreadPool::physical_cores() : options.n_threads;
   if (auto s = check_memory(work_bytes(*model, options, n_threads),
@@ -60,7 +60,8 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
       max_keys_(options.max_keys),
       flash_attn_(options.flash_attn),
       batch_invariant_(options.batch_invariant),
-      pool_(n_threads) {
+      pool_(n_threads),
+      link_(model_->pipeline()) {
   const auto& hp = model_->hparams();
   const int64_t hd = hp.head_dim;
   // Layers may differ in head counts: every buffer is sized for the largest.
@@ -77,8 +78,7 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
   gate_.resize(b * n_ff);
   up_.resize(b * n_ff);
   // Logits: on the stage that computes them and on the first, which receives them.
-  const PipelineLink* link = model_->pipeline();
-  if (link == nullptr || link->first() || model_->holds_output()) logits_.resize(b * model_->n_vocab());
+  if (link_ == nullptr || link_->first() || model_->holds_output()) logits_.resize(b * model_->n_vocab());
   rope_cos_.resize(b * hp.n_rot / 2);
   rope_sin_.resize(b * hp.n_rot / 2);
   rope_cos_local_.resize(b * hp.n_rot / 2);
@@ -114,7 +114,6 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
   rotate_ = hp.desc->rope == RopeStyle::Neox ? ops::rope_neox : ops::rope_norm;
   attention_scratch_.resize(static_cast<size_t>(pool_.size()) *
                             ops::attention_scratch_floats(static_cast<int>(hd), max_keys_));
-  link_ = model_->pipeline();
   // Over every layer, not only the held ones: each stage must cut a pass into the same micro-batches.
   for (uint32_t l = 0; l < hp.n_layer; ++l) {
     const int g = ops::attention_cut_granule(static_cast<int>(hp.n_head[l]), static_cast<int>(hp.n_head_kv[l]),
@@ -134,9 +133,8 @@ Status Runner::check(const Batch& batch, const KvCache& cache) {
   if (batch.empty()) return make_error("decode: the batch has no tokens");
   const LayerRange held = model_->held_layers(), cached = cache.layers();
   if (cached.begin > held.begin || cached.end < held.end) {
-    return make_error("decode: the KV cache holds layers " + std::to_string(cached.begin) + ".." +
-                      std::to_string(cached.end - 1) + ", not all of this model's " + std::to_string(held.begin) + ".." +
-                      std::to_string(held.end - 1));
+    return make_error("decode: the KV cache holds layers " + cached.text() + ", not all of this model's " +
+                      held.text());
   }
   if (link_ != nullptr && link_->first() && !cache.journaling()) {
     return make_error("decode: a pipeline's first stage needs a cache of its own layers (KvCache::create with "

@@ -38,23 +38,11 @@ std::string mpirun(int n, const std::string& extra = "") {
   return std::string(CRIA_MPIRUN) + " --oversubscribe --bind-to none -np " + std::to_string(n) + " " + extra;
 }
 
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("cria_pipeline_" + std::to_string(::getpid()))) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
 bool fixtures_present() { return fs::exists(kModels + "kjv-F32.gguf") && fs::exists(kText); }
 
 TEST(PipelineCli, RunAndPerplexityEqualOneProcess) {
   if (!fixtures_present()) GTEST_SKIP() << "no KJV fixtures in ../shared";
-  TempDir dir;
+  TempDir dir("cria_pipeline_run");
   const std::string gen = " -p 'And God said' -n 32 --temp 0 -t 1 --no-display-prompt";
   // 256-token chunks in one pass: cut into micro-batches on 2 and 3 ranks. -b 96 also cuts chunks
   // into passes of odd lengths, with a --tensor-split.
@@ -100,7 +88,7 @@ TEST(PipelineCli, RunAndPerplexityEqualOneProcess) {
 TEST(PipelineCli, EveryArchitectureEqualOneProcess) {
   const std::string arch = CRIA_SHARED_DIR "/fixtures/models/arch/";
   if (!fs::exists(arch) || !fs::exists(kText)) GTEST_SKIP() << "no architecture fixtures in ../shared";
-  TempDir dir;
+  TempDir dir("cria_pipeline_arch");
   int n = 0;
   for (const auto& e : fs::directory_iterator(arch)) {
     if (e.path().extension() != ".gguf") continue;
@@ -258,7 +246,7 @@ std::vector<pid_t> children_of(pid_t parent) {
 }
 
 TEST(PipelineCli, KilledRankEndsEveryRankWithinTenSeconds) {
-  TempDir dir;
+  TempDir dir("cria_pipeline_kill");
   // A long generation (the context is far past the model's training length, which is fine here).
   const std::string cmd = "exec " + mpirun(3) + " " + CRIA_BINARY + " run -m " + kBundled +
                           " -p 'In the beginning' -n 200000 --ignore-eos -c 200000 -t 1 >" + dir.file("out") + " 2>" +
@@ -369,7 +357,7 @@ class Namespaces {
 
  private:
   static bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-  TempDir dir_;
+  TempDir dir_{"cria_pipeline_netns"};
   std::string a_, b_, va_, agent_;
   bool ok_ = false;
 };
@@ -379,7 +367,7 @@ TEST(PipelineCli, AcrossTwoNetworkNamespacesOverTcp) {
   if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
   Namespaces ns;
   if (!ns.ok()) GTEST_SKIP() << "cannot make network namespaces here (ip netns add failed)";
-  TempDir dir;
+  TempDir dir("cria_pipeline_tcp");
   const std::string model = kModels + "kjv-Q8_0.gguf";
   const std::string ppl = " perplexity -m " + model + " -f " + kText + " -c 256 -b 256 --chunks 2 -t 1 --save-logits ";
   auto one = run_cria(ppl + dir.file("one"));

@@ -7,24 +7,13 @@
 #include <fstream>
 
 #include "http/http_test_client.h"
+#include "test_support.h"
 
 namespace cria::http::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A temporary directory removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
+using cria::test::TempDir;
 
 bool make_certificate(const fs::path& dir) {
   std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout '" + (dir / "k.pem").string() +

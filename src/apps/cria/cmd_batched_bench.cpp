@@ -55,9 +55,7 @@ std::string validate(const BatchedBenchOptions& o) {
 
 int run_batched_bench(const BatchedBenchOptions& o) {
   if (auto problem = validate(o); !problem.empty()) return fail(problem);
-  auto file = gguf::File::open(o.model.empty() ? default_model_path() : o.model);
-  if (!file) return fail(file.error().message);
-  auto model = load_weights(std::move(*file));
+  auto model = load_weights(o.model.empty() ? default_model_path() : o.model);
   if (!model) return fail(model.error().message);
   const int n_seq_max = *std::max_element(o.n_parallel.begin(), o.n_parallel.end());
   model::RunnerOptions runner_options;

@@ -284,9 +284,7 @@ int run_bench(const BenchOptions& opt) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
 
   for (const auto& path : opt.models) {
-    auto file = gguf::File::open(path);
-    if (!file) return report_error(file.error().message);
-    auto model = load_weights(std::move(*file));
+    auto model = load_weights(path);
     if (!model) return report_error(model.error().message);
     const engine::ModelSummary summary = engine::summarize_model(**model);
     const TokenBytes per_token = token_bytes(**model);

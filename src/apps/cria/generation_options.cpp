@@ -127,10 +127,7 @@ void print_kv_cache_size(const char* who, const model::KvCache& cache) {
   if (logs_disabled()) return;
   constexpr double kMiB = 1024.0 * 1024.0;
   // A pipeline stage's cache holds its own layers: say so, since the other ranks hold the rest.
-  const model::LayerRange layers = cache.layers();
-  const std::string share = cache.journaling() ? " (rank 0's layers " + std::to_string(layers.begin) + ".." +
-                                                     std::to_string(layers.end - 1) + ")"
-                                               : "";
+  const std::string share = cache.journaling() ? " (rank 0's layers " + cache.layers().text() + ")" : "";
   std::fprintf(stderr, "%s: KV self size = %.2f MiB, K (%s): %.2f MiB, V (%s): %.2f MiB%s\n", who,
                static_cast<double>(cache.k_bytes() + cache.v_bytes()) / kMiB,
                model::kv_cache_type_name(cache.types().k).c_str(), static_cast<double>(cache.k_bytes()) / kMiB,

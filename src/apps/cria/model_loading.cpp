@@ -60,6 +60,12 @@ Result<std::shared_ptr<const model::Model>> load_weights(gguf::File file) {
   return model;
 }
 
+Result<std::shared_ptr<const model::Model>> load_weights(const std::string& path) {
+  auto file = gguf::File::open(path);
+  if (!file) return file.error();
+  return load_weights(std::move(*file));
+}
+
 Result<LoadedModel> load_model(const std::string& path) {
   auto file = gguf::File::open(path);
   if (!file) return file.error();
@@ -73,8 +79,7 @@ Result<LoadedModel> load_model(const std::string& path) {
 void report_resident_weights() {
   const auto& model = reported_model();
   if (!model) return;
-  const model::LayerRange r = model->held_layers();
-  std::fprintf(stderr, "cria: rank 0: layers %u..%u: resident weights %.1f MiB\n", r.begin, r.end - 1,
+  std::fprintf(stderr, "cria: rank 0: layers %s: resident weights %.1f MiB\n", model->held_layers().text().c_str(),
                static_cast<double>(model->resident_weight_bytes()) / (1 << 20));
 }
 

@@ -24,6 +24,7 @@ Result<LoadedModel> load_model(const std::string& path);
 // The weights this process runs: the whole model, or under `mpirun -np K` its pipeline stage's layers,
 // the other ranks loading theirs (src/dist).
 Result<std::shared_ptr<const model::Model>> load_weights(gguf::File file);
+Result<std::shared_ptr<const model::Model>> load_weights(const std::string& path);
 
 // With CRIA_MEMORY_REPORT=1: the resident weight memory of the last model loaded, on stderr (at exit).
 void report_resident_weights();
