@@ -344,6 +344,7 @@ struct DecodeQ6_K {
   using Layout = block::Q6_K;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 32 in 0..63; the offset 32 goes through minc
+  static constexpr int kRowsAlone = 4;    // see rows_alone
   static void scales(const uint8_t* b, SuperScales& s) {
     const __m256i scale = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + Layout::scales)));
     store16(s.scale, scale);
@@ -429,9 +430,22 @@ constexpr bool float_per_chunk() {
   }
 }
 
+// How a (row, token) pair's super-block results are summed. With VNNI (and for the i-quants' float
+// chunks): a horizontal sum per super-block into a float, as the packed AVX-512 kernels do. Without VNNI:
+// eight float lanes carried over the super-blocks and summed once at the end, which takes the horizontal
+// sum's dependent chain out of the loop (matvec Q4_K on AVX2: see docs/PERF.md). Either order is fixed
+// per pair, whatever the tile shape or thread split.
+template <class D>
+constexpr bool lane_sums() {
+  return !kHaveVnni && !float_per_chunk<D>();
+}
+
 template <class D, int R, int T>
 void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
   float acc[R][T] = {};
+  __m256 lanes[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) lanes[r][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     typename D::Scales s[R];
     const uint8_t* wb[R];
@@ -470,16 +484,21 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       std::memcpy(&dx, xb[t], 4);
       const __m256i bsums = load32(xb[t] + block::Q8_K::bsums);
       for (int r = 0; r < R; ++r) {
-        // d * dx * sum(isum) - dmin * dx * sum(minc * bsums), with one horizontal sum.
+        // d * dx * sum(isum) - dmin * dx * sum(minc * bsums), lane by lane, then summed (lane_sums).
         const __m256i mins = _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s[r].minc)), bsums);
-        const __m256 v = _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(s[r].d * dx)),
-                                       _mm256_mul_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s[r].dmin * dx)));
-        acc[r][t] += hsum(v);
+        if constexpr (lane_sums<D>()) {
+          lanes[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(s[r].d * dx), lanes[r][t]);
+          lanes[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s[r].dmin * dx), lanes[r][t]);
+        } else {
+          const __m256 v = _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(s[r].d * dx)),
+                                         _mm256_mul_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s[r].dmin * dx)));
+          acc[r][t] += hsum(v);
+        }
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) out[r][t] = acc[r][t];
+    for (int t = 0; t < T; ++t) out[r][t] = lane_sums<D>() ? hsum(lanes[r][t]) : acc[r][t];
 }
 
 // ---- float weights: F32 x F32, F16 x F16, BF16 x BF16 -----------------------------------------------------
@@ -546,8 +565,21 @@ struct Tile {
   }
 };
 
+// Rows per tile when a call has fewer than kTokens tokens (generation): kRows, or a decoder's
+// kRowsAlone. On AVX2 (16 registers, two-row tiles), Q6_K's one-token tiles run 15-20% faster with four
+// rows sharing each activation load; Q5_K's run 12-16% slower (its high bits take the registers), and
+// Q4_K's, Q4_0's and Q8_0's the same (matmul_bench's matvec, docs/PERF.md).
+template <class D>
+constexpr int rows_alone() {
+  if constexpr (requires { D::kRowsAlone; }) {
+    return D::kRowsAlone;
+  } else {
+    return kRows;
+  }
+}
+
 template <class D, Family F>
-constexpr GemmFn gemm = tiled_gemm<Tile<D, F>, kRows, kTokens>;
+constexpr GemmFn gemm = tiled_gemm<Tile<D, F>, kRows, kTokens, rows_alone<D>()>;
 
 struct NoDecode {};
 
