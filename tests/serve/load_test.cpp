@@ -255,7 +255,10 @@ TEST(ServeLoad, SixtyFourClientsWithFaultsLeaveTheServerAsTheyFoundIt) {
   EXPECT_EQ((*scheduler)->metrics().requests_running, 0);
   EXPECT_EQ((*scheduler)->metrics().requests_waiting, 0);
   EXPECT_EQ(t.bad.load(), 0) << t.first_bad;
-  EXPECT_GT(t.ok.load(), 64);
+  // The server kept answering: more answers than it has slots. Not a speed figure (that is the serving
+  // benchmark's): under ASan on a 2-core AVX2 host 10 s gave 48 answers, where a release build gives
+  // hundreds.
+  EXPECT_GT(t.ok.load(), so.n_parallel);
   EXPECT_GT(t.left.load(), 0);
   EXPECT_GT(t.malformed_sent.load(), 0);
   // Memory back near idle: what grew under load (queues, buffers of gone clients) was given back.
