@@ -25,33 +25,19 @@ void gemm_tile(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t r0, cons
     for (int t = 0; t < T; ++t) out[(t0 + t) * out_stride + r0 + r] = tile[r][t];
 }
 
-// A GemmFn (ops/kernels.h) over tiles of one build's Tile; a call with fewer than kTokens tokens runs
-// tiles of kRowsSingle rows instead (a build with registers to spare when a tile has one token).
-template <class Tile, int kRows, int kTokens, int kRowsSingle = kRows>
-void tiled_gemm(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x,
-                size_t x_row_bytes, int64_t n_tokens, float* out, int64_t out_stride) {
+// Tiles of R rows x kTokens tokens over the whole call, then the rows and tokens left as 1-row or 1-token
+// tiles.
+template <class Tile, int R, int kTokens>
+void tiles_of_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x,
+                   size_t x_row_bytes, int64_t n_tokens, float* out, int64_t out_stride) {
+  const int64_t full_rows = n_rows / R * R;
   const int64_t full_tokens = n_tokens / kTokens * kTokens;
-  if (full_tokens == 0 && kRowsSingle != kRows) {
-    // Fewer tokens than a tile (generation): one-token tiles of kRowsSingle rows.
-    const int64_t single_rows = n_rows / kRowsSingle * kRowsSingle;
-    for (int64_t r = 0; r < n_rows; r += r < single_rows ? kRowsSingle : 1) {
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        if (r < single_rows) {
-          gemm_tile<Tile, kRowsSingle, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-        } else {
-          gemm_tile<Tile, 1, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
-        }
-      }
-    }
-    return;
-  }
-  const int64_t full_rows = n_rows / kRows * kRows;
-  for (int64_t r = 0; r < full_rows; r += kRows) {
+  for (int64_t r = 0; r < full_rows; r += R) {
     for (int64_t t = 0; t < full_tokens; t += kTokens) {
-      gemm_tile<Tile, kRows, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
+      gemm_tile<Tile, R, kTokens>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
     }
     for (int64_t t = full_tokens; t < n_tokens; ++t) {
-      gemm_tile<Tile, kRows, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
+      gemm_tile<Tile, R, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
     }
   }
   for (int64_t r = full_rows; r < n_rows; ++r) {
@@ -62,6 +48,21 @@ void tiled_gemm(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows,
       gemm_tile<Tile, 1, 1>(n, w, w_row_bytes, r, x, x_row_bytes, t, out, out_stride);
     }
   }
+}
+
+// A GemmFn (ops/kernels.h) over tiles of one build's Tile; a call with fewer than kTokens tokens
+// (generation) runs tiles of kRowsSingle rows instead (a build with registers to spare when a tile has
+// one token).
+template <class Tile, int kRows, int kTokens, int kRowsSingle = kRows>
+void tiled_gemm(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows, const uint8_t* x,
+                size_t x_row_bytes, int64_t n_tokens, float* out, int64_t out_stride) {
+  if constexpr (kRowsSingle != kRows) {
+    if (n_tokens < kTokens) {
+      tiles_of_rows<Tile, kRowsSingle, kTokens>(n, w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, out, out_stride);
+      return;
+    }
+  }
+  tiles_of_rows<Tile, kRows, kTokens>(n, w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, out, out_stride);
 }
 
 }  // namespace cria::ops
