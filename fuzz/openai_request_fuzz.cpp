@@ -63,7 +63,7 @@ void exercise_chat(const cria::serve::ChatRequest& req) {
   std::optional<std::vector<cria::serve::TokenLogprob>> logprobs;
   if (req.logprobs) logprobs = pieces(text, req.top_logprobs);
   std::vector<cria::serve::Choice> choices;
-  for (int i = 0; i < req.gen.n; ++i) choices.push_back({i, text, "stop", logprobs});
+  for (int i = 0; i < req.gen.n; ++i) choices.push_back({i, text, "stop", logprobs, {}, {}});
   (void)cria::serve::chat_completion(h, choices, {1, 2, 0}).dump();
   const bool usage = req.gen.include_usage;
   (void)cria::serve::sse_event(cria::serve::chat_chunk(h, 0, true, "", std::nullopt, std::nullopt, usage));
@@ -87,7 +87,7 @@ void exercise_completion(const cria::serve::CompletionRequest& req) {
   const cria::serve::ResponseHeader h{"cmpl-fuzz", 1, req.model, "fp"};
   std::optional<std::vector<cria::serve::TokenLogprob>> logprobs;
   if (req.logprobs) logprobs = pieces(text, *req.logprobs);
-  (void)cria::serve::text_completion(h, {{0, "echo: " + text, "length", logprobs}}, {1, 1, 0}).dump();
+  (void)cria::serve::text_completion(h, {{0, "echo: " + text, "length", logprobs, {}, {}}}, {1, 1, 0}).dump();
   (void)cria::serve::text_chunk(h, 0, text, std::nullopt, logprobs, req.gen.include_usage, 3).dump();
 }
 

@@ -88,7 +88,7 @@ std::string stage_names(const std::vector<Stage>& stages) {
 }
 
 Sampler::Sampler(const SamplingParams& params, int64_t n_vocab, int n_ctx, const PieceFn& piece)
-    : params_(params), n_vocab_(n_vocab), n_ctx_(n_ctx) {
+    : params_(params), n_vocab_(n_vocab) {
   history_limit_ = params.repeat_last_n < 0 ? static_cast<size_t>(n_ctx) : static_cast<size_t>(params.repeat_last_n);
   seed_ = params.seed == 0xFFFFFFFF ? std::random_device{}() : params.seed;
   rng_.seed(seed_);

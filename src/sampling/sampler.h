@@ -111,7 +111,6 @@ class Sampler {
 
   SamplingParams params_;
   int64_t n_vocab_;
-  int n_ctx_;
   size_t history_limit_;
   size_t dry_limit_ = 0;
   uint32_t seed_;

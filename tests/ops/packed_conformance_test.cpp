@@ -246,7 +246,7 @@ TEST(KernelPackedConformance, JobsMatchSeparateProducts) {
       matmul(ms[i], x.data(), specs[i].tokens, want.back().data(), scratch, pool);
     }
     for (size_t i = 0; i < specs.size(); ++i) {
-      RowFn gathered = [&src, i, n, n_src](int64_t t, float*) {
+      RowFn gathered = [&src, i](int64_t t, float*) {
         return &src[static_cast<size_t>((static_cast<int64_t>(i) + 2 * t) % n_src * n)];
       };
       jobs.push_back({&ms[i], specs[i].same_input ? RowFn() : gathered, specs[i].tokens, got[i].data()});

@@ -21,7 +21,9 @@
 // FMA: the same exact integers in another float order. Keeping them apart gives the row-major bits too,
 // but its second convert and FMA per block made prompt processing about 25% slower.
 // GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <immintrin.h>
 

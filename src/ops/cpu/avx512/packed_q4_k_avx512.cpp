@@ -9,7 +9,9 @@
 // the sub-block scales and adds them to the row's int32 sum. The super-block's sum(scale * isum) is exact
 // in integers, as in the reference; mins use the activations' sums per 16.
 // GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <immintrin.h>
 

@@ -10,7 +10,9 @@
 // lane, the same horizontal sum tree per super-block and the same running sum over super-blocks. Models
 // with Q5_K tensors (attn_output of 8-expert Q4_K_M files) therefore give the same logits repacked or not.
 // GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <immintrin.h>
 

@@ -7,7 +7,9 @@
 // elements; the offset 32 comes off in integers as 32 * sum(scale * activation sums of 16), so the
 // super-block sum is exact as in the reference.
 // GCC 12 warns about the undefined upper lanes inside its own AVX-512 broadcast and cast intrinsics.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <immintrin.h>
 
