@@ -27,13 +27,13 @@ bash tests/e2e/run.sh build/release/cria
 stage "replicas behind haproxy: three cria serve under the load test, one killed midway"
 bash scripts/replicas-test.sh 10
 
-stage "sanitizer build (ASan + UBSan): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache, batches, HTTP, the OpenAI protocol and the scheduler"
-# Only the folders whose tests run here are built (not the CLI and the tests that start it).
-cmake --preset debug -DCRIA_BUILD_CLI=OFF -DCRIA_MPI=OFF -DCRIA_TEST_FOLDERS="gguf;quant;ops;grammar;sampling;tokenizer;model;chat;convert;serve;http;hub" \
-  >/dev/null
-cmake --build --preset debug -j"$jobs" --target cria_tests
+stage "sanitizer build (clang, ASan + UBSan, -O1): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache, batches, HTTP, the OpenAI protocol and the scheduler"
+# One build serves these tests and the fuzzers below; the preset builds only the folders whose tests run
+# here (not the CLI and the tests that start it).
+cmake --preset sanitize >/dev/null
+cmake --build --preset sanitize -j"$jobs" --target cria_tests gguf_reader_fuzz openai_request_fuzz gbnf_fuzz make_fuzz_seeds
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CRIA_LOAD_SECONDS=10 \
-  ./build/debug/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Gbnf*:JsonSchema*:TokenMask*:ToolCalls*:HubFiles*:Pull*:Sampler*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaMarkup*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:ModelArchLoading*:ArchFiles/ArchReference.BatchedEqualsAlone*:ArchFiles/ArchReference.Shifted*:*BatchedDecode*:Http*:OpenAi*:Serve*' --gtest_brief=1
+  ./build/sanitize/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Gbnf*:JsonSchema*:TokenMask*:ToolCalls*:HubFiles*:Pull*:Sampler*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaMarkup*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:ModelArchLoading*:ArchFiles/ArchReference.BatchedEqualsAlone*:ArchFiles/ArchReference.Shifted*:*BatchedDecode*:Http*:OpenAi*:Serve*' --gtest_brief=1
 
 stage "fuzzing the GGUF reader and the OpenAI request parsers for ${FUZZ_SECONDS:-60} s"
 bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
