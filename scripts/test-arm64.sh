@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh arm64
 
 build=build/arm64
-# Only what runs here is built: the engine and the ops, quant and model tests. The HTTP server (Boost,
-# OpenSSL), cria pull (libcurl), the CLI, libcria.so and the other tests have no ARM-specific part and are tested natively.
+# Only what runs here is built: the engine and the ops, quant and model tests. The server (its protocol
+# library, and HTTP on Boost and OpenSSL), cria pull (libcurl), the CLI, libcria.so and the other tests
+# have no ARM-specific part and are tested natively.
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-toolchain.cmake \
-  -DCRIA_BUILD_HTTP=OFF -DCRIA_BUILD_HUB=OFF -DCRIA_MPI=OFF -DCRIA_BUILD_CLI=OFF -DCRIA_BUILD_SHARED=OFF -DCRIA_TEST_FOLDERS="ops;quant;model" \
+  -DCRIA_BUILD_SERVE=OFF -DCRIA_BUILD_HTTP=OFF -DCRIA_BUILD_HUB=OFF -DCRIA_MPI=OFF -DCRIA_BUILD_CLI=OFF -DCRIA_BUILD_SHARED=OFF -DCRIA_TEST_FOLDERS="ops;quant;model" \
   -DCRIA_TESTS_CXX_FLAGS=-O1 >/dev/null
 cmake --build "$build" -j"$(nproc)" --target cria_tests
 
