@@ -14,8 +14,12 @@
 // What else its CPU MoE path does differently, read from its source (none emulated here): SiLU of the
 // fused up/gate through a vectorised exp approximation; on AVX-512 VNNI CPUs, Q8_0 products over
 // weights offset by +127 and corrected with a -127 * d_w * d_a * sum(q_a) term; expert weights normalised
-// twice by reciprocal multiplies. Each is a rounding-level change, and which CPU made the reference is
-// not recorded; with -fa the first divergence's margin falls to 0.003 but the tokens stay the same.
+// twice by reciprocal multiplies; without -fa, attention multiplies the f16 cache by f32 queries and f32
+// probabilities (its F16 x F32 kernels), where this build rounds both through f16 as llama.cpp does.
+// Each is a rounding-level change, and which CPU made the reference is not recorded; with -fa the first
+// divergence's margin falls to 0.003 but the tokens stay the same. Leaving out the f16 roundings of this
+// scalar copy moves tokens both ways (queries and probabilities unrounded: qwen3 3/5, gemma3 4/5,
+// qwen3moe 4/5; probabilities only: 5/5, 5/5, 2/5), so it is not emulated either.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -418,7 +418,9 @@ TEST(ServeApi, ToolCallsRequiredWholeAndStreamed) {
     if (name == "weather") {
       ASSERT_TRUE(args.contains("city") && args["city"].is_string()) << args.dump();
       EXPECT_LE(args["city"].get<std::string>().size(), 20u * 4);
-      if (args.contains("days")) EXPECT_TRUE(args["days"].get<int>() >= 1 && args["days"].get<int>() <= 7);
+      if (args.contains("days")) {
+        EXPECT_TRUE(args["days"].get<int>() >= 1 && args["days"].get<int>() <= 7);
+      }
     } else {
       EXPECT_EQ(name, "time");
       EXPECT_EQ(args, json::object());
