@@ -28,10 +28,10 @@ stage "replicas behind haproxy: three cria serve under the load test, one killed
 bash scripts/replicas-test.sh 10
 
 stage "sanitizer build (clang, ASan + UBSan, -O1): reader, writer, malformed files, codecs, kernels, tokenizers, templates, checkpoint parsers, KV cache, batches, HTTP, the OpenAI protocol and the scheduler"
-# One build serves these tests and the fuzzers below; the preset builds only the folders whose tests run
-# here (not the CLI and the tests that start it).
+# One build serves these tests and the fuzzers below (fuzz/run.sh adds its targets to it); the preset
+# builds only the folders whose tests run here (not the CLI and the tests that start it).
 cmake --preset sanitize >/dev/null
-cmake --build --preset sanitize -j"$jobs" --target cria_tests gguf_reader_fuzz openai_request_fuzz gbnf_fuzz make_fuzz_seeds
+cmake --build --preset sanitize -j"$jobs" --target cria_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CRIA_LOAD_SECONDS=10 \
   ./build/sanitize/tests/cria_tests --gtest_filter='Gguf*:Quant*:Kernel*:Gbnf*:JsonSchema*:TokenMask*:ToolCalls*:HubFiles*:Pull*:Sampler*:Tokenizer*:ModelReference*:ChatTemplate*:JinjaSemantics*:JinjaMarkup*:JinjaHostile.Damaged*:StateDictPickle*:ConvertHostile*:KvCache*:RunnerErrors*:ModelPerLayer*:ModelArchLoading*:ArchFiles/ArchReference.BatchedEqualsAlone*:ArchFiles/ArchReference.Shifted*:*BatchedDecode*:Http*:OpenAi*:Serve*' --gtest_brief=1
 

@@ -58,7 +58,8 @@ void tiled_gemm(int64_t n, const uint8_t* w, size_t w_row_bytes, int64_t n_rows,
                 size_t x_row_bytes, int64_t n_tokens, float* out, int64_t out_stride) {
   if constexpr (kRowsSingle != kRows) {
     if (n_tokens < kTokens) {
-      tiles_of_rows<Tile, kRowsSingle, kTokens>(n, w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, out, out_stride);
+      tiles_of_rows<Tile, kRowsSingle, kTokens>(n, w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, out,
+                                                out_stride);
       return;
     }
   }

@@ -82,7 +82,9 @@ struct Lanes8 {
   // Lanes that the caller discards (keys past the end) may hold any value, NaN included: they are
   // clamped before the conversion to int, which would be undefined for them.
   static T pow2i(T n) {
-    return map([&](int i) { return std::ldexp(1.0f, static_cast<int>(std::fmin(std::fmax(n.v[i], -150.0f), 150.0f))); });
+    return map([&](int i) {
+      return std::ldexp(1.0f, static_cast<int>(std::fmin(std::fmax(n.v[i], -150.0f), 150.0f)));
+    });
   }
   static T select_ge(T a, T b, T x, T y) {
     return map([&](int i) { return a.v[i] >= b.v[i] ? x.v[i] : y.v[i]; });
