@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <new>
 
 #if defined(__linux__)
@@ -11,7 +13,7 @@
 namespace cria {
 
 namespace {
-constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugePage = kHugePageBytes;
 constexpr size_t kPage = 4096;
 
 // CRIA_HUGE_PAGES=0 gives ordinary pages, to compare (read at each call, so one process can hold both).
@@ -20,6 +22,17 @@ bool huge_pages_wanted() {
   return env == nullptr || std::strcmp(env, "0") != 0;
 }
 }  // namespace
+
+bool huge_pages_available() {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  std::ifstream setting("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  const bool never = std::getline(setting, line) && line.find("[never]") != std::string::npos;
+  return huge_pages_wanted() && !never;
+#else
+  return false;
+#endif
+}
 
 std::shared_ptr<uint8_t[]> allocate_huge_pages(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)

@@ -14,4 +14,10 @@ namespace cria {
 // transparent huge pages. Throws std::bad_alloc when the memory cannot be had.
 std::shared_ptr<uint8_t[]> allocate_huge_pages(size_t bytes);
 
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+// Whether allocate_huge_pages can give huge pages at all: not turned off by CRIA_HUGE_PAGES=0, and the
+// kernel's transparent huge pages not set to "never" (Linux; false elsewhere).
+bool huge_pages_available();
+
 }  // namespace cria

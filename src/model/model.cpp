@@ -1,7 +1,10 @@
 #include "model/model.h"
 
+#include "core/huge_pages.h"
 #include "core/mapped_file.h"
+#include "core/memory_budget.h"
 
+#include <optional>
 #include <span>
 #include <string>
 
@@ -18,7 +21,8 @@ std::string shape_of(const std::vector<int64_t>& ne) {
 // Looks up tensors by name and checks their shapes; every error names the file and the tensor.
 class Binder {
  public:
-  Binder(const gguf::File& file, ops::Isa isa) : file_(file), isa_(isa) {}
+  // copy_rows: matrices that are not repacked are copied onto huge pages (ops::copy_to_huge_pages).
+  Binder(const gguf::File& file, ops::Isa isa, bool copy_rows) : file_(file), isa_(isa), copy_rows_(copy_rows) {}
 
   Result<const gguf::TensorInfo*> tensor(const std::string& name, const std::vector<int64_t>& ne, bool required) {
     const gguf::TensorInfo* t = file_.find_tensor(name);
@@ -81,15 +85,17 @@ class Binder {
               ops::Matrix& out) {
     auto m = ops::Matrix::make(t.type, n_in, n_out, data, isa_);
     if (!m) return make_error(file_.path() + ": " + what + ": " + m.error().message);
-    // Repacked rows are read from the copy: the process lets its pages of the file go rather than hold
-    // the weights twice (they stay in the page cache; a tied embedding's lookups map them again).
-    if (m->packed && file_.mapped()) release_mapped_pages(data, static_cast<size_t>(n_out) * m->row_bytes);
+    if (copy_rows_) ops::copy_to_huge_pages(*m);
+    // Repacked or copied rows are read from the copy: the process lets its pages of the file go rather
+    // than hold the weights twice (they stay in the page cache; a tied embedding's lookups map them again).
+    if (m->owned && file_.mapped()) release_mapped_pages(data, static_cast<size_t>(n_out) * m->row_bytes);
     out = *m;
     return Ok{};
   }
 
   const gguf::File& file_;
   ops::Isa isa_;
+  bool copy_rows_;
 };
 
 Status first_error(std::span<const Status> steps) {
@@ -208,7 +214,12 @@ Result<std::shared_ptr<const Model>> Model::from_file(gguf::File file, ops::Isa 
   const int64_t n_vocab = model->n_vocab_;
 
   model->isa_ = isa;
-  Binder bind(f, isa);
+  // Weights are copied off the file mapping onto huge pages when that helps and the copy fits twice over
+  // in the memory available (a model larger than memory keeps running from its mapping, paged from disk).
+  const std::optional<uint64_t> available = available_memory_bytes();
+  const bool copy_rows = f.mapped() && huge_pages_available() &&
+                         (!available || model->weight_bytes() <= *available / 2);
+  Binder bind(f, isa, copy_rows);
   if (auto s = bind.vector("output_norm.weight", n_embd, true, model->output_norm_); !s) return s.error();
   if (!model->holds_output()) {
     // Another stage computes the logits.
@@ -244,7 +255,7 @@ uint64_t Model::weight_bytes() const {
 uint64_t Model::resident_weight_bytes() const {
   uint64_t packed = 0;
   auto add = [&packed](const ops::Matrix& m) {
-    if (m.packed) packed += m.group_bytes * static_cast<uint64_t>(m.n_out / m.rows_per_group);
+    if (m.owned) packed += m.group_bytes * static_cast<uint64_t>(m.n_out / m.rows_per_group);
   };
   add(output_);
   for (const Layer& l : layers_) {

@@ -34,10 +34,21 @@ Result<Matrix> Matrix::make(TensorType type, int64_t n_in, int64_t n_out, const 
                    storage.get() + static_cast<size_t>(g) * m.group_bytes);
     }
     m.data = storage.get();
-    m.packed = std::move(storage);
+    m.owned = std::move(storage);
     m.gemm = packed->gemm;
   }
   return m;
+}
+
+bool copy_to_huge_pages(Matrix& m) {
+  const size_t bytes = m.row_bytes * static_cast<size_t>(m.n_out);
+  if (m.owned || bytes < kHugePageBytes || !huge_pages_available()) return false;
+  std::shared_ptr<uint8_t[]> storage = allocate_huge_pages(bytes);
+  std::memcpy(storage.get(), m.data, bytes);
+  m.data = storage.get();
+  m.group_bytes = m.row_bytes;
+  m.owned = std::move(storage);
+  return true;
 }
 
 namespace {

@@ -27,10 +27,11 @@ struct Matrix {
   GemmFn gemm = nullptr;  // the kernel of the selected instruction set for this type
   QuantizeActivationFn quantize_input = nullptr;  // to the type's vec_dot_type; nullptr for f32 input
   // When the instruction set has a packed kernel for the type (ops/packed_kernels.h), `data` points into
-  // `packed`: groups of rows_per_group rows, group_bytes each, and `gemm` is the packed kernel.
+  // `owned`: groups of rows_per_group rows, group_bytes each, and `gemm` is the packed kernel. After
+  // copy_to_huge_pages, `owned` holds the rows as they were (groups of one row).
   int rows_per_group = 1;
   size_t group_bytes = 0;
-  std::shared_ptr<const uint8_t[]> packed;  // on huge pages where possible (core/huge_pages.h)
+  std::shared_ptr<const uint8_t[]> owned;  // on huge pages where possible (core/huge_pages.h)
 
   // Fails with "tensor type Q8_K is not supported yet" for types without a kernel. `isa` chooses the
   // instruction set (default: the one selected for this CPU). Repacks the weights when that set has a
@@ -38,6 +39,12 @@ struct Matrix {
   static Result<Matrix> make(TensorType type, int64_t n_in, int64_t n_out, const uint8_t* data,
                              Isa isa = selected_isa());
 };
+
+// Copies the rows of a matrix that is not repacked into memory of its own on 2 MiB pages and points `data`
+// at the copy. Generation streams every weight once per token; from a file mapping's 4 KiB pages it
+// paid a page walk every 4 KiB and read 10-15% slower (docs/PERF.md). Returns false, changing nothing,
+// for a repacked matrix, one under 2 MiB, or when huge pages are unavailable (core/huge_pages.h).
+bool copy_to_huge_pages(Matrix& m);
 
 // Input row t (n_in floats): written to buf and returned, or returned from elsewhere. Lets the operation
 // before a matmul (RMSNorm, SwiGLU) run inside it: on all threads, one row at a time straight into the

@@ -51,8 +51,8 @@ const std::vector<CompatFlag>& compat_flags() {
       {"--numa", Takes::kValue, kModel, nullptr, "ignored: no NUMA placement on this build"},
       // Memory.
       {"--mlock", Takes::kNothing, kServe | kBench | kBatchedBench, nullptr, "not supported yet here: the model's pages are not locked in memory"},
-      {"--no-mmap", Takes::kNothing, kModel, nullptr, "ignored: cria always memory-maps the model"},
-      {"--mmap", Takes::kValue, kBench, "1", "ignored: cria always memory-maps the model"},
+      {"--no-mmap", Takes::kNothing, kModel, nullptr, "ignored: cria maps the file and copies the weight matrices into memory of its own when they fit"},
+      {"--mmap", Takes::kValue, kBench, "1", "ignored: cria maps the file and copies the weight matrices into memory of its own when they fit"},
       // Batches and threads.
       {"--ubatch-size", Takes::kValue, kModel, nullptr, "ignored: prompts are split by -b alone"},
       {"--threads-batch", Takes::kValue, kModel, nullptr, "ignored: the -t threads do both prompt and generation"},
