@@ -13,7 +13,6 @@
 namespace cria {
 
 namespace {
-constexpr size_t kHugePage = kHugePageBytes;
 constexpr size_t kPage = 4096;
 
 // CRIA_HUGE_PAGES=0 gives ordinary pages, to compare (read at each call, so one process can hold both).
@@ -25,9 +24,12 @@ bool huge_pages_wanted() {
 
 bool huge_pages_available() {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  std::ifstream setting("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string line;
-  const bool never = std::getline(setting, line) && line.find("[never]") != std::string::npos;
+  // The kernel's setting is read once; the environment at each call, as allocate_huge_pages does.
+  static const bool never = [] {
+    std::ifstream setting("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string line;
+    return std::getline(setting, line) && line.find("[never]") != std::string::npos;
+  }();
   return huge_pages_wanted() && !never;
 #else
   return false;
@@ -36,14 +38,14 @@ bool huge_pages_available() {
 
 std::shared_ptr<uint8_t[]> allocate_huge_pages(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (bytes >= kHugePage && huge_pages_wanted()) {
+  if (bytes >= kHugePageBytes && huge_pages_wanted()) {
     // Map one huge page more than needed, then unmap the unaligned head and the tail past `bytes`.
-    const size_t mapped = bytes + kHugePage;
+    const size_t mapped = bytes + kHugePageBytes;
     void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     auto* raw = static_cast<uint8_t*>(p);
     const uintptr_t address = reinterpret_cast<uintptr_t>(raw);
-    uint8_t* aligned = raw + (kHugePage - address % kHugePage) % kHugePage;
+    uint8_t* aligned = raw + (kHugePageBytes - address % kHugePageBytes) % kHugePageBytes;
     if (aligned > raw) munmap(raw, static_cast<size_t>(aligned - raw));
     uint8_t* end = aligned + bytes;
     uint8_t* tail = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(end) + kPage - 1) / kPage * kPage);

@@ -253,9 +253,9 @@ uint64_t Model::weight_bytes() const {
 }
 
 uint64_t Model::resident_weight_bytes() const {
-  uint64_t packed = 0;
-  auto add = [&packed](const ops::Matrix& m) {
-    if (m.owned) packed += m.group_bytes * static_cast<uint64_t>(m.n_out / m.rows_per_group);
+  uint64_t owned = 0;
+  auto add = [&owned](const ops::Matrix& m) {
+    if (m.owned) owned += m.group_bytes * static_cast<uint64_t>(m.n_out / m.rows_per_group);
   };
   add(output_);
   for (const Layer& l : layers_) {
@@ -267,7 +267,7 @@ uint64_t Model::resident_weight_bytes() const {
       for (const ops::Matrix& m : *experts) add(m);
     }
   }
-  return file_.resident_bytes() + packed;
+  return file_.resident_bytes() + owned;
 }
 
 uint64_t Model::active_weight_bytes() const {

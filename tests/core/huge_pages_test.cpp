@@ -11,8 +11,6 @@
 namespace cria {
 namespace {
 
-constexpr size_t kHugePage = size_t{2} << 20;
-
 void expect_zeroed_and_writable(uint8_t* p, size_t bytes) {
   ASSERT_NE(p, nullptr);
   for (size_t i = 0; i < bytes; i += 4093) ASSERT_EQ(p[i], 0) << "byte " << i;
@@ -24,15 +22,15 @@ void expect_zeroed_and_writable(uint8_t* p, size_t bytes) {
 
 TEST(HugePages, LargeBuffersAreAlignedToHugePages) {
   // Sizes that are not multiples of a huge page, or even of a 4 KiB page.
-  for (size_t bytes : {kHugePage, 3 * kHugePage + 12345, 7 * kHugePage - 1}) {
+  for (size_t bytes : {kHugePageBytes, 3 * kHugePageBytes + 12345, 7 * kHugePageBytes - 1}) {
     auto buffer = allocate_huge_pages(bytes);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.get()) % kHugePage, 0u) << bytes << " bytes";
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.get()) % kHugePageBytes, 0u) << bytes << " bytes";
     expect_zeroed_and_writable(buffer.get(), bytes);
   }
 }
 
 TEST(HugePages, SmallBuffersAreOrdinaryMemory) {
-  for (size_t bytes : {size_t{1}, size_t{4096}, kHugePage - 1}) {
+  for (size_t bytes : {size_t{1}, size_t{4096}, kHugePageBytes - 1}) {
     auto buffer = allocate_huge_pages(bytes);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.get()) % 4096, 0u) << bytes << " bytes";
     expect_zeroed_and_writable(buffer.get(), bytes);
@@ -41,15 +39,15 @@ TEST(HugePages, SmallBuffersAreOrdinaryMemory) {
 
 TEST(HugePages, OrdinaryPagesWhenTurnedOff) {
   setenv("CRIA_HUGE_PAGES", "0", 1);
-  auto buffer = allocate_huge_pages(3 * kHugePage + 5);
+  auto buffer = allocate_huge_pages(3 * kHugePageBytes + 5);
   unsetenv("CRIA_HUGE_PAGES");
   EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.get()) % 4096, 0u);
-  expect_zeroed_and_writable(buffer.get(), 3 * kHugePage + 5);
+  expect_zeroed_and_writable(buffer.get(), 3 * kHugePageBytes + 5);
 }
 
 TEST(HugePages, BuffersAreIndependentAndOutliveCopiesOfTheHandle) {
-  auto a = allocate_huge_pages(2 * kHugePage);
-  auto b = allocate_huge_pages(2 * kHugePage);
+  auto a = allocate_huge_pages(2 * kHugePageBytes);
+  auto b = allocate_huge_pages(2 * kHugePageBytes);
   a[0] = 1;
   b[0] = 2;
   std::shared_ptr<const uint8_t[]> keep = a;

@@ -456,6 +456,17 @@ constexpr bool lane_sums() {
   return !kHaveVnni && !float_per_chunk<D>();
 }
 
+// A decoder's super-block size where its layout names one (a constant, so that loops over it unroll),
+// else the caller's.
+template <class D>
+constexpr size_t known_block_bytes(size_t block_bytes) {
+  if constexpr (requires { D::Layout::kBytes; }) {
+    return D::Layout::kBytes;
+  } else {
+    return block_bytes;
+  }
+}
+
 template <class D, int R, int T>
 void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
   float acc[R][T] = {};
@@ -467,11 +478,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
     const uint8_t* wb[R];
     for (int r = 0; r < R; ++r) {
       wb[r] = w[r] + b * block_bytes;
-      if constexpr (requires { D::Layout::kBytes; }) {
-        for (size_t line = 0; line < D::Layout::kBytes; line += 64) prefetch_weights(wb[r] + line);
-      } else {
-        for (size_t line = 0; line < block_bytes; line += 64) prefetch_weights(wb[r] + line);
-      }
+      for (size_t line = 0; line < known_block_bytes<D>(block_bytes); line += 64) prefetch_weights(wb[r] + line);
       D::scales(wb[r], s[r]);
     }
     const uint8_t* xb[T];
