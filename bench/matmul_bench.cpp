@@ -134,4 +134,14 @@ CRIA_MATMUL_BENCH(Q5_K)
 CRIA_MATMUL_BENCH(Q6_K)
 CRIA_MATMUL_BENCH(F16)
 
+// The other K types and their relatives: generation's kernel only (one thread, cached weights).
+#define CRIA_MATVEC_BENCH(TYPE)                                                \
+  void BM_matvec_##TYPE(benchmark::State& s) { run(s, TensorType::TYPE, 1); }  \
+  BENCHMARK(BM_matvec_##TYPE)->Unit(benchmark::kMillisecond);
+
+CRIA_MATVEC_BENCH(Q2_K)
+CRIA_MATVEC_BENCH(Q3_K)
+CRIA_MATVEC_BENCH(IQ4_XS)
+CRIA_MATVEC_BENCH(TQ2_0)
+
 }  // namespace

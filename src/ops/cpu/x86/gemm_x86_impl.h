@@ -335,10 +335,15 @@ struct DecodeQ4_K {
   using Layout = block::Q4_K;
   using Scales = ChunkScales;
   static constexpr bool kSigned = false;
+  static constexpr bool kRowAfterRow = true;
   static void scales(const uint8_t* b, ChunkScales& s) {
     scale_min_k4(b + Layout::scales, s);
-    s.d = f16(b);
-    s.dmin = f16(b + Layout::dmin);
+    static_assert(Layout::d + 2 == Layout::dmin);
+    int32_t pair;  // d and dmin converted together
+    std::memcpy(&pair, b + Layout::d, 4);
+    const __m128 d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(pair));
+    s.d = _mm_cvtss_f32(d_dmin);
+    s.dmin = _mm_cvtss_f32(_mm_movehdup_ps(d_dmin));
   }
   static __m256i chunk(const uint8_t* b, const Scales&, int c) {
     const __m256i v = load32(b + Layout::qs + 32 * (c / 2));
@@ -349,6 +354,7 @@ struct DecodeQ5_K {
   using Layout = block::Q5_K;
   using Scales = ChunkScales;
   static constexpr bool kSigned = false;
+  static constexpr bool kRowAfterRow = true;
   static void scales(const uint8_t* b, ChunkScales& s) { DecodeQ4_K::scales(b, s); }
   static __m256i chunk(const uint8_t* b, const Scales&, int c) {
     const __m256i v = load32(b + Layout::qs + 32 * (c / 2));
@@ -361,6 +367,7 @@ struct DecodeQ6_K {
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 32 in 0..63; the offset 32 goes through minc
   static constexpr int kRowsAlone = 4;    // see rows_alone
+  static constexpr bool kRowAfterRow = true;
   static void scales(const uint8_t* b, SuperScales& s) {
     const __m256i scale = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + Layout::scales)));
     store16(s.scale, scale);
@@ -381,6 +388,7 @@ struct DecodeTq2_0 {
   using Layout = block::TQ2_0;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 1 in 0..2
+  static constexpr bool kRowAfterRow = true;
   static void scales(const uint8_t* b, SuperScales& s) {
     for (int j = 0; j < 16; ++j) {
       s.scale[j] = 1;
@@ -528,6 +536,51 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
     for (int t = 0; t < T; ++t) out[r][t] = lane_sums<D>() ? hsum(lanes[r][t]) : acc[r][t];
 }
 
+// One token against R rows of a K type whose decoder asks for it (kRowAfterRow), on builds that carry
+// lane sums: the arithmetic of tile_256 for that pair, row after row within each super-block, so that a
+// row's scales, mins and sums stay in registers. tile_256's general form kept its lane accumulators,
+// scales and mins on the stack there (GCC spilled about 20 values per super-block step of two rows).
+// matvec, one thread (docs/PERF.md): Q4_K, Q5_K a few percent faster, Q6_K and TQ2_0 a fifth to a
+// third; Q2_K and Q3_K the same, IQ4_XS a fifth slower, so those keep tile_256.
+template <class D>
+constexpr bool row_after_row() {
+  if constexpr (requires { D::kRowAfterRow; }) {
+    return D::kRowAfterRow && lane_sums<D>();
+  } else {
+    return false;
+  }
+}
+
+template <class D, int R>
+void tile_256_one_token(int64_t n_blocks, const uint8_t* const* w, const uint8_t* x, float out[R][1]) {
+  using L = typename D::Layout;
+  __m256 lanes[R];
+  for (int r = 0; r < R; ++r) lanes[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* xb = x + b * block::Q8_K::kBytes;
+    float dx;
+    std::memcpy(&dx, xb, 4);
+    const __m256i bsums = load32(xb + block::Q8_K::bsums);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wb = w[r] + b * L::kBytes;
+      for (size_t line = 0; line < L::kBytes; line += 64) prefetch_weights(wb + line);
+      typename D::Scales s;
+      D::scales(wb, s);
+      __m256i isum = _mm256_setzero_si256();
+      for (int c = 0; c < 8; ++c) {
+        const __m256i xq = load32(xb + block::Q8_K::qs + 32 * c);
+        const __m256i q = D::chunk(wb, s, c);
+        isum = _mm256_add_epi32(isum, D::kSigned ? dot_s8_s8_scaled(q, xq, chunk_scales(s, c))
+                                                 : dot_u8_s8_scaled(q, xq, chunk_scales(s, c)));
+      }
+      const __m256i mins = _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s.minc)), bsums);
+      lanes[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(s.d * dx), lanes[r]);
+      lanes[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s.dmin * dx), lanes[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) out[r][0] = hsum(lanes[r]);
+}
+
 // ---- float weights: F32 x F32, F16 x F16, BF16 x BF16 -----------------------------------------------------
 
 inline __m256 load8_f32(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
@@ -585,6 +638,8 @@ struct Tile {
   template <int R, int T>
   static void run(int64_t n, size_t block_bytes, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
     if constexpr (F == Family::Blocks32) tile_32<D, R, T>(n / 32, w, x, out);
+    else if constexpr (F == Family::Blocks256 && T == 1 && row_after_row<D>())
+      tile_256_one_token<D, R>(n / 256, w, x[0], out);
     else if constexpr (F == Family::Blocks256) tile_256<D, R, T>(n / 256, block_bytes, w, x, out);
     else if constexpr (F == Family::F32) tile_float<load8_f32, 4, R, T>(n, w, x, out);
     else if constexpr (F == Family::F16) tile_float<load8_f16, 2, R, T>(n, w, x, out);
