@@ -316,14 +316,24 @@ struct DecodeQ3_K {
   using Layout = block::Q3_K;
   using Scales = SuperScales;
   static constexpr bool kSigned = false;  // u = q + 4 in 0..7; the offset 4 goes through minc
+  // The 16 6-bit scales (FORMATS.md 2.4): scale j's low four bits are byte j's low nibble (j < 8) or
+  // byte j - 8's high nibble, its top two bits are bits 2 (j / 4) of byte 8 + j % 4; stored offset by 32.
+  // Vector steps: the scalar loop they replace made Q3_K the slowest K type's matvec (docs/PERF.md).
   static void scales(const uint8_t* b, SuperScales& s) {
-    const uint8_t* sc = b + Layout::scales;
-    for (int j = 0; j < 16; ++j) {
-      const int low4 = j < 8 ? (sc[j] & 0x0f) : (sc[j - 8] >> 4);
-      const int high2 = (sc[8 + j % 4] >> (2 * (j / 4))) & 3;
-      s.scale[j] = static_cast<int16_t>((low4 | (high2 << 4)) - 32);
-      s.minc[j] = static_cast<int16_t>(4 * s.scale[j]);
-    }
+    uint64_t low;
+    uint32_t high;
+    std::memcpy(&low, b + Layout::scales, 8);
+    std::memcpy(&high, b + Layout::scales + 8, 4);
+    const __m128i nibbles = _mm_cvtsi64_si128(static_cast<int64_t>(low));
+    const __m128i mask4 = _mm_set1_epi8(0x0f);
+    const __m128i low4 =
+        _mm_unpacklo_epi64(_mm_and_si128(nibbles, mask4), _mm_and_si128(_mm_srli_epi16(nibbles, 4), mask4));
+    // Dword k holds bytes 8-11 shifted right by 2k: its byte i is then scale 4k + i's top bits.
+    const __m128i tops = _mm_srlv_epi32(_mm_set1_epi32(static_cast<int32_t>(high)), _mm_setr_epi32(0, 2, 4, 6));
+    const __m128i high2 = _mm_slli_epi16(_mm_and_si128(tops, _mm_set1_epi8(3)), 4);
+    const __m256i scale = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low4, high2), _mm_set1_epi8(32)));
+    store16(s.scale, scale);
+    store16(s.minc, _mm256_slli_epi16(scale, 2));  // 4 * scale
     s.d = f16(b + Layout::d);
     s.dmin = s.d;
   }
