@@ -485,6 +485,25 @@ constexpr size_t known_block_bytes(size_t block_bytes) {
   }
 }
 
+// The steps tile_256 and tile_256_one_token share, so that both give a (row, token) pair bitwise the same
+// result: a chunk's int16-scaled dot product, the super-block's sum over minc * activation group sums,
+// and the lane update d * dx * isum - dmin * dx * mins.
+template <class D>
+inline __m256i chunk_dot(__m256i q, __m256i xq, __m256i scale16) {
+  return D::kSigned ? dot_s8_s8_scaled(q, xq, scale16) : dot_u8_s8_scaled(q, xq, scale16);
+}
+
+template <class S>
+inline __m256i super_block_mins(const S& s, __m256i bsums) {
+  return _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s.minc)), bsums);
+}
+
+template <class S>
+inline __m256 add_super_block(__m256 lanes, __m256i isum, __m256i mins, const S& s, float dx) {
+  lanes = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(s.d * dx), lanes);
+  return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s.dmin * dx), lanes);
+}
+
 template <class D, int R, int T>
 void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, const uint8_t* const* x, float out[R][T]) {
   float acc[R][T] = {};
@@ -513,7 +532,7 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       for (int t = 0; t < T; ++t) {
         const __m256i xq = load32(xb[t] + block::Q8_K::qs + 32 * c);
         for (int r = 0; r < R; ++r) {
-          const __m256i p = D::kSigned ? dot_s8_s8_scaled(q[r], xq, sc[r]) : dot_u8_s8_scaled(q[r], xq, sc[r]);
+          const __m256i p = chunk_dot<D>(q[r], xq, sc[r]);
           if constexpr (float_per_chunk<D>()) {
             float dx;
             std::memcpy(&dx, xb[t], 4);
@@ -530,10 +549,9 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
       const __m256i bsums = load32(xb[t] + block::Q8_K::bsums);
       for (int r = 0; r < R; ++r) {
         // d * dx * sum(isum) - dmin * dx * sum(minc * bsums), lane by lane, then summed (lane_sums).
-        const __m256i mins = _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s[r].minc)), bsums);
+        const __m256i mins = super_block_mins(s[r], bsums);
         if constexpr (lane_sums<D>()) {
-          lanes[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(s[r].d * dx), lanes[r][t]);
-          lanes[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s[r].dmin * dx), lanes[r][t]);
+          lanes[r][t] = add_super_block(lanes[r][t], isum[r][t], mins, s[r], dx);
         } else {
           const __m256 v = _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]), _mm256_set1_ps(s[r].d * dx)),
                                          _mm256_mul_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s[r].dmin * dx)));
@@ -550,8 +568,8 @@ void tile_256(int64_t n_blocks, size_t block_bytes, const uint8_t* const* w, con
 // lane sums: the arithmetic of tile_256 for that pair, row after row within each super-block, so that a
 // row's scales, mins and sums stay in registers. tile_256's general form kept its lane accumulators,
 // scales and mins on the stack there (GCC spilled about 20 values per super-block step of two rows).
-// matvec, one thread (docs/PERF.md): Q4_K, Q5_K a few percent faster, Q6_K and TQ2_0 a fifth to a
-// third; Q2_K and Q3_K the same, IQ4_XS a fifth slower, so those keep tile_256.
+// matvec, one thread (docs/PERF.md): Q4_K a fifth faster, Q5_K a few percent, Q6_K a third, TQ2_0 a
+// sixth; Q2_K and Q3_K the same, IQ4_XS a fifth slower, so those keep tile_256.
 template <class D>
 constexpr bool row_after_row() {
   if constexpr (requires { D::kRowAfterRow; }) {
@@ -579,13 +597,9 @@ void tile_256_one_token(int64_t n_blocks, const uint8_t* const* w, const uint8_t
       __m256i isum = _mm256_setzero_si256();
       for (int c = 0; c < 8; ++c) {
         const __m256i xq = load32(xb + block::Q8_K::qs + 32 * c);
-        const __m256i q = D::chunk(wb, s, c);
-        isum = _mm256_add_epi32(isum, D::kSigned ? dot_s8_s8_scaled(q, xq, chunk_scales(s, c))
-                                                 : dot_u8_s8_scaled(q, xq, chunk_scales(s, c)));
+        isum = _mm256_add_epi32(isum, chunk_dot<D>(D::chunk(wb, s, c), xq, chunk_scales(s, c)));
       }
-      const __m256i mins = _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(s.minc)), bsums);
-      lanes[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(s.d * dx), lanes[r]);
-      lanes[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(s.dmin * dx), lanes[r]);
+      lanes[r] = add_super_block(lanes[r], isum, super_block_mins(s, bsums), s, dx);
     }
   }
   for (int r = 0; r < R; ++r) out[r][0] = hsum(lanes[r]);
@@ -658,9 +672,10 @@ struct Tile {
 };
 
 // Rows per tile when a call has fewer than kTokens tokens (generation): kRows, or a decoder's
-// kRowsAlone. On AVX2 (16 registers, two-row tiles), Q6_K's one-token tiles run 15-20% faster with four
-// rows sharing each activation load; Q5_K's run 12-16% slower (its high bits take the registers), and
-// Q4_K's, Q4_0's and Q8_0's the same (matmul_bench's matvec, docs/PERF.md).
+// kRowsAlone. Measured with tile_256 on AVX2 (16 registers, two-row tiles): Q6_K's one-token tiles ran
+// 15-20% faster with four rows sharing each activation load; Q5_K's 12-16% slower (its high bits take the
+// registers), and Q4_K's, Q4_0's and Q8_0's the same (matmul_bench's matvec, docs/PERF.md). Since AVX2's
+// one-token K tiles go row after row (tile_256_one_token), there it only sets the rows per call.
 template <class D>
 constexpr int rows_alone() {
   if constexpr (requires { D::kRowsAlone; }) {
