@@ -671,14 +671,21 @@ struct Tile {
   }
 };
 
-// Rows per tile when a call has fewer than kTokens tokens (generation): kRows, or a decoder's
-// kRowsAlone. Measured with tile_256 on AVX2 (16 registers, two-row tiles): Q6_K's one-token tiles ran
-// 15-20% faster with four rows sharing each activation load; Q5_K's 12-16% slower (its high bits take the
-// registers), and Q4_K's, Q4_0's and Q8_0's the same (matmul_bench's matvec, docs/PERF.md). Since AVX2's
-// one-token K tiles go row after row (tile_256_one_token), there it only sets the rows per call.
+// Rows per tile when a call has fewer than kTokens tokens (generation): one where the one-token tile goes
+// row after row, else kRows or a decoder's kRowsAlone.
+// - Row after row (AVX2's Q4_K, Q5_K, Q6_K, TQ2_0), one row per call reads the weights as one stream
+//   instead of two streams a row apart, and streams faster from memory: matvec_dram on 2 threads Q4_K
+//   +25-55%, Q6_K +13%, Q5_K +10%; MoE generation from 62-72% to 80-85% of the bandwidth (docs/PERF.md).
+//   Two-row tiles of Q4_0 stream faster than one-row ones (they share each activation load), so the
+//   32-element types keep kRows.
+// - kRowsAlone, measured with tile_256 on AVX2 (16 registers, two-row tiles): Q6_K's one-token tiles ran
+//   15-20% faster with four rows sharing each activation load; Q5_K's 12-16% slower (its high bits take
+//   the registers), and Q4_K's, Q4_0's and Q8_0's the same (matmul_bench's matvec, docs/PERF.md).
 template <class D>
 constexpr int rows_alone() {
-  if constexpr (requires { D::kRowsAlone; }) {
+  if constexpr (row_after_row<D>()) {
+    return 1;
+  } else if constexpr (requires { D::kRowsAlone; }) {
     return D::kRowsAlone;
   } else {
     return kRows;
