@@ -675,9 +675,9 @@ struct Tile {
 // row after row, else kRows or a decoder's kRowsAlone.
 // - Row after row (AVX2's Q4_K, Q5_K, Q6_K, TQ2_0), one row per call reads the weights as one stream
 //   instead of two streams a row apart, and streams faster from memory: matvec_dram on 2 threads Q4_K
-//   +25-55%, Q6_K +13%, Q5_K +10%; MoE generation from 62-72% to 80-85% of the bandwidth (docs/PERF.md).
-//   Two-row tiles of Q4_0 stream faster than one-row ones (they share each activation load), so the
-//   32-element types keep kRows.
+//   28.0 -> 34.8, Q5_K 21.1 -> 27.6, Q6_K 16.6 -> 25.0 GMAC/s; MoE generation from a median 64% to 76%
+//   of the bandwidth (docs/PERF.md). Two-row tiles of Q4_0 stream faster than one-row ones (they share
+//   each activation load), so the 32-element types keep kRows.
 // - kRowsAlone, measured with tile_256 on AVX2 (16 registers, two-row tiles): Q6_K's one-token tiles ran
 //   15-20% faster with four rows sharing each activation load; Q5_K's 12-16% slower (its high bits take
 //   the registers), and Q4_K's, Q4_0's and Q8_0's the same (matmul_bench's matvec, docs/PERF.md).
