@@ -60,6 +60,7 @@ Runner::Runner(std::shared_ptr<const Model> model, const RunnerOptions& options,
       max_keys_(options.max_keys),
       flash_attn_(options.flash_attn),
       batch_invariant_(options.batch_invariant),
+      attention_kernel_(options.attention_kernel),
       pool_(n_threads),
       link_(model_->pipeline()) {
   const auto& hp = model_->hparams();
@@ -590,6 +591,7 @@ void Runner::attention(int layer, const MicroBatch& mb, KvCache& cache) {
   batch.k_type = cache.types().k;
   batch.v_type = cache.types().v;
   batch.batch_invariant = batch_invariant_;
+  batch.per_head_kernel = attention_kernel_;
   ops::run_attention(batch, model_->isa(), pool_, attention_scratch_);
 }
 

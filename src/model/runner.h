@@ -34,6 +34,8 @@ struct RunnerOptions {
   // KV head, which are invariant either way; with fewer, prompt attention runs per head as well, which
   // halves prompt speed on the KJV model (docs/PERF.md), so it is an option (serve --deterministic).
   bool batch_invariant = false;
+  // Tests only: every f16-cache attention runs per head through this kernel (ops::AttentionBatch).
+  ops::AttentionFn attention_kernel = nullptr;
 };
 
 class Runner {
@@ -100,6 +102,7 @@ class Runner {
   std::shared_ptr<const Model> model_;
   int n_batch_, max_keys_;
   bool flash_attn_, batch_invariant_;
+  ops::AttentionFn attention_kernel_;
   ThreadPool pool_;
   ops::MatmulScratch scratch_;
   PipelineLink* link_ = nullptr;  // the model's other stages, if it is split over processes

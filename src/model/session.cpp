@@ -21,6 +21,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   runner_options.n_threads = options.n_threads;
   runner_options.max_keys = n_ctx;
   runner_options.flash_attn = options.flash_attn;
+  runner_options.attention_kernel = options.attention_kernel;
   // The cache first: it is the larger allocation, and the runner's check then sees the memory it leaves.
   auto cache = KvCache::create(hp, n_ctx, 1, cache_types, model->held_layers());
   if (!cache) return cache.error();

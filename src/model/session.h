@@ -24,6 +24,7 @@ struct SessionOptions {
   int n_batch = 512;  // most tokens evaluated in one forward pass
   int n_threads = 0;  // 0: physical cores
   bool flash_attn = false;  // online-softmax attention with f32 probabilities (llama.cpp's -fa); see ops/attention.h
+  ops::AttentionFn attention_kernel = nullptr;  // tests only: see RunnerOptions
 };
 
 class Session {

@@ -94,7 +94,8 @@ void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span
   for (const AttentionSegment& seg : b.segments) {
     const int tokens = std::min(seg.n_tokens, std::max(1, kFlashRows / heads));  // tokens per job
     // Batch invariance fixes the kernel by the model's shape alone, not by the segment's length.
-    const bool per_head = f16_cache && (b.batch_invariant ? group < kFlashMinRows : heads * tokens < kFlashMinRows);
+    const bool per_head = f16_cache && (b.per_head_kernel != nullptr ||
+                                        (b.batch_invariant ? group < kFlashMinRows : heads * tokens < kFlashMinRows));
     SegmentPlan plan{per_head, tokens, (seg.n_tokens + tokens - 1) / tokens};
     const int64_t items = plan.per_head ? static_cast<int64_t>(seg.n_tokens) * b.n_head
                                         : static_cast<int64_t>(plan.blocks) * b.n_head_kv * chunks;
@@ -102,7 +103,7 @@ void run_attention(const AttentionBatch& b, Isa isa, ThreadPool& pool, std::span
     first_item.push_back(first_item.back() + items);
   }
 
-  const AttentionFn per_head = attention_kernel(isa);
+  const AttentionFn per_head = b.per_head_kernel != nullptr ? b.per_head_kernel : attention_kernel(isa);
   const FlashAttentionFn grouped = flash_attention_kernel(isa);
   pool.parallel_for(first_item.back(), [&](int64_t begin, int64_t end, int thread) {
     float* s = scratch.data() + static_cast<size_t>(thread) * stride;

@@ -79,6 +79,9 @@ struct AttentionBatch {
   const int32_t* first_key = nullptr;
   // The cache's types (kv_cache_types()); other than F16 (either of them), every segment runs grouped.
   TensorType k_type = TensorType::F16, v_type = TensorType::F16;
+  // For tests that emulate another engine's attention numerics: when set, every segment of an f16 cache
+  // runs per head through this kernel, whatever the instruction set and the number of rows.
+  AttentionFn per_head_kernel = nullptr;
 };
 
 // The rows of one flash job: query heads head0 .. head0 + n_heads - 1 (all sharing kv_head) of batch
