@@ -7,14 +7,15 @@
 // The qwen3, qwen3moe and gemma3 references come from ik_llama.cpp (commit 8337e4c, August 2026), whose
 // CPU numerics differ from llama.cpp's in two ways that move near-tie tokens on these degenerate models,
 // so their greedy check runs a copy of the model on this build's scalar kernels with both emulated
-// (perplexity uses the normal path, and prints the emulated figure too):
+// (perplexity is checked on the normal path and on the emulated one):
 // - its Q8_0 matrix products round each activation block's scale to bf16 and quantize with its inverse,
 //   where llama.cpp rounds it to f16 (ik_activation_rounding);
 // - flash attention is on by default there (since October 2025), and its own flash kernels have no head
 //   size 32, so these models run ggml's CPU flash attention, which keeps the weighted sum of values in
-//   f16 (ggml_cpu_flash_attention). Without the latter qwen3moe matched 3 of 5 prompts (margins 0.018 and
-//   0.025) and gemma3 4 of 5; with it qwen3 and gemma3 match 5 of 5 and qwen3moe 4 of 5 (its divergence, at token 42,
-//   has margin 0.0198: just inside the bound, so a change to the scalar kernels' rounding may move it).
+//   f16 (ggml_cpu_flash_attention). Without the latter qwen3moe matched 3 of 5 prompts (margins 0.018
+//   and 0.025) and gemma3 4 of 5; with it qwen3 and gemma3 match 5 of 5 and qwen3moe 4 of 5 (its
+//   divergence, at token 42, has margin 0.0198: just inside the bound, so a change to the scalar
+//   kernels' rounding may move it).
 // Its other rounding-level differences (fused RMSNorm multiplying by the weight first, the fused top-k
 // router normalising by reciprocal multiplies, SiLU through a vector exp approximation) were tried in
 // the same copy and moved no token or margin: the activations' quantization absorbs them.
@@ -139,21 +140,24 @@ class ArchReference : public testing::TestWithParam<const char*> {
     ASSERT_TRUE(model.ok()) << model.error().message;
     model_ = *model;
     tok_ = std::make_unique<tokenizer::Tokenizer>(std::move(*tok));
+    ik_ = reference_["reference"].get<std::string>().rfind("ik_llama.cpp", 0) == 0;
   }
 
-  // ik: the model copy and attention that emulate ik_llama.cpp (see the top of this file).
-  double perplexity(bool flash_attn, bool ik = false) {
-    SessionOptions options{256, 256, 2, flash_attn};
-    std::shared_ptr<const Model> model;
-    if (ik) {
-      model = ik_activation_rounding(*model_);
-      options.attention_kernel = ggml_cpu_flash_attention;
-    }
-    auto session = Session::create(model != nullptr ? model : model_, options);
-    EXPECT_TRUE(session.ok());
+  // A session on the model, or with emulate_ik on the copy and attention that emulate ik_llama.cpp (see
+  // the top of this file).
+  std::unique_ptr<Session> session(SessionOptions options, bool emulate_ik) {
+    if (emulate_ik) options.attention_kernel = ggml_cpu_flash_attention;
+    auto session = Session::create(emulate_ik ? ik_activation_rounding(*model_) : model_, options);
+    EXPECT_TRUE(session.ok()) << session.error().message;
+    return session.ok() ? std::move(*session) : nullptr;
+  }
+
+  double perplexity(bool flash_attn, bool emulate_ik = false) {
+    auto session = this->session({256, 256, 2, flash_attn}, emulate_ik);
+    if (session == nullptr) return 0.0;
     const auto tokens = tok_->encode(test::read_file(test::shared_dir() / "fixtures/models/kjv/reference/heldout-visible.txt"),
                                      true, false);
-    auto result = engine::perplexity(**session, tokens, tok_->bos());
+    auto result = engine::perplexity(*session, tokens, tok_->bos());
     EXPECT_TRUE(result.ok()) << result.error().message;
     return result.ok() ? result->ppl : 0.0;
   }
@@ -161,6 +165,7 @@ class ArchReference : public testing::TestWithParam<const char*> {
   nlohmann::json reference_;
   std::shared_ptr<const Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
+  bool ik_ = false;  // the reference is ik_llama.cpp's
 };
 
 TEST_P(ArchReference, PerplexityWithinHalfAPercent) {
@@ -171,7 +176,7 @@ TEST_P(ArchReference, PerplexityWithinHalfAPercent) {
                 100.0 * (ppl / expected - 1.0));
     EXPECT_NEAR(ppl / expected, 1.0, 0.005) << (fa ? "with flash attention" : "");
   }
-  if (reference_["reference"].get<std::string>().rfind("ik_llama.cpp", 0) == 0) {
+  if (ik_) {
     const double ppl = perplexity(false, true);
     std::printf("  %s with ik_llama.cpp's rounding emulated: PPL %.4f (%+.3f%%)\n", GetParam(), ppl,
                 100.0 * (ppl / expected - 1.0));
@@ -182,13 +187,10 @@ TEST_P(ArchReference, PerplexityWithinHalfAPercent) {
 // 64 greedy tokens per prompt; a prompt whose text leaves the reference's counts as a divergence, which
 // must be a near-tie, and at most one of five prompts may diverge.
 TEST_P(ArchReference, GreedyContinuations) {
-  const bool ik = reference_["reference"].get<std::string>().rfind("ik_llama.cpp", 0) == 0;
-  if (ik) std::printf("  %s: ik_llama.cpp reference: its rounding emulated\n", GetParam());
-  SessionOptions options{0, 512, 2};
-  if (ik) options.attention_kernel = ggml_cpu_flash_attention;
-  auto session = Session::create(ik ? ik_activation_rounding(*model_) : model_, options);
-  ASSERT_TRUE(session.ok());
-  Session& s = **session;
+  if (ik_) std::printf("  %s: ik_llama.cpp reference: its rounding emulated\n", GetParam());
+  auto session = this->session({0, 512, 2}, ik_);
+  ASSERT_NE(session, nullptr);
+  Session& s = *session;
   const int64_t n_vocab = model_->n_vocab();
   int equal = 0, prompts = 0;
   for (const auto& [prompt, expected_text] : reference_["greedy"].items()) {
